@@ -1,0 +1,47 @@
+//! The shared core of the workspace's Sans-IO protocol machines.
+//!
+//! * [`Machine`] and [`Output`]: the contract every protocol machine
+//!   implements. A machine is fed bytes with [`Machine::handle_input`] and
+//!   drained with [`Machine::poll_output`] until [`Output::NeedInput`] or
+//!   [`Output::Done`]; it never does I/O itself.
+//! * [`LineBuffer`]: LF/CRLF line framing with a length limit, built on
+//!   `memchr`, that never rescans a byte and recovers after an overlong line.
+//! * [`Secret`]: a wrapper whose `Debug` output is redacted and whose memory
+//!   is zeroed on drop.
+//! * [`testing`]: drivers for tests: feed a machine chunks, or run a client
+//!   machine against a server machine with no sockets.
+//!
+//! This crate does no I/O. Drivers live in other crates (`net-std` drives any
+//! machine over `std::io::Read + Write`), so a protocol crate depends on this
+//! one alone and any runtime can drive it.
+//!
+//! ```
+//! use lineproto::LineBuffer;
+//!
+//! let mut lines = LineBuffer::new(1024);
+//! lines.extend(b"USER john\r\nPASS ");
+//! assert_eq!(lines.next_line().unwrap().unwrap(), "USER john");
+//! assert!(lines.next_line().is_none());
+//! ```
+#![forbid(unsafe_code)]
+
+mod line_buffer;
+mod machine;
+mod secret;
+pub mod testing;
+
+pub use line_buffer::LineBuffer;
+pub use machine::{Machine, Output};
+pub use secret::Secret;
+
+/// Errors of the core crate.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A line's content was longer than the configured limit.
+    #[error("line longer than {limit} bytes")]
+    LineTooLong {
+        /// The limit that was exceeded, in bytes, terminator not counted.
+        limit: usize,
+    },
+}

@@ -1,0 +1,124 @@
+//! The client side of the one-shot reversal exchange.
+
+use bytes::{Bytes, BytesMut};
+use lineproto::{LineBuffer, Machine, Output};
+
+use crate::Error;
+
+/// Settings of a [`Client`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The longest reply accepted, LF not counted. Default: 64 KiB, far
+    /// above what a server with the default 1024-byte request limit sends.
+    pub max_reply_len: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_reply_len: 64 * 1024,
+        }
+    }
+}
+
+/// What the client tells its application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The server's reply, without its LF.
+    Reply(Bytes),
+}
+
+/// Sends one request line and reads the one-line reply.
+///
+/// ```
+/// use lineproto::testing::{transcript, Step};
+/// use reverse_proto::client::{Client, Event, Options};
+///
+/// let client = Client::new("jack frost", Options::default())?;
+/// let steps = transcript(client, [b"tsorf kcaj\n"], false);
+/// assert_eq!(steps, [
+///     Step::Transmit("jack frost\n".into()),
+///     Step::Event(Event::Reply("tsorf kcaj".into())),
+///     Step::Done(Ok(())),
+/// ]);
+/// # Ok::<(), reverse_proto::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    request: Option<Bytes>,
+    reply: LineBuffer,
+    eof: bool,
+    done: Option<Result<(), Error>>,
+}
+
+impl Client {
+    /// Prepares a request. It must not contain a LF: the server reads up to
+    /// the first one, so the rest would be lost.
+    pub fn new(request: impl Into<Bytes>, options: Options) -> Result<Self, Error> {
+        let request = request.into();
+        if memchr::memchr(b'\n', &request).is_some() {
+            return Err(Error::RequestContainsNewline);
+        }
+        let mut line = BytesMut::with_capacity(request.len() + 1);
+        line.extend_from_slice(&request);
+        line.extend_from_slice(b"\n");
+        Ok(Self {
+            request: Some(line.freeze()),
+            reply: LineBuffer::new(options.max_reply_len),
+            eof: false,
+            done: None,
+        })
+    }
+}
+
+impl Machine for Client {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        if self.done.is_none() {
+            self.reply.extend(bytes);
+        }
+    }
+
+    fn handle_eof(&mut self) {
+        self.eof = true;
+    }
+
+    fn poll_output(&mut self) -> Output<Event, Error> {
+        if let Some(done) = &self.done {
+            return Output::Done(done.clone());
+        }
+        if let Some(request) = self.request.take() {
+            return Output::Transmit(request);
+        }
+        let result = match self.reply.next_line() {
+            Some(Ok(reply)) => Ok(reply),
+            Some(Err(error)) => Err(error),
+            // A server that closes right after its reply without a LF still
+            // answered: the unterminated tail is the reply.
+            None if self.eof => match self.reply.finish() {
+                Some(tail) => tail,
+                None => {
+                    self.done = Some(Err(Error::ClosedBeforeReply));
+                    return self.poll_output();
+                }
+            },
+            None => return Output::NeedInput,
+        };
+        match result {
+            Ok(reply) => {
+                self.done = Some(Ok(()));
+                Output::Event(Event::Reply(reply))
+            }
+            Err(error) => {
+                self.done = Some(Err(match error {
+                    lineproto::Error::LineTooLong { limit } => Error::ReplyTooLong { limit },
+                    other => Error::Framing(other),
+                }));
+                self.poll_output()
+            }
+        }
+    }
+}
