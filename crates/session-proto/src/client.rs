@@ -1,0 +1,235 @@
+//! The client side of the session, as the article's web clients use it.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+use lineproto::{LineBuffer, Machine, Output};
+use reverse_proto::trim;
+
+use crate::Error;
+
+/// Settings of a [`Client`]; they must match the server's.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The prompt the server sends after the banner and each reply.
+    /// Default: `? `.
+    pub prompt: Bytes,
+    /// The line that ends the session. Default: `END`.
+    pub end_command: Bytes,
+    /// The longest line sent or received, terminator not counted.
+    /// Default: 8 KiB, the server's default limit.
+    pub max_line_len: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            prompt: Bytes::from_static(b"? "),
+            end_command: Bytes::from_static(b"END"),
+            max_line_len: 8 * 1024,
+        }
+    }
+}
+
+/// What the client tells its application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The server's banner line, without its LF.
+    Banner(Bytes),
+    /// The reply to the oldest line still waiting for one, without the
+    /// prompt before it or the LF after it.
+    Reply(Bytes),
+}
+
+/// A session client: reads the banner, sends lines, reads one reply per
+/// line, and ends the session.
+///
+/// Queue lines with [`send`](Self::send) and the end of the session with
+/// [`end`](Self::end), before or during the exchange; they go out in order.
+/// Replies come back as events in the same order. The session is `Done`
+/// when the server closes after the end command; it fails if the server
+/// closes while a reply is still owed.
+///
+/// [`send`](Self::send) refuses lines the server would not answer with one
+/// reply line: lines with a CR or LF inside, lines that trim to nothing (no
+/// answer at all), the end command itself, and lines over the limit.
+///
+/// ```
+/// use lineproto::testing::{transcript, Step};
+/// use session_proto::client::{Client, Event, Options};
+///
+/// let mut client = Client::new(Options::default());
+/// client.send("jack frost")?;
+/// client.end();
+/// let from_server: [&[u8]; 2] = [b"Roll up, roll up, to the greatest show on earth!\n? ", b"tsorf kcaj\n? "];
+/// let steps = transcript(client, from_server, true);
+/// assert_eq!(steps, [
+///     Step::Transmit("jack frost\nEND\n".into()),
+///     Step::Event(Event::Banner("Roll up, roll up, to the greatest show on earth!".into())),
+///     Step::Event(Event::Reply("tsorf kcaj".into())),
+///     Step::Done(Ok(())),
+/// ]);
+/// # Ok::<(), session_proto::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    options: Options,
+    lines: LineBuffer,
+    outbox: BytesMut,
+    banner_seen: bool,
+    /// Lines sent (or queued) whose reply has not arrived.
+    replies_owed: usize,
+    ended: bool,
+    eof: bool,
+    events: VecDeque<Event>,
+    done: Option<Result<(), Error>>,
+}
+
+impl Client {
+    /// Creates a client that has sent nothing yet.
+    pub fn new(options: Options) -> Self {
+        Self {
+            // The prompt precedes each reply on the same line.
+            lines: LineBuffer::new(options.max_line_len + options.prompt.len()),
+            options,
+            outbox: BytesMut::new(),
+            banner_seen: false,
+            replies_owed: 0,
+            ended: false,
+            eof: false,
+            events: VecDeque::new(),
+            done: None,
+        }
+    }
+
+    /// Queues a line for the server; a LF is added.
+    pub fn send(&mut self, line: impl AsRef<[u8]>) -> Result<(), Error> {
+        let line = line.as_ref();
+        if self.ended || self.done.is_some() {
+            return Err(Error::SessionEnded);
+        }
+        if memchr::memchr2(b'\n', b'\r', line).is_some() {
+            return Err(Error::LineContainsNewline);
+        }
+        if line.len() > self.options.max_line_len {
+            return Err(Error::LineTooLong {
+                limit: self.options.max_line_len,
+            });
+        }
+        let trimmed = trim(line);
+        if trimmed.is_empty() {
+            return Err(Error::BlankLine);
+        }
+        if trimmed == self.options.end_command {
+            return Err(Error::LineIsEndCommand);
+        }
+        self.outbox.extend_from_slice(line);
+        self.outbox.extend_from_slice(b"\n");
+        self.replies_owed += 1;
+        Ok(())
+    }
+
+    /// Queues the end command; nothing can be sent after it.
+    pub fn end(&mut self) {
+        if !self.ended {
+            self.ended = true;
+            self.outbox.extend_from_slice(&self.options.end_command);
+            self.outbox.extend_from_slice(b"\n");
+        }
+    }
+
+    /// How many sent lines still wait for their reply.
+    pub fn replies_owed(&self) -> usize {
+        self.replies_owed
+    }
+
+    fn on_line(&mut self, line: Bytes) -> Result<(), Error> {
+        if !self.banner_seen {
+            self.banner_seen = true;
+            self.events.push_back(Event::Banner(line));
+            return Ok(());
+        }
+        if !line.starts_with(&self.options.prompt) {
+            return Err(Error::MissingPrompt);
+        }
+        if self.replies_owed == 0 {
+            return Err(Error::UnexpectedReply);
+        }
+        self.replies_owed -= 1;
+        let reply = line.slice(self.options.prompt.len()..);
+        self.events.push_back(Event::Reply(reply));
+        Ok(())
+    }
+
+    /// What end of input means, once every complete line has been read.
+    fn on_eof(&mut self) -> Result<(), Error> {
+        if let Some(tail) = self.lines.finish() {
+            let tail = tail.map_err(|error| self.framing(error))?;
+            // The prompt after the last reply is all that should remain.
+            if tail != self.options.prompt {
+                self.on_line(tail)?;
+            }
+        }
+        if !self.banner_seen {
+            return Err(Error::ClosedBeforeBanner);
+        }
+        if self.replies_owed > 0 {
+            return Err(Error::ClosedBeforeReply {
+                missing: self.replies_owed,
+            });
+        }
+        Ok(())
+    }
+
+    fn framing(&self, error: lineproto::Error) -> Error {
+        match error {
+            lineproto::Error::LineTooLong { .. } => Error::LineTooLong {
+                limit: self.options.max_line_len,
+            },
+            other => Error::Framing(other),
+        }
+    }
+}
+
+impl Machine for Client {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        if self.done.is_none() {
+            self.lines.extend(bytes);
+        }
+    }
+
+    fn handle_eof(&mut self) {
+        self.eof = true;
+    }
+
+    fn poll_output(&mut self) -> Output<Event, Error> {
+        loop {
+            if !self.outbox.is_empty() {
+                return Output::Transmit(self.outbox.split().freeze());
+            }
+            if let Some(event) = self.events.pop_front() {
+                return Output::Event(event);
+            }
+            if let Some(done) = &self.done {
+                return Output::Done(done.clone());
+            }
+            let step = match self.lines.next_line() {
+                Some(Ok(line)) => self.on_line(line),
+                Some(Err(error)) => Err(self.framing(error)),
+                None if self.eof => {
+                    let result = self.on_eof();
+                    self.done = Some(result);
+                    continue;
+                }
+                None => return Output::NeedInput,
+            };
+            if let Err(error) = step {
+                self.done = Some(Err(error));
+            }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The server side of the session: banner, prompt, one reply per line.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use bytes::{Bytes, BytesMut};
+use lineproto::{LineBuffer, Machine, Output};
+use reverse_proto::{Mode, reverse, trim};
+
+use crate::{Error, strip_telnet_commands};
+
+/// Settings of a [`Server`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Sent once on connect, before the first prompt. Default: the
+    /// article's `Roll up, roll up, to the greatest show on earth!\n`.
+    pub banner: Bytes,
+    /// Sent after the banner and after every reply. Default: `? `.
+    pub prompt: Bytes,
+    /// A line that, once trimmed, equals this ends the session. Default: `END`.
+    pub end_command: Bytes,
+    /// The longest line accepted, terminator not counted. Default: 8 KiB.
+    pub max_line_len: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            banner: Bytes::from_static(b"Roll up, roll up, to the greatest show on earth!\n"),
+            prompt: Bytes::from_static(b"? "),
+            end_command: Bytes::from_static(b"END"),
+            max_line_len: 8 * 1024,
+        }
+    }
+}
+
+/// What the server tells its application: the article's debug lines, and
+/// the one thing the article could not do, refusing an overlong line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A line arrived, trimmed and cleaned of telnet commands
+    /// (`Received input: ...`). This includes the end command.
+    Received(Bytes),
+    /// The handler's reply was sent (`Sent output: ...`), without the LF
+    /// and prompt that followed it.
+    Sent(Bytes),
+    /// A line longer than the limit was thrown away and the peer was told
+    /// so; the session goes on.
+    LineTooLong {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+}
+
+/// Computes the reply to each line of a session.
+///
+/// The line is trimmed as PHP's `trim` does and cleaned of telnet commands;
+/// it is never empty and never the end command. Any
+/// `FnMut(&[u8]) -> Vec<u8>` closure is a handler.
+pub trait LineHandler {
+    /// Returns the reply to `line`, without a line terminator.
+    fn handle_line(&mut self, line: &[u8]) -> Vec<u8>;
+}
+
+impl<F: FnMut(&[u8]) -> Vec<u8>> LineHandler for F {
+    fn handle_line(&mut self, line: &[u8]) -> Vec<u8> {
+        self(line)
+    }
+}
+
+/// The article's handler: answers each line with its reversal.
+///
+/// ```
+/// use session_proto::{LineHandler, ReverseLines};
+///
+/// assert_eq!(ReverseLines::default().handle_line(b"jack frost"), b"tsorf kcaj");
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReverseLines {
+    /// By grapheme cluster (the default) or byte by byte, as PHP's `strrev`.
+    pub mode: Mode,
+}
+
+impl LineHandler for ReverseLines {
+    fn handle_line(&mut self, line: &[u8]) -> Vec<u8> {
+        reverse(line, self.mode)
+    }
+}
+
+/// The session server: sends the banner and a prompt, then answers each
+/// line until the end command or end of input.
+///
+/// Per line, after trimming: an empty line gets no answer (not even a
+/// prompt, as in the article); the end command closes the session; any other
+/// line gets the handler's reply, a LF and the prompt. A line over the limit
+/// gets one error line and a prompt, and the session goes on. Telnet
+/// commands inside a line are removed before anything else.
+///
+/// ```
+/// use lineproto::testing::{transcript, Step};
+/// use session_proto::server::{Event, Options, Server};
+///
+/// let steps = transcript(Server::new(Options::default()), [b"jack frost\r\nEND\r\n"], false);
+/// assert_eq!(steps, [
+///     Step::Transmit("Roll up, roll up, to the greatest show on earth!\n? ".into()),
+///     Step::Event(Event::Received("jack frost".into())),
+///     Step::Transmit("tsorf kcaj\n? ".into()),
+///     Step::Event(Event::Sent("tsorf kcaj".into())),
+///     Step::Event(Event::Received("END".into())),
+///     Step::Done(Ok(())),
+/// ]);
+/// ```
+///
+/// Any closure can answer instead of the reversal:
+///
+/// ```
+/// use lineproto::testing::{transcript, Step};
+/// use session_proto::server::{Options, Server};
+///
+/// let shout = Server::with_handler(Options::default(), |line: &[u8]| line.to_ascii_uppercase());
+/// let steps = transcript(shout, [b"hi\n"], false);
+/// assert_eq!(steps[2], Step::Transmit("HI\n? ".into()));
+/// ```
+pub struct Server<H = ReverseLines> {
+    options: Options,
+    handler: H,
+    lines: LineBuffer,
+    queue: VecDeque<Output<Event, Error>>,
+    greeted: bool,
+    eof: bool,
+    /// The end command arrived or input ended: `Done` once the queue is empty.
+    ending: bool,
+    /// Why the session failed, if it did; `Done` repeats it.
+    failure: Option<Error>,
+}
+
+impl Server<ReverseLines> {
+    /// Creates the article's reversing session server.
+    pub fn new(options: Options) -> Self {
+        Self::with_handler(options, ReverseLines::default())
+    }
+}
+
+impl<H: LineHandler> Server<H> {
+    /// Creates a session server that answers lines with `handler`.
+    pub fn with_handler(options: Options, handler: H) -> Self {
+        Self {
+            lines: LineBuffer::new(options.max_line_len),
+            options,
+            handler,
+            queue: VecDeque::new(),
+            greeted: false,
+            eof: false,
+            ending: false,
+            failure: None,
+        }
+    }
+
+    /// The line handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// Queues what one complete line calls for.
+    fn on_line(&mut self, raw: &[u8]) {
+        let cleaned = strip_telnet_commands(raw);
+        let line = trim(&cleaned);
+        if line.is_empty() {
+            return;
+        }
+        let received = Bytes::copy_from_slice(line);
+        if line == self.options.end_command {
+            self.queue.push_back(Output::Event(Event::Received(received)));
+            self.ending = true;
+            return;
+        }
+        let reply = Bytes::from(self.handler.handle_line(line));
+        self.queue.push_back(Output::Event(Event::Received(received)));
+        self.queue.push_back(Output::Transmit(self.with_prompt(&reply)));
+        self.queue.push_back(Output::Event(Event::Sent(reply)));
+    }
+
+    fn on_overlong_line(&mut self, limit: usize) {
+        let message = format!("error: line longer than {limit} bytes, ignored");
+        self.queue.push_back(Output::Event(Event::LineTooLong { limit }));
+        self.queue.push_back(Output::Transmit(self.with_prompt(message.as_bytes())));
+    }
+
+    /// `text`, a LF and the prompt, in one buffer so they go out in one write.
+    fn with_prompt(&self, text: &[u8]) -> Bytes {
+        let mut out = BytesMut::with_capacity(text.len() + 1 + self.options.prompt.len());
+        out.extend_from_slice(text);
+        out.extend_from_slice(b"\n");
+        out.extend_from_slice(&self.options.prompt);
+        out.freeze()
+    }
+}
+
+impl<H: LineHandler> Machine for Server<H> {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        if !self.ending {
+            self.lines.extend(bytes);
+        }
+    }
+
+    fn handle_eof(&mut self) {
+        self.eof = true;
+    }
+
+    fn poll_output(&mut self) -> Output<Event, Error> {
+        if !self.greeted {
+            self.greeted = true;
+            let mut greeting = BytesMut::from(&self.options.banner[..]);
+            greeting.extend_from_slice(&self.options.prompt);
+            return Output::Transmit(greeting.freeze());
+        }
+        loop {
+            if let Some(output) = self.queue.pop_front() {
+                return output;
+            }
+            if self.ending {
+                return Output::Done(self.failure.clone().map_or(Ok(()), Err));
+            }
+            let line = match self.lines.next_line() {
+                Some(line) => line,
+                // The peer half-closed: its last, unterminated line still
+                // counts, and it can still read the answer.
+                None if self.eof => {
+                    self.ending = true;
+                    match self.lines.finish() {
+                        Some(line) => line,
+                        None => continue,
+                    }
+                }
+                None => return Output::NeedInput,
+            };
+            match line {
+                Ok(line) => self.on_line(&line),
+                Err(lineproto::Error::LineTooLong { limit }) => self.on_overlong_line(limit),
+                Err(other) => {
+                    self.ending = true;
+                    self.failure = Some(Error::Framing(other));
+                }
+            }
+        }
+    }
+}
+
+impl<H> fmt::Debug for Server<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("options", &self.options)
+            .field("handler", &std::any::type_name::<H>())
+            .field("lines", &self.lines)
+            .field("queued", &self.queue.len())
+            .field("greeted", &self.greeted)
+            .field("eof", &self.eof)
+            .field("ending", &self.ending)
+            .field("failure", &self.failure)
+            .finish()
+    }
+}

@@ -1,0 +1,234 @@
+//! Byte-exact transcripts, chunking invariance and client/server pairs for
+//! the session machines.
+
+use bytes::Bytes;
+use lineproto::testing::{Pair, Step, transcript};
+use proptest::prelude::*;
+use session_proto::{Error, client, server};
+
+const GREETING: &str = "Roll up, roll up, to the greatest show on earth!\n? ";
+
+fn server_with_limit(limit: usize) -> server::Server {
+    let mut options = server::Options::default();
+    options.max_line_len = limit;
+    server::Server::new(options)
+}
+
+fn sent_by(steps: &[Step<server::Event, Error>]) -> Vec<u8> {
+    steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::Transmit(bytes) => Some(bytes.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn events_of(steps: &[Step<server::Event, Error>]) -> Vec<server::Event> {
+    steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::Event(event) => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn article_transcript_is_byte_exact() {
+    // What telnet sends: each line ended by CRLF.
+    let typed: [&[u8]; 3] = [b"Look Ma...all backwards\r\n", b"jack frost\r\n", b"END\r\n"];
+    let steps = transcript(server::Server::new(server::Options::default()), typed, false);
+    let expected = format!("{GREETING}sdrawkcab lla...aM kooL\n? tsorf kcaj\n? ");
+    assert_eq!(sent_by(&steps), expected.as_bytes());
+    assert_eq!(
+        events_of(&steps),
+        [
+            server::Event::Received("Look Ma...all backwards".into()),
+            server::Event::Sent("sdrawkcab lla...aM kooL".into()),
+            server::Event::Received("jack frost".into()),
+            server::Event::Sent("tsorf kcaj".into()),
+            server::Event::Received("END".into()),
+        ]
+    );
+    assert_eq!(steps.last(), Some(&Step::Done(Ok(()))));
+}
+
+#[test]
+fn blank_lines_get_no_answer_at_all() {
+    let steps = transcript(server::Server::new(server::Options::default()), [b"\r\n \t\n\0\nab\n"], false);
+    assert_eq!(sent_by(&steps), format!("{GREETING}ba\n? ").as_bytes());
+}
+
+#[test]
+fn end_is_recognised_trimmed_and_input_after_it_is_ignored() {
+    let steps = transcript(server::Server::new(server::Options::default()), [b"  END \r\nabc\n"], false);
+    assert_eq!(sent_by(&steps), GREETING.as_bytes());
+    assert_eq!(events_of(&steps), [server::Event::Received("END".into())]);
+    assert_eq!(steps.last(), Some(&Step::Done(Ok(()))));
+}
+
+#[test]
+fn end_is_case_sensitive_as_in_the_article() {
+    let steps = transcript(server::Server::new(server::Options::default()), [b"end\n"], false);
+    assert_eq!(sent_by(&steps), format!("{GREETING}dne\n? ").as_bytes());
+}
+
+#[test]
+fn overlong_line_gets_one_error_line_and_the_session_goes_on() {
+    let mut input = vec![b'x'; 100];
+    input.extend_from_slice(b"\nok\n");
+    let steps = transcript(server_with_limit(10), [&input], false);
+    assert_eq!(
+        sent_by(&steps),
+        format!("{GREETING}error: line longer than 10 bytes, ignored\n? ko\n? ").as_bytes()
+    );
+    assert_eq!(events_of(&steps)[0], server::Event::LineTooLong { limit: 10 });
+}
+
+#[test]
+fn telnet_commands_are_removed_from_lines() {
+    // IAC DO ECHO before the text, IAC IP (Ctrl-C) inside it.
+    let steps = transcript(server::Server::new(server::Options::default()), [b"\xff\xfd\x01ab\xff\xf4c\r\n"], false);
+    assert_eq!(sent_by(&steps), format!("{GREETING}cba\n? ").as_bytes());
+}
+
+#[test]
+fn last_unterminated_line_is_answered_at_end_of_input() {
+    let steps = transcript(server::Server::new(server::Options::default()), [b"abc"], true);
+    assert_eq!(sent_by(&steps), format!("{GREETING}cba\n? ").as_bytes());
+    assert_eq!(steps.last(), Some(&Step::Done(Ok(()))));
+}
+
+#[test]
+fn client_refuses_lines_the_server_would_not_answer_once() {
+    let mut client = client::Client::new(client::Options::default());
+    assert_eq!(client.send("a\nb"), Err(Error::LineContainsNewline));
+    assert_eq!(client.send("a\rb"), Err(Error::LineContainsNewline));
+    assert_eq!(client.send(" \t"), Err(Error::BlankLine));
+    assert_eq!(client.send(" END "), Err(Error::LineIsEndCommand));
+    assert_eq!(client.send(vec![b'x'; 8193]), Err(Error::LineTooLong { limit: 8192 }));
+    assert_eq!(client.send(vec![b'x'; 8192]), Ok(()));
+    client.end();
+    assert_eq!(client.send("x"), Err(Error::SessionEnded));
+}
+
+#[test]
+fn client_reports_a_server_that_closes_with_replies_owed() {
+    let mut client = client::Client::new(client::Options::default());
+    client.send("one").unwrap();
+    client.send("two").unwrap();
+    let steps = transcript(client, [GREETING.as_bytes(), b"eno\n? "], true);
+    assert_eq!(steps.last(), Some(&Step::Done(Err(Error::ClosedBeforeReply { missing: 1 }))));
+}
+
+#[test]
+fn client_rejects_a_peer_that_is_not_a_session_server() {
+    let mut client = client::Client::new(client::Options::default());
+    client.send("x").unwrap();
+    let steps = transcript(client, [b"+OK POP3 ready\r\n-ERR what\r\n"], false);
+    assert_eq!(steps.last(), Some(&Step::Done(Err(Error::MissingPrompt))));
+    let steps = transcript(client::Client::new(client::Options::default()), [b""], true);
+    assert_eq!(steps.last(), Some(&Step::Done(Err(Error::ClosedBeforeBanner))));
+}
+
+#[test]
+fn pair_with_the_article_session() {
+    let mut client = client::Client::new(client::Options::default());
+    client.send("pässwörd 👍🏽").unwrap();
+    client.end();
+    let outcome = Pair::new(client, server::Server::new(server::Options::default())).chunk_size(1).run();
+    assert_eq!(
+        outcome.client_events,
+        [
+            client::Event::Banner("Roll up, roll up, to the greatest show on earth!".into()),
+            client::Event::Reply("👍🏽 dröwssäp".into()),
+        ]
+    );
+    assert_eq!(outcome.client_result, Some(Ok(())));
+    assert_eq!(outcome.server_result, Some(Ok(())));
+}
+
+fn split(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    cuts.sort_unstable();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for cut in cuts.into_iter().chain([input.len()]) {
+        pieces.push(input[start..cut].to_vec());
+        start = cut;
+    }
+    pieces
+}
+
+/// Session input rich in what matters: terminators, spaces, END, telnet IAC.
+fn session_input() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        prop_oneof![
+            4 => prop::collection::vec(prop_oneof![Just(b'a'), Just(b' '), any::<u8>()], 0..6),
+            2 => Just(b"\r\n".to_vec()),
+            2 => Just(b"\n".to_vec()),
+            1 => Just(b"END".to_vec()),
+            1 => Just(vec![0xff, 0xf4]),
+        ],
+        0..30,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn server_output_does_not_depend_on_chunking(
+        input in session_input(),
+        cuts in prop::collection::vec(any::<usize>(), 0..16),
+        limit in 1usize..12,
+        eof in any::<bool>(),
+    ) {
+        let whole = transcript(server_with_limit(limit), [&input], eof);
+        let single: Vec<[u8; 1]> = input.iter().map(|&b| [b]).collect();
+        prop_assert_eq!(&transcript(server_with_limit(limit), &single, eof), &whole);
+        prop_assert_eq!(&transcript(server_with_limit(limit), split(&input, &cuts), eof), &whole);
+    }
+
+    #[test]
+    fn client_output_does_not_depend_on_chunking(
+        input in session_input(),
+        cuts in prop::collection::vec(any::<usize>(), 0..16),
+        eof in any::<bool>(),
+    ) {
+        let make = || {
+            let mut options = client::Options::default();
+            options.max_line_len = 8;
+            let mut client = client::Client::new(options);
+            client.send("q").unwrap();
+            client.send("r").unwrap();
+            client.end();
+            client
+        };
+        let whole = transcript(make(), [&input], eof);
+        prop_assert_eq!(&transcript(make(), split(&input, &cuts), eof), &whole);
+    }
+
+    #[test]
+    fn pair_answers_every_line_in_order(
+        lines in prop::collection::vec("[a-zA-Z0-9 äö👍🏽.]{1,40}", 0..8),
+        chunk in 1usize..16,
+    ) {
+        let mut client = client::Client::new(client::Options::default());
+        let mut expected = Vec::new();
+        for line in &lines {
+            if client.send(line).is_ok() {
+                let reversed = reverse_proto::reverse(reverse_proto::trim(line.as_bytes()), reverse_proto::Mode::Graphemes);
+                expected.push(client::Event::Reply(Bytes::from(reversed)));
+            }
+        }
+        client.end();
+        let outcome = Pair::new(client, server::Server::new(server::Options::default())).chunk_size(chunk).run();
+        prop_assert_eq!(&outcome.client_events[1..], &expected[..]);
+        prop_assert_eq!(outcome.client_result, Some(Ok(())));
+        prop_assert_eq!(outcome.server_result, Some(Ok(())));
+    }
+}
