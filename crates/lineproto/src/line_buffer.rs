@@ -239,7 +239,10 @@ mod tests {
     fn overlong_line_is_reported_once_and_framing_resumes() {
         let mut lines = LineBuffer::new(4);
         lines.extend(b"abcdef");
-        assert_eq!(lines.next_line(), Some(Err(Error::LineTooLong { limit: 4 })));
+        assert_eq!(
+            lines.next_line(),
+            Some(Err(Error::LineTooLong { limit: 4 }))
+        );
         assert_eq!(lines.next_line(), None);
         lines.extend(b"ghij\nok\n");
         assert_eq!(lines.next_line(), Some(Ok("ok".into())));
@@ -252,7 +255,10 @@ mod tests {
         lines.extend(b"abcd\r");
         assert_eq!(lines.next_line(), None);
         lines.extend(b"x");
-        assert_eq!(lines.next_line(), Some(Err(Error::LineTooLong { limit: 4 })));
+        assert_eq!(
+            lines.next_line(),
+            Some(Err(Error::LineTooLong { limit: 4 }))
+        );
     }
 
     #[test]

@@ -121,8 +121,12 @@ impl Machine for Server {
             return;
         }
         // Nothing past the limit can be part of the request, so it is never stored.
-        let room = self.options.max_request_len.saturating_sub(self.request.len());
-        self.request.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        let room = self
+            .options
+            .max_request_len
+            .saturating_sub(self.request.len());
+        self.request
+            .extend_from_slice(&bytes[..room.min(bytes.len())]);
     }
 
     fn handle_eof(&mut self) {

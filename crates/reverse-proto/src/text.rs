@@ -49,8 +49,14 @@ const PHP_TRIM_BYTES: &[u8] = b" \t\n\r\0\x0B";
 /// ```
 pub fn trim(input: &[u8]) -> &[u8] {
     let is_trimmed = |byte: &u8| PHP_TRIM_BYTES.contains(byte);
-    let start = input.iter().position(|b| !is_trimmed(b)).unwrap_or(input.len());
-    let end = input.iter().rposition(|b| !is_trimmed(b)).map_or(start, |last| last + 1);
+    let start = input
+        .iter()
+        .position(|b| !is_trimmed(b))
+        .unwrap_or(input.len());
+    let end = input
+        .iter()
+        .rposition(|b| !is_trimmed(b))
+        .map_or(start, |last| last + 1);
     &input[start..end]
 }
 
@@ -69,7 +75,10 @@ mod tests {
         // "a" + COMBINING DIAERESIS, a flag, a family emoji with joiners.
         let input = "a\u{308}b🇩🇪👨‍👩‍👧";
         let expected = "👨‍👩‍👧🇩🇪ba\u{308}";
-        assert_eq!(reverse(input.as_bytes(), Mode::Graphemes), expected.as_bytes());
+        assert_eq!(
+            reverse(input.as_bytes(), Mode::Graphemes),
+            expected.as_bytes()
+        );
     }
 
     #[test]

@@ -26,13 +26,22 @@ fn reply_of(input: &[&[u8]], eof: bool) -> Vec<u8> {
 
 #[test]
 fn article_transcript_is_byte_exact() {
-    assert_eq!(reply_of(&[b"jack and the beanstalk\r\n"], false), b"klatsnaeb eht dna kcaj\n");
-    assert_eq!(reply_of(&[b"jack and the beanstalk\n"], false), b"klatsnaeb eht dna kcaj\n");
+    assert_eq!(
+        reply_of(&[b"jack and the beanstalk\r\n"], false),
+        b"klatsnaeb eht dna kcaj\n"
+    );
+    assert_eq!(
+        reply_of(&[b"jack and the beanstalk\n"], false),
+        b"klatsnaeb eht dna kcaj\n"
+    );
 }
 
 #[test]
 fn utf8_is_reversed_by_grapheme() {
-    assert_eq!(reply_of(&["pässwörd 👍🏽\r\n".as_bytes()], false), "👍🏽 dröwssäp\n".as_bytes());
+    assert_eq!(
+        reply_of(&["pässwörd 👍🏽\r\n".as_bytes()], false),
+        "👍🏽 dröwssäp\n".as_bytes()
+    );
 }
 
 #[test]
@@ -98,7 +107,10 @@ fn client_refuses_newline_in_request() {
 fn client_reports_a_server_that_closed_without_reply() {
     let client = client::Client::new("x", client::Options::default()).unwrap();
     let steps = transcript(client, [b"".as_slice()], true);
-    assert_eq!(steps.last(), Some(&Step::Done(Err(Error::ClosedBeforeReply))));
+    assert_eq!(
+        steps.last(),
+        Some(&Step::Done(Err(Error::ClosedBeforeReply)))
+    );
 }
 
 #[test]
@@ -114,7 +126,10 @@ fn client_bounds_the_reply() {
     options.max_reply_len = 3;
     let client = client::Client::new("x", options).unwrap();
     let steps = transcript(client, [b"abcdef".as_slice()], false);
-    assert_eq!(steps.last(), Some(&Step::Done(Err(Error::ReplyTooLong { limit: 3 }))));
+    assert_eq!(
+        steps.last(),
+        Some(&Step::Done(Err(Error::ReplyTooLong { limit: 3 })))
+    );
 }
 
 /// Cuts `input` at the given points (taken modulo its length).

@@ -6,9 +6,9 @@
 //! reply (by default its reversal), a LF and the prompt again:
 //!
 //! ```text
-//! S: Roll up, roll up, to the greatest show on earth!\n? 
+//! S: Roll up, roll up, to the greatest show on earth!\n?
 //! C: Look Ma...all backwards\r\n
-//! S: sdrawkcab lla...aM kooL\n? 
+//! S: sdrawkcab lla...aM kooL\n?
 //! C: END\r\n
 //! S: (closes)
 //! ```

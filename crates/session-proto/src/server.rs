@@ -171,20 +171,25 @@ impl<H: LineHandler> Server<H> {
         }
         let received = Bytes::copy_from_slice(line);
         if line == self.options.end_command {
-            self.queue.push_back(Output::Event(Event::Received(received)));
+            self.queue
+                .push_back(Output::Event(Event::Received(received)));
             self.ending = true;
             return;
         }
         let reply = Bytes::from(self.handler.handle_line(line));
-        self.queue.push_back(Output::Event(Event::Received(received)));
-        self.queue.push_back(Output::Transmit(self.with_prompt(&reply)));
+        self.queue
+            .push_back(Output::Event(Event::Received(received)));
+        self.queue
+            .push_back(Output::Transmit(self.with_prompt(&reply)));
         self.queue.push_back(Output::Event(Event::Sent(reply)));
     }
 
     fn on_overlong_line(&mut self, limit: usize) {
         let message = format!("error: line longer than {limit} bytes, ignored");
-        self.queue.push_back(Output::Event(Event::LineTooLong { limit }));
-        self.queue.push_back(Output::Transmit(self.with_prompt(message.as_bytes())));
+        self.queue
+            .push_back(Output::Event(Event::LineTooLong { limit }));
+        self.queue
+            .push_back(Output::Transmit(self.with_prompt(message.as_bytes())));
     }
 
     /// `text`, a LF and the prompt, in one buffer so they go out in one write.

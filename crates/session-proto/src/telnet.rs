@@ -69,10 +69,16 @@ mod tests {
     #[test]
     fn commands_of_every_shape() {
         assert_eq!(strip_telnet_commands(b"a\xff\xf4\xff\xfd\x06b"), &b"ab"[..]);
-        assert_eq!(strip_telnet_commands(b"\xff\xfa\x18\x00xterm\xff\xf0hi"), &b"hi"[..]);
+        assert_eq!(
+            strip_telnet_commands(b"\xff\xfa\x18\x00xterm\xff\xf0hi"),
+            &b"hi"[..]
+        );
         assert_eq!(strip_telnet_commands(b"\xff\xff"), &b"\xff"[..]);
         assert_eq!(strip_telnet_commands(b"x\xff"), &b"x"[..]);
         assert_eq!(strip_telnet_commands(b"x\xff\xfb"), &b"x"[..]);
-        assert_eq!(strip_telnet_commands(b"\xff\xfa\x01\xff\xff\x02\xff\xf0y"), &b"y"[..]);
+        assert_eq!(
+            strip_telnet_commands(b"\xff\xfa\x01\xff\xff\x02\xff\xf0y"),
+            &b"y"[..]
+        );
     }
 }

@@ -38,8 +38,16 @@ fn events_of(steps: &[Step<server::Event, Error>]) -> Vec<server::Event> {
 #[test]
 fn article_transcript_is_byte_exact() {
     // What telnet sends: each line ended by CRLF.
-    let typed: [&[u8]; 3] = [b"Look Ma...all backwards\r\n", b"jack frost\r\n", b"END\r\n"];
-    let steps = transcript(server::Server::new(server::Options::default()), typed, false);
+    let typed: [&[u8]; 3] = [
+        b"Look Ma...all backwards\r\n",
+        b"jack frost\r\n",
+        b"END\r\n",
+    ];
+    let steps = transcript(
+        server::Server::new(server::Options::default()),
+        typed,
+        false,
+    );
     let expected = format!("{GREETING}sdrawkcab lla...aM kooL\n? tsorf kcaj\n? ");
     assert_eq!(sent_by(&steps), expected.as_bytes());
     assert_eq!(
@@ -57,13 +65,21 @@ fn article_transcript_is_byte_exact() {
 
 #[test]
 fn blank_lines_get_no_answer_at_all() {
-    let steps = transcript(server::Server::new(server::Options::default()), [b"\r\n \t\n\0\nab\n"], false);
+    let steps = transcript(
+        server::Server::new(server::Options::default()),
+        [b"\r\n \t\n\0\nab\n"],
+        false,
+    );
     assert_eq!(sent_by(&steps), format!("{GREETING}ba\n? ").as_bytes());
 }
 
 #[test]
 fn end_is_recognised_trimmed_and_input_after_it_is_ignored() {
-    let steps = transcript(server::Server::new(server::Options::default()), [b"  END \r\nabc\n"], false);
+    let steps = transcript(
+        server::Server::new(server::Options::default()),
+        [b"  END \r\nabc\n"],
+        false,
+    );
     assert_eq!(sent_by(&steps), GREETING.as_bytes());
     assert_eq!(events_of(&steps), [server::Event::Received("END".into())]);
     assert_eq!(steps.last(), Some(&Step::Done(Ok(()))));
@@ -71,7 +87,11 @@ fn end_is_recognised_trimmed_and_input_after_it_is_ignored() {
 
 #[test]
 fn end_is_case_sensitive_as_in_the_article() {
-    let steps = transcript(server::Server::new(server::Options::default()), [b"end\n"], false);
+    let steps = transcript(
+        server::Server::new(server::Options::default()),
+        [b"end\n"],
+        false,
+    );
     assert_eq!(sent_by(&steps), format!("{GREETING}dne\n? ").as_bytes());
 }
 
@@ -84,19 +104,30 @@ fn overlong_line_gets_one_error_line_and_the_session_goes_on() {
         sent_by(&steps),
         format!("{GREETING}error: line longer than 10 bytes, ignored\n? ko\n? ").as_bytes()
     );
-    assert_eq!(events_of(&steps)[0], server::Event::LineTooLong { limit: 10 });
+    assert_eq!(
+        events_of(&steps)[0],
+        server::Event::LineTooLong { limit: 10 }
+    );
 }
 
 #[test]
 fn telnet_commands_are_removed_from_lines() {
     // IAC DO ECHO before the text, IAC IP (Ctrl-C) inside it.
-    let steps = transcript(server::Server::new(server::Options::default()), [b"\xff\xfd\x01ab\xff\xf4c\r\n"], false);
+    let steps = transcript(
+        server::Server::new(server::Options::default()),
+        [b"\xff\xfd\x01ab\xff\xf4c\r\n"],
+        false,
+    );
     assert_eq!(sent_by(&steps), format!("{GREETING}cba\n? ").as_bytes());
 }
 
 #[test]
 fn last_unterminated_line_is_answered_at_end_of_input() {
-    let steps = transcript(server::Server::new(server::Options::default()), [b"abc"], true);
+    let steps = transcript(
+        server::Server::new(server::Options::default()),
+        [b"abc"],
+        true,
+    );
     assert_eq!(sent_by(&steps), format!("{GREETING}cba\n? ").as_bytes());
     assert_eq!(steps.last(), Some(&Step::Done(Ok(()))));
 }
@@ -108,7 +139,10 @@ fn client_refuses_lines_the_server_would_not_answer_once() {
     assert_eq!(client.send("a\rb"), Err(Error::LineContainsNewline));
     assert_eq!(client.send(" \t"), Err(Error::BlankLine));
     assert_eq!(client.send(" END "), Err(Error::LineIsEndCommand));
-    assert_eq!(client.send(vec![b'x'; 8193]), Err(Error::LineTooLong { limit: 8192 }));
+    assert_eq!(
+        client.send(vec![b'x'; 8193]),
+        Err(Error::LineTooLong { limit: 8192 })
+    );
     assert_eq!(client.send(vec![b'x'; 8192]), Ok(()));
     client.end();
     assert_eq!(client.send("x"), Err(Error::SessionEnded));
@@ -120,7 +154,10 @@ fn client_reports_a_server_that_closes_with_replies_owed() {
     client.send("one").unwrap();
     client.send("two").unwrap();
     let steps = transcript(client, [GREETING.as_bytes(), b"eno\n? "], true);
-    assert_eq!(steps.last(), Some(&Step::Done(Err(Error::ClosedBeforeReply { missing: 1 }))));
+    assert_eq!(
+        steps.last(),
+        Some(&Step::Done(Err(Error::ClosedBeforeReply { missing: 1 })))
+    );
 }
 
 #[test]
@@ -130,7 +167,10 @@ fn client_rejects_a_peer_that_is_not_a_session_server() {
     let steps = transcript(client, [b"+OK POP3 ready\r\n-ERR what\r\n"], false);
     assert_eq!(steps.last(), Some(&Step::Done(Err(Error::MissingPrompt))));
     let steps = transcript(client::Client::new(client::Options::default()), [b""], true);
-    assert_eq!(steps.last(), Some(&Step::Done(Err(Error::ClosedBeforeBanner))));
+    assert_eq!(
+        steps.last(),
+        Some(&Step::Done(Err(Error::ClosedBeforeBanner)))
+    );
 }
 
 #[test]
@@ -138,7 +178,9 @@ fn pair_with_the_article_session() {
     let mut client = client::Client::new(client::Options::default());
     client.send("pässwörd 👍🏽").unwrap();
     client.end();
-    let outcome = Pair::new(client, server::Server::new(server::Options::default())).chunk_size(1).run();
+    let outcome = Pair::new(client, server::Server::new(server::Options::default()))
+        .chunk_size(1)
+        .run();
     assert_eq!(
         outcome.client_events,
         [

@@ -1,0 +1,2 @@
+//! Loopback load run (written below).
+fn main() {}

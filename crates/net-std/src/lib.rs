@@ -1,0 +1,56 @@
+//! Drives [`lineproto`] machines over `std::net`: the only crate of the
+//! workspace that touches a socket.
+//!
+//! * [`Conn`] runs any [`Machine`](lineproto::Machine) over any
+//!   `Read + Write` stream: it writes each `Transmit`, reads when the machine
+//!   needs input, and hands events to the caller.
+//! * [`Server`] accepts TCP connections and serves each on its own thread,
+//!   with a connection limit, idle and write timeouts, a graceful close, a
+//!   [`ShutdownHandle`], and [`Server::serve_one`] for the article's
+//!   serve-one-then-exit behaviour.
+//! * [`connect`] opens a client connection with connect, read and write
+//!   timeouts.
+//!
+//! Blocking threads are the plainest way to serve line protocols: a session
+//! costs a parked thread with a small stack, and a thousand of them fit
+//! easily in memory. The machines do no I/O, so an async adapter can drive
+//! the same machines without changing them.
+//!
+//! ```
+//! use net_std::{ClientOptions, Server, ServerOptions, connect};
+//! use session_proto::{client, server};
+//!
+//! let server = Server::bind("127.0.0.1:0", ServerOptions::default())?;
+//! let addr = server.local_addr()?;
+//! let stop = server.shutdown_handle();
+//! let serving = std::thread::spawn(move || {
+//!     server.serve(|conn| {
+//!         let _ = conn.run(&mut server::Server::new(server::Options::default()), |_, _| {});
+//!     })
+//! });
+//!
+//! let mut conn = connect(addr, &ClientOptions::default())?;
+//! let mut session = client::Client::new(client::Options::default());
+//! session.send("Look Ma...all backwards")?;
+//! session.end();
+//! let mut replies = Vec::new();
+//! conn.run(&mut session, |_, event| {
+//!     if let client::Event::Reply(reply) = event {
+//!         replies.push(reply);
+//!     }
+//! })?;
+//! assert_eq!(replies, ["sdrawkcab lla...aM kooL"]);
+//!
+//! stop.shutdown();
+//! serving.join().unwrap()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod client;
+mod conn;
+mod server;
+
+pub use client::{ClientOptions, connect};
+pub use conn::{Conn, DriveError, READ_SIZE};
+pub use server::{Server, ServerOptions, ShutdownHandle};

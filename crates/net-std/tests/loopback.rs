@@ -1,0 +1,349 @@
+//! The adapter over real TCP on 127.0.0.1, with the workspace's machines.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use net_std::{ClientOptions, DriveError, Server, ServerOptions, ShutdownHandle, connect};
+use reverse_proto::{client as reverse_client, server as reverse_server};
+use session_proto::{client as session_client, server as session_server};
+
+const GREETING: &str = "Roll up, roll up, to the greatest show on earth!\n? ";
+
+/// A running server; shut down and joined on drop.
+struct Running {
+    addr: SocketAddr,
+    stop: ShutdownHandle,
+    thread: Option<thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.shutdown();
+        if let Some(thread) = self.thread.take() {
+            thread
+                .join()
+                .expect("server thread panicked")
+                .expect("serve failed");
+        }
+    }
+}
+
+fn start(
+    options: ServerOptions,
+    handler: impl Fn(&mut net_std::Conn<TcpStream>) + Send + Sync + 'static,
+) -> Running {
+    let server = Server::bind("127.0.0.1:0", options).unwrap();
+    let addr = server.local_addr().unwrap();
+    let stop = server.shutdown_handle();
+    let thread = thread::spawn(move || server.serve(handler));
+    Running {
+        addr,
+        stop,
+        thread: Some(thread),
+    }
+}
+
+fn reverse_server(options: ServerOptions) -> Running {
+    start(options, |conn| {
+        let _ = conn.run(
+            &mut reverse_server::Server::new(reverse_server::Options::default()),
+            |_, _| {},
+        );
+    })
+}
+
+fn session_server(options: ServerOptions) -> Running {
+    start(options, |conn| {
+        let _ = conn.run(
+            &mut session_server::Server::new(session_server::Options::default()),
+            |_, _| {},
+        );
+    })
+}
+
+fn reverse_over_tcp(addr: SocketAddr, text: &str) -> String {
+    let mut conn = connect(addr, &ClientOptions::default()).unwrap();
+    let mut client =
+        reverse_client::Client::new(text.to_owned(), reverse_client::Options::default()).unwrap();
+    let mut reply = None;
+    conn.run(&mut client, |_, reverse_client::Event::Reply(r)| {
+        reply = Some(r)
+    })
+    .unwrap();
+    String::from_utf8(reply.expect("a reply").to_vec()).unwrap()
+}
+
+fn read_exactly(stream: &mut TcpStream, len: usize) -> Vec<u8> {
+    let mut buf = vec![0; len];
+    stream.read_exact(&mut buf).unwrap();
+    buf
+}
+
+#[test]
+fn two_hundred_concurrent_reverse_clients_all_get_their_reply() {
+    let server = reverse_server(ServerOptions::default());
+    let clients: Vec<_> = (0..200)
+        .map(|i| {
+            let addr = server.addr;
+            thread::spawn(move || {
+                let text = format!("client {i} says pässwörd 👍🏽");
+                let reply = reverse_over_tcp(addr, &text);
+                let expected =
+                    reverse_proto::reverse(text.as_bytes(), reverse_proto::Mode::Graphemes);
+                assert_eq!(reply.as_bytes(), expected);
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+}
+
+#[test]
+fn two_hundred_concurrent_sessions_all_get_their_replies() {
+    let server = session_server(ServerOptions::default());
+    // Every session is open at once before any of them ends.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(200));
+    let sessions: Vec<_> = (0..200)
+        .map(|i| {
+            let addr = server.addr;
+            let barrier = barrier.clone();
+            thread::spawn(move || {
+                let mut stream = TcpStream::connect(addr).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                assert_eq!(
+                    read_exactly(&mut stream, GREETING.len()),
+                    GREETING.as_bytes()
+                );
+                barrier.wait();
+                for round in 0..3 {
+                    stream
+                        .write_all(format!("session {i} round {round}\r\n").as_bytes())
+                        .unwrap();
+                    let expected = format!(
+                        "{round} dnuor {} noisses\n? ",
+                        i.to_string().chars().rev().collect::<String>()
+                    );
+                    assert_eq!(
+                        String::from_utf8(read_exactly(&mut stream, expected.len())).unwrap(),
+                        expected
+                    );
+                }
+                stream.write_all(b"END\r\n").unwrap();
+                let mut rest = Vec::new();
+                stream.read_to_end(&mut rest).unwrap();
+                assert!(rest.is_empty());
+            })
+        })
+        .collect();
+    for session in sessions {
+        session.join().unwrap();
+    }
+}
+
+#[test]
+fn a_silent_client_is_dropped_at_the_idle_timeout_without_delaying_others() {
+    let mut options = ServerOptions::default();
+    options.idle_timeout = Some(Duration::from_millis(500));
+    let server = reverse_server(options);
+
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(server.addr).unwrap();
+    for i in 0..20 {
+        assert_eq!(
+            reverse_over_tcp(server.addr, &format!("ab{i}")),
+            format!("{}ba", i.to_string().chars().rev().collect::<String>())
+        );
+    }
+    // The other clients were served while the silent one waited.
+    assert!(
+        started.elapsed() < Duration::from_millis(450),
+        "others were delayed: {:?}",
+        started.elapsed()
+    );
+
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut rest = Vec::new();
+    silent.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(450) && waited < Duration::from_secs(5),
+        "dropped after {waited:?}"
+    );
+}
+
+#[test]
+fn a_megabyte_line_gets_one_error_and_the_session_goes_on() {
+    let server = session_server(ServerOptions::default());
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    assert_eq!(
+        read_exactly(&mut stream, GREETING.len()),
+        GREETING.as_bytes()
+    );
+    let writer = {
+        let mut stream = stream.try_clone().unwrap();
+        thread::spawn(move || {
+            let chunk = vec![b'x'; 64 * 1024];
+            for _ in 0..16 {
+                stream.write_all(&chunk).unwrap();
+            }
+            stream.write_all(b"\r\njack frost\r\nEND\r\n").unwrap();
+        })
+    };
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "error: line longer than 8192 bytes, ignored\n");
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "? tsorf kcaj\n");
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "? ");
+    writer.join().unwrap();
+}
+
+#[test]
+fn a_megabyte_request_to_the_reverse_server_is_cut_and_the_reply_survives_the_close() {
+    let server = reverse_server(ServerOptions::default());
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let writer = {
+        let mut stream = stream.try_clone().unwrap();
+        thread::spawn(move || {
+            let mut data = vec![b'a'; 1 << 20];
+            data[0] = b'z';
+            // The server stops reading after 1024 bytes; the rest is drained
+            // at close or refused, which is fine either way.
+            let _ = stream.write_all(&data);
+        })
+    };
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).unwrap();
+    let mut expected = vec![b'a'; 1023];
+    expected.push(b'z');
+    expected.push(b'\n');
+    assert_eq!(reply, expected);
+    writer.join().unwrap();
+}
+
+#[test]
+fn the_server_keeps_serving_after_a_flood() {
+    let server = session_server(ServerOptions::default());
+    {
+        let mut stream = TcpStream::connect(server.addr).unwrap();
+        let _ = stream.write_all(&vec![b'x'; 1 << 20]);
+    }
+    assert_eq!(reverse_via_session(server.addr, "still here"), "ereh llits");
+}
+
+fn reverse_via_session(addr: SocketAddr, text: &str) -> String {
+    let mut conn = connect(addr, &ClientOptions::default()).unwrap();
+    let mut client = session_client::Client::new(session_client::Options::default());
+    client.send(text).unwrap();
+    client.end();
+    let mut reply = String::new();
+    conn.run(&mut client, |_, event| {
+        if let session_client::Event::Reply(r) = event {
+            reply = String::from_utf8(r.to_vec()).unwrap();
+        }
+    })
+    .unwrap();
+    reply
+}
+
+#[test]
+fn connection_limit_holds_new_clients_until_a_slot_frees() {
+    let mut options = ServerOptions::default();
+    options.max_connections = 1;
+    let server = session_server(options);
+    let mut first = TcpStream::connect(server.addr).unwrap();
+    assert_eq!(
+        read_exactly(&mut first, GREETING.len()),
+        GREETING.as_bytes()
+    );
+
+    let mut second = TcpStream::connect(server.addr).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let waiting = second.read(&mut byte).unwrap_err();
+    assert!(matches!(
+        waiting.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ));
+
+    first.write_all(b"END\n").unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    assert_eq!(
+        read_exactly(&mut second, GREETING.len()),
+        GREETING.as_bytes()
+    );
+}
+
+#[test]
+fn shutdown_closes_open_sessions_and_serve_returns() {
+    let server = session_server(ServerOptions::default());
+    let mut open = TcpStream::connect(server.addr).unwrap();
+    assert_eq!(read_exactly(&mut open, GREETING.len()), GREETING.as_bytes());
+    let addr = server.addr;
+    drop(server); // shuts down and joins: would hang if the session stayed open
+    open.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut rest = Vec::new();
+    let _ = open.read_to_end(&mut rest);
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
+}
+
+#[test]
+fn serve_one_serves_a_single_client_then_returns() {
+    let server = Server::bind("127.0.0.1:0", ServerOptions::default()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let serving = thread::spawn(move || {
+        server.serve_one(|conn| {
+            let _ = conn.run(
+                &mut reverse_server::Server::new(reverse_server::Options::default()),
+                |_, _| {},
+            );
+        })
+    });
+    assert_eq!(reverse_over_tcp(addr, "once"), "ecno");
+    serving.join().unwrap().unwrap();
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
+}
+
+#[test]
+fn client_read_timeout_is_reported_as_timed_out() {
+    // A listener that accepts (in the backlog) and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut options = ClientOptions::default();
+    options.read_timeout = Some(Duration::from_millis(200));
+    let mut conn = connect(listener.local_addr().unwrap(), &options).unwrap();
+    let mut client = session_client::Client::new(session_client::Options::default());
+    client.send("hello").unwrap();
+    let error = conn.run(&mut client, |_, _| {}).unwrap_err();
+    assert!(matches!(error, DriveError::TimedOut), "{error:?}");
+}
+
+#[test]
+fn connect_reports_a_closed_port() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    assert!(connect(("127.0.0.1", port), &ClientOptions::default()).is_err());
+}
