@@ -1,0 +1,153 @@
+//! The article's fortune server ("Fortune's Fool"): on connect it sends a
+//! fortune and closes, reading nothing from the client.
+//!
+//! The original ran `/usr/games/fortune` through a shell. This one reads
+//! fortune files itself (`--file`; Debian's `fortunes` package puts real ones
+//! in /usr/share/games/fortunes/), or runs a configured program directly,
+//! without a shell, with a time limit and an output limit (`--command`). It
+//! never runs anything a client sends: the exchange does not even read.
+//!
+//! ```text
+//! cargo run --example fortune_server
+//! cargo run --example fortune_server -- --file /usr/share/games/fortunes/computers
+//! cargo run --example fortune_server -- --command /usr/games/fortune -s
+//! nc 127.0.0.1 1234
+//! ```
+
+mod support;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use clap::Parser;
+use reverse_proto::{Announce, Fortunes};
+use support::ListenArgs;
+
+/// The fortunes served when no --file or --command is given.
+const BUILT_IN: &str = include_str!("data/fortunes");
+
+/// How long a --command may run.
+const COMMAND_TIME_LIMIT: Duration = Duration::from_secs(5);
+
+/// The most output of a --command that is sent.
+const COMMAND_OUTPUT_LIMIT: u64 = 64 * 1024;
+
+/// Sends each client a fortune, then closes.
+#[derive(Debug, Parser)]
+struct Args {
+    #[command(flatten)]
+    listen: ListenArgs,
+    /// A fortune file: fortunes separated by lines holding only `%`.
+    #[arg(long, conflicts_with = "command")]
+    file: Option<std::path::PathBuf>,
+    /// A program (and its arguments) to run for each client; its output is
+    /// the fortune. Run directly, never through a shell.
+    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "PROG [ARGS]")]
+    command: Option<Vec<String>>,
+}
+
+/// Where fortunes come from.
+#[derive(Debug)]
+enum Source {
+    File(Fortunes),
+    Command { program: String, args: Vec<String> },
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let source = match (&args.file, &args.command) {
+        (_, Some(command)) => {
+            let (program, rest) = command.split_first().ok_or("--command needs a program")?;
+            Source::Command {
+                program: program.clone(),
+                args: rest.to_vec(),
+            }
+        }
+        (Some(path), None) => {
+            let contents = std::fs::read(path)
+                .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+            Source::File(Fortunes::parse(&contents))
+        }
+        (None, None) => Source::File(Fortunes::parse(BUILT_IN.as_bytes())),
+    };
+    if let Source::File(fortunes) = &source {
+        if fortunes.is_empty() {
+            return Err("the fortune file holds no fortunes".into());
+        }
+    }
+    let source = Arc::new(source);
+    support::serve(&args.listen, move |conn| {
+        let fortune = match &*source {
+            Source::File(fortunes) => fortunes
+                .pick(fastrand::u64(..))
+                .cloned()
+                .unwrap_or_default(),
+            Source::Command { program, args } => match run_command(program, args) {
+                Ok(output) => output,
+                Err(error) => {
+                    println!("Command failed: {error}");
+                    return;
+                }
+            },
+        };
+        match conn.run(
+            &mut Announce::new(fortune.clone()),
+            |_, event| match event {},
+        ) {
+            Ok(()) => println!("Sent output: {}", String::from_utf8_lossy(&fortune)),
+            Err(error) => println!("Connection failed: {error}"),
+        }
+    })?;
+    Ok(())
+}
+
+/// Runs `program` with `args`, no shell and no input, and returns at most
+/// `COMMAND_OUTPUT_LIMIT` bytes of its standard output. A program still
+/// running after `COMMAND_TIME_LIMIT` is killed.
+fn run_command(program: &str, args: &[String]) -> std::io::Result<Bytes> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| std::io::Error::other("no stdout pipe"))?;
+    // Read on another thread, so a program that writes without end or never
+    // exits cannot hold this one past the time limit.
+    let reader = thread::spawn(move || {
+        let mut output = Vec::new();
+        let mut limited = stdout.take(COMMAND_OUTPUT_LIMIT);
+        limited.read_to_end(&mut output).map(|_| output)
+    });
+    let deadline = Instant::now() + COMMAND_TIME_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "command ran too long",
+            ));
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let output = reader
+        .join()
+        .map_err(|_| std::io::Error::other("output reader panicked"))??;
+    if !status.success() {
+        return Err(std::io::Error::other(format!(
+            "command exited with {status}"
+        )));
+    }
+    Ok(Bytes::from(output))
+}

@@ -1,0 +1,54 @@
+//! A client for the reverse server: sends its arguments as one line and
+//! prints the reply.
+//!
+//! ```text
+//! cargo run --example reverse_client -- --connect 127.0.0.1:1234 jack and the beanstalk
+//! ```
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use net_std::{ClientOptions, connect};
+use reverse_proto::client::{Client, Event, Options};
+
+/// Sends TEXT to a reverse server and prints its reply.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The server's address.
+    #[arg(long, default_value = "127.0.0.1:1234")]
+    connect: String,
+    /// Seconds to wait for the connection and for the reply.
+    #[arg(long, default_value_t = 10)]
+    timeout: u64,
+    /// The text to reverse; several words are joined with spaces.
+    #[arg(required = true)]
+    text: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(reply) => {
+            println!("{reply}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("reverse_client: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<String, Box<dyn std::error::Error>> {
+    let mut options = ClientOptions::default();
+    options.connect_timeout = Duration::from_secs(args.timeout);
+    options.read_timeout = Some(Duration::from_secs(args.timeout));
+    let mut client = Client::new(args.text.join(" "), Options::default())?;
+    let mut conn = connect(&args.connect, &options)
+        .map_err(|error| format!("could not connect to {}: {error}", args.connect))?;
+    let mut reply = None;
+    conn.run(&mut client, |_, Event::Reply(text)| reply = Some(text))?;
+    let reply = reply.ok_or("the server sent no reply")?;
+    Ok(String::from_utf8_lossy(&reply).into_owned())
+}

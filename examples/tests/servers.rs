@@ -1,0 +1,375 @@
+//! The example programs, run as a user runs them and talked to with the
+//! tools the article uses: `nc` and a real `telnet` on a pty.
+//!
+//! The examples are built by `cargo test` before the tests run. A test that
+//! needs a tool that is missing skips with a message, except under `CI=true`,
+//! where it fails.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const GREETING: &str = "Roll up, roll up, to the greatest show on earth!\n? ";
+
+/// The path of a built example.
+fn example(name: &str) -> PathBuf {
+    // target/debug/deps/servers-HASH -> target/debug/examples/NAME
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let path = dir.join("examples").join(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--example", name])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building example {name} failed");
+    }
+    path
+}
+
+/// Whether `tool` can be run; if not, skips (returns false) or, under CI, fails.
+fn have(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{tool} is not installed (required under CI)"
+        );
+        eprintln!("skipping: {tool} is not installed");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An example server process, killed on drop.
+struct Running {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    port: u16,
+}
+
+impl Running {
+    fn start(name: &str, args: &[&str]) -> Self {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let child = Command::new(example(name))
+            .args(["--listen", &listen])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start example");
+        let mut child = child;
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        // The server prints this once it is listening.
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("read server output");
+        assert_eq!(
+            first, "Waiting for connections...\n",
+            "{name} did not start"
+        );
+        Self {
+            child,
+            stdout,
+            port,
+        }
+    }
+
+    /// Waits until the server has printed `count` lines equal to `line`,
+    /// and returns every line printed up to there. Bounded by the server's
+    /// output: it ends when the server does.
+    fn wait_for_lines(&mut self, line: &str, count: usize) -> String {
+        let mut lines = Vec::new();
+        let mut seen = 0;
+        while seen < count {
+            let mut text = String::new();
+            if self.stdout.read_line(&mut text).unwrap() == 0 {
+                break;
+            }
+            let text = text.trim_end_matches('\n').to_owned();
+            seen += usize::from(text == line);
+            lines.push(text);
+        }
+        lines.join("\n")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `sh -c script` with a time limit and returns its output.
+fn shell(script: &str) -> Output {
+    let mut child = Command::new("timeout")
+        .args(["20", "sh", "-c", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    let mut stderr = Vec::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+#[test]
+fn reverse_server_over_nc_is_byte_exact() {
+    if !have("nc") {
+        return;
+    }
+    let mut server = Running::start("reverse_server", &[]);
+    let port = server.port;
+    let out = shell(&format!(
+        "printf 'jack and the beanstalk\\r\\n' | nc 127.0.0.1 {port}"
+    ));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "klatsnaeb eht dna kcaj\n"
+    );
+    let out = shell(&format!("printf 'pässwörd 👍🏽\\n' | nc 127.0.0.1 {port}"));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "👍🏽 dröwssäp\n");
+    let all = server.wait_for_lines("Socket terminated", 2) + "\n";
+    assert!(all.contains(
+        "Received connection request\nReceived input: jack and the beanstalk\nSent output: klatsnaeb eht dna kcaj\nSocket terminated\n"
+    ), "{all}");
+    assert!(
+        all.contains("Received input: pässwörd 👍🏽\nSent output: 👍🏽 dröwssäp\n"),
+        "{all}"
+    );
+}
+
+#[test]
+fn reverse_server_bytes_mode_is_strrev() {
+    if !have("nc") {
+        return;
+    }
+    let server = Running::start("reverse_server", &["--bytes"]);
+    let out = shell(&format!(
+        "printf 'ab\\303\\251\\n' | nc 127.0.0.1 {}",
+        server.port
+    ));
+    assert_eq!(out.stdout, b"\xa9\xc3ba\n");
+}
+
+#[test]
+fn reverse_client_prints_the_reply() {
+    let server = Running::start("reverse_server", &[]);
+    let addr = format!("127.0.0.1:{}", server.port);
+    let out = Command::new(example("reverse_client"))
+        .args(["--connect", &addr, "jack", "and", "the", "beanstalk"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "klatsnaeb eht dna kcaj\n"
+    );
+}
+
+#[test]
+fn reverse_client_reports_a_server_that_is_not_there() {
+    let out = Command::new(example("reverse_client"))
+        .args(["--connect", &format!("127.0.0.1:{}", free_port()), "x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not connect"));
+}
+
+#[test]
+fn session_server_over_nc_matches_the_article_byte_for_byte() {
+    if !have("nc") {
+        return;
+    }
+    let mut server = Running::start("session_server", &[]);
+    let out = shell(&format!(
+        "printf 'Look Ma...all backwards\\r\\njack frost\\r\\nEND\\r\\n' | nc 127.0.0.1 {}",
+        server.port
+    ));
+    let expected = format!("{GREETING}sdrawkcab lla...aM kooL\n? tsorf kcaj\n? ");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+    let lines = server.wait_for_lines("Socket terminated", 1);
+    assert_eq!(
+        lines,
+        "Received connection request\n\
+         Received input: Look Ma...all backwards\n\
+         Sent output: sdrawkcab lla...aM kooL\n\
+         Received input: jack frost\n\
+         Sent output: tsorf kcaj\n\
+         Received input: END\n\
+         Socket terminated"
+    );
+}
+
+#[test]
+fn session_server_with_a_real_telnet_on_a_pty() {
+    if !have("telnet") || !have("script") {
+        return;
+    }
+    let server = Running::start("session_server", &[]);
+    // `script` gives telnet a pty; the keystrokes go through it as a user's
+    // would, Enter included (CR, which the pty turns into a newline).
+    let mut child = Command::new("timeout")
+        .args([
+            "20",
+            "script",
+            "-qfec",
+            &format!("telnet 127.0.0.1 {}", server.port),
+            "/dev/null",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut keyboard = child.stdin.take().unwrap();
+    let mut screen = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    let mut wait_for = |text: &str, seen: &mut String| {
+        while !seen.contains(text) {
+            let mut line = Vec::new();
+            let read = screen.read_until(b' ', &mut line).unwrap();
+            assert!(
+                read > 0,
+                "telnet ended before {text:?}; screen so far:\n{seen}"
+            );
+            seen.push_str(&String::from_utf8_lossy(&line));
+        }
+    };
+    wait_for("greatest show on earth!\r\n? ", &mut seen);
+    for (typed, answer) in [
+        ("Look Ma...all backwards", "sdrawkcab lla...aM kooL"),
+        ("jack frost", "tsorf kcaj"),
+    ] {
+        keyboard.write_all(format!("{typed}\r").as_bytes()).unwrap();
+        wait_for(&format!("{answer}\r\n? "), &mut seen);
+    }
+    keyboard.write_all(b"END\r").unwrap();
+    wait_for("Connection closed by foreign host.", &mut seen);
+    drop(keyboard);
+    let status = child.wait().unwrap();
+    assert!(
+        status.success() || status.code() == Some(1),
+        "telnet: {status:?}"
+    );
+    assert!(
+        seen.contains(
+            "Roll up, roll up, to the greatest show on earth!\r\n? Look Ma...all backwards"
+        ),
+        "{seen}"
+    );
+}
+
+#[test]
+fn fortune_server_sends_a_fortune_from_the_built_in_file() {
+    if !have("nc") {
+        return;
+    }
+    let mut server = Running::start("fortune_server", &[]);
+    let out = shell(&format!("nc 127.0.0.1 {} </dev/null", server.port));
+    let fortune = String::from_utf8(out.stdout).unwrap();
+    let built_in = include_str!("../data/fortunes");
+    assert!(fortune.ends_with('\n') && fortune.len() > 1);
+    assert!(built_in.split("%\n").any(|f| f == fortune), "{fortune:?}");
+    let lines = server.wait_for_lines("Socket terminated", 1);
+    assert_eq!(
+        lines,
+        format!("Received connection request\nSent output: {fortune}\nSocket terminated")
+    );
+}
+
+#[test]
+fn fortune_server_reads_debian_fortune_files() {
+    let path = "/usr/share/games/fortunes/computers";
+    if !std::path::Path::new(path).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{path} missing: install the fortunes package"
+        );
+        eprintln!("skipping: {path} is missing");
+        return;
+    }
+    let contents = std::fs::read(path).unwrap();
+    let fortunes = reverse_proto::Fortunes::parse(&contents);
+    assert!(fortunes.len() > 100, "{} fortunes", fortunes.len());
+    let server = Running::start("fortune_server", &["--file", path]);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let mut fortune = Vec::new();
+    stream.read_to_end(&mut fortune).unwrap();
+    assert!(fortunes.iter().any(|f| f[..] == fortune[..]));
+}
+
+#[test]
+fn fortune_server_runs_a_command_without_a_shell() {
+    // The argument would run `touch` if a shell were involved.
+    let marker = std::env::temp_dir().join(format!("fortune-no-shell-{}", std::process::id()));
+    let argument = format!("hi; touch {}", marker.display());
+    let server = Running::start("fortune_server", &["--command", "/bin/echo", &argument]);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream.write_all(b"; rm -rf / \n").unwrap();
+    let mut fortune = String::new();
+    stream.read_to_string(&mut fortune).unwrap();
+    assert_eq!(fortune, format!("{argument}\n"));
+    assert!(!marker.exists());
+}
+
+#[test]
+fn once_serves_one_client_then_exits() {
+    let mut server = Running::start("reverse_server", &["--once"]);
+    let out = Command::new(example("reverse_client"))
+        .args(["--connect", &format!("127.0.0.1:{}", server.port), "once"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ecno\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success());
+            break;
+        }
+        assert!(Instant::now() < deadline, "--once server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
