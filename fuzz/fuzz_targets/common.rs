@@ -1,0 +1,34 @@
+//! The input format shared by the fuzz targets, chosen so that a seed file
+//! can be a readable transcript: byte 0 configures the target, byte 1 seeds
+//! the chunking, and the rest is what the peer sends.
+
+/// A fuzz input taken apart.
+pub struct Input<'a> {
+    /// Target-specific settings (end of input, mode, limit).
+    pub config: u8,
+    /// The peer's bytes, whole.
+    pub data: &'a [u8],
+    /// The same bytes cut into pieces of 1 to 64 bytes.
+    pub pieces: Vec<&'a [u8]>,
+}
+
+/// Splits raw fuzzer bytes into an [`Input`]; `None` if too short.
+pub fn input(raw: &[u8]) -> Option<Input<'_>> {
+    let (&config, rest) = raw.split_first()?;
+    let (&seed, data) = rest.split_first()?;
+    let max_piece = usize::from(seed % 64) + 1;
+    let mut state = u32::from(seed) | 0x9e37_7900;
+    let mut pieces = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        // xorshift32: a cheap, deterministic sequence of cut lengths.
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let len = (state as usize % max_piece + 1).min(rest.len());
+        let (piece, after) = rest.split_at(len);
+        pieces.push(piece);
+        rest = after;
+    }
+    Some(Input { config, data, pieces })
+}
