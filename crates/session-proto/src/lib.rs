@@ -84,3 +84,8 @@ pub enum Error {
     #[error(transparent)]
     Framing(lineproto::Error),
 }
+
+/// The workspace README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
