@@ -373,3 +373,46 @@ fn once_serves_one_client_then_exits() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Resident memory of a process, in KiB, from /proc.
+fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn session_server_memory_stays_flat_under_a_line_with_no_end() {
+    let server = Running::start("session_server", &[]);
+    let Some(before) = resident_kib(server.child.id()) else {
+        eprintln!("skipping: /proc is not available");
+        return;
+    };
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut greeting = vec![0; GREETING.len()];
+    stream.read_exact(&mut greeting).unwrap();
+    // 64 MiB without a newline: the original would have kept all of it.
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..64 {
+        stream.write_all(&chunk).unwrap();
+    }
+    stream.write_all(b"\njack frost\n").unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "error: line longer than 8192 bytes, ignored\n");
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "? tsorf kcaj\n");
+    let after = resident_kib(server.child.id()).unwrap();
+    eprintln!(
+        "session_server resident memory: {before} KiB before, {after} KiB after a 64 MiB line"
+    );
+    assert!(
+        after < before + 4 * 1024,
+        "resident memory grew from {before} KiB to {after} KiB"
+    );
+}
