@@ -68,3 +68,21 @@ fn frame_8k_reads(bencher: Bencher<'_, '_>, len: usize) {
             count
         });
 }
+
+/// The floor for any line splitter: one `memchr` call per line over a
+/// borrowed buffer, with no buffering and nothing handed out.
+#[divan::bench(args = [16, 80, 1000, 8000])]
+fn scan_only(bencher: Bencher<'_, '_>, len: usize) {
+    let input = lines_of(len);
+    bencher
+        .counter(BytesCount::new(input.len()))
+        .bench_local(|| {
+            let input = black_box(&input[..]);
+            let (mut start, mut total) = (0, 0usize);
+            while let Some(offset) = memchr::memchr(b'\n', &input[start..]) {
+                total += black_box(&input[start..start + offset]).len();
+                start += offset + 1;
+            }
+            total
+        });
+}

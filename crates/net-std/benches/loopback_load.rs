@@ -80,11 +80,55 @@ fn main() {
             );
         }
     }
+    hold_sessions(session.0, if smoke { 50 } else { 1000 });
     if socat_reverse.is_none() {
         println!("\n(socat or rev not installed: no baseline rows)");
     }
     reverse.1.shutdown();
     session.1.shutdown();
+}
+
+/// Opens `count` sessions at once, each greeted and then answering one
+/// line, and reports how much this process's resident memory grew.
+fn hold_sessions(addr: SocketAddr, count: usize) {
+    let before = resident_kib();
+    let mut sessions = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        stream.write_all(LINE).expect("write");
+        sessions.push(stream);
+    }
+    let mut answered = 0;
+    for stream in &mut sessions {
+        let mut reader = BufReader::new(stream);
+        let mut banner = Vec::new();
+        let mut reply = Vec::new();
+        let ok = reader.read_until(b'\n', &mut banner).is_ok()
+            && reader.read_until(b'\n', &mut reply).is_ok()
+            && reply == [b"? ", REPLY].concat();
+        answered += usize::from(ok);
+    }
+    let after = resident_kib();
+    if let (Some(before), Some(after)) = (before, after) {
+        println!(
+            "\n{count} concurrent sessions, {answered} answered: resident memory {before} KiB -> {after} KiB \
+             ({:.1} KiB per session, server and client sides together)",
+            after.saturating_sub(before) as f64 / count as f64
+        );
+    }
+    for stream in &mut sessions {
+        let _ = stream.write_all(b"END\n");
+    }
+}
+
+/// This process's resident memory, in KiB, from /proc.
+fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn start(
