@@ -18,7 +18,7 @@ mod support;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -106,8 +106,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Runs `program` with `args`, no shell and no input, and returns at most
-/// `COMMAND_OUTPUT_LIMIT` bytes of its standard output. A program still
-/// running after `COMMAND_TIME_LIMIT` is killed.
+/// `COMMAND_OUTPUT_LIMIT` bytes of its standard output (the rest is read and
+/// dropped, so a talkative program is not killed by a closed pipe). A
+/// program still running after `COMMAND_TIME_LIMIT` is killed.
 fn run_command(program: &str, args: &[String]) -> std::io::Result<Bytes> {
     let mut child = Command::new(program)
         .args(args)
@@ -121,10 +122,15 @@ fn run_command(program: &str, args: &[String]) -> std::io::Result<Bytes> {
         .ok_or_else(|| std::io::Error::other("no stdout pipe"))?;
     // Read on another thread, so a program that writes without end or never
     // exits cannot hold this one past the time limit.
-    let reader = thread::spawn(move || {
-        let mut output = Vec::new();
-        let mut limited = stdout.take(COMMAND_OUTPUT_LIMIT);
-        limited.read_to_end(&mut output).map(|_| output)
+    let (sender, output) = mpsc::channel();
+    thread::spawn(move || {
+        let mut kept = Vec::new();
+        let mut stdout = stdout;
+        let read = (&mut stdout)
+            .take(COMMAND_OUTPUT_LIMIT)
+            .read_to_end(&mut kept)
+            .and_then(|_| std::io::copy(&mut stdout, &mut std::io::sink()));
+        let _ = sender.send(read.map(|_| kept));
     });
     let deadline = Instant::now() + COMMAND_TIME_LIMIT;
     let status = loop {
@@ -141,13 +147,16 @@ fn run_command(program: &str, args: &[String]) -> std::io::Result<Bytes> {
         }
         thread::sleep(Duration::from_millis(10));
     };
-    let output = reader
-        .join()
-        .map_err(|_| std::io::Error::other("output reader panicked"))??;
     if !status.success() {
         return Err(std::io::Error::other(format!(
             "command exited with {status}"
         )));
     }
-    Ok(Bytes::from(output))
+    // A process the command started may still hold the pipe open: wait for
+    // the output only until the deadline.
+    let left = deadline.saturating_duration_since(Instant::now());
+    let kept = output.recv_timeout(left).map_err(|_| {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, "command output did not end")
+    })??;
+    Ok(Bytes::from(kept))
 }

@@ -8,7 +8,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const GREETING: &str = "Roll up, roll up, to the greatest show on earth!\n? ";
@@ -58,10 +59,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// An example server process, killed on drop.
+/// An example server process, killed on drop. Its stdout is read on a
+/// thread of its own, so a server printing a lot never blocks on a full pipe.
 struct Running {
     child: Child,
-    stdout: BufReader<ChildStdout>,
+    lines: mpsc::Receiver<String>,
     port: u16,
 }
 
@@ -86,25 +88,29 @@ impl Running {
             first, "Waiting for connections...\n",
             "{name} did not start"
         );
-        Self {
-            child,
-            stdout,
-            port,
-        }
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines, port }
     }
 
-    /// Waits until the server has printed `count` lines equal to `line`,
-    /// and returns every line printed up to there. Bounded by the server's
-    /// output: it ends when the server does.
+    /// Waits (at most 20 s) until the server has printed `count` lines
+    /// equal to `line`, and returns every line printed up to there.
     fn wait_for_lines(&mut self, line: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
         let mut lines = Vec::new();
         let mut seen = 0;
         while seen < count {
-            let mut text = String::new();
-            if self.stdout.read_line(&mut text).unwrap() == 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(text) = self.lines.recv_timeout(left) else {
                 break;
-            }
-            let text = text.trim_end_matches('\n').to_owned();
+            };
             seen += usize::from(text == line);
             lines.push(text);
         }
@@ -415,4 +421,18 @@ fn session_server_memory_stays_flat_under_a_line_with_no_end() {
         after < before + 4 * 1024,
         "resident memory grew from {before} KiB to {after} KiB"
     );
+}
+
+#[test]
+fn fortune_server_sends_the_first_64_kib_of_a_long_command_output() {
+    // 200 KiB of output: the first 64 KiB are sent, the rest is drained so
+    // the command exits normally instead of dying on a closed pipe.
+    let server = Running::start(
+        "fortune_server",
+        &["--command", "head", "-c", "204800", "/dev/zero"],
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let mut fortune = Vec::new();
+    stream.read_to_end(&mut fortune).unwrap();
+    assert_eq!(fortune.len(), 64 * 1024);
 }

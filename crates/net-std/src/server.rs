@@ -3,9 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read};
-use std::net::{
-    IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs,
-};
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -21,10 +19,10 @@ pub struct ServerOptions {
     /// connections wait in the listen backlog until one ends. Default: 1024.
     pub max_connections: usize,
     /// How long a connection may stay silent before it is dropped; `None`
-    /// waits forever. Default: 60 s.
+    /// (or zero) waits forever. Default: 60 s.
     pub idle_timeout: Option<Duration>,
     /// How long one write may block on a peer that does not read; `None`
-    /// waits forever. Default: 30 s.
+    /// (or zero) waits forever. Default: 30 s.
     pub write_timeout: Option<Duration>,
     /// After the handler returns, how long to keep reading (and discarding)
     /// what the peer still sends before closing. Closing a socket with
@@ -153,6 +151,23 @@ impl Server {
         F: Fn(&mut Conn<TcpStream>) + Send + Sync + 'static,
     {
         let handler = Arc::new(handler);
+        let result = self.accept_loop(&handler);
+        // Whether stopped or failed, return only once every handler has.
+        let mut open = self.shared.open();
+        while !open.is_empty() {
+            open = self
+                .shared
+                .changed
+                .wait(open)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        result
+    }
+
+    fn accept_loop<F>(&self, handler: &Arc<F>) -> io::Result<()>
+    where
+        F: Fn(&mut Conn<TcpStream>) + Send + Sync + 'static,
+    {
         while !self.shared.stopping.load(Ordering::SeqCst) {
             self.wait_for_a_free_slot();
             if self.shared.stopping.load(Ordering::SeqCst) {
@@ -164,7 +179,7 @@ impl Server {
             let Some(id) = self.register(&stream) else {
                 continue;
             };
-            let handler = Arc::clone(&handler);
+            let handler = Arc::clone(handler);
             let shared = Arc::clone(&self.shared);
             let options = self.options.clone();
             let spawned = thread::Builder::new()
@@ -205,13 +220,12 @@ impl Server {
                 return Ok(());
             }
             if let Some(stream) = self.accept()? {
-                let Some(id) = self.register(&stream) else {
-                    return Ok(());
-                };
-                let _unregister = Unregister {
+                // Unregistered (if the stream cannot be cloned), the
+                // connection is still served; shutdown just cannot cut it short.
+                let _unregister = self.register(&stream).map(|id| Unregister {
                     shared: &self.shared,
                     id,
-                };
+                });
                 serve_connection(stream, &self.options, handler);
                 return Ok(());
             }
@@ -292,8 +306,8 @@ fn serve_connection(
 ) {
     // Failing to set an option leaves the OS default, which still works.
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(options.idle_timeout);
-    let _ = stream.set_write_timeout(options.write_timeout);
+    let _ = stream.set_read_timeout(options.idle_timeout.filter(|t| !t.is_zero()));
+    let _ = stream.set_write_timeout(options.write_timeout.filter(|t| !t.is_zero()));
     let mut conn = Conn::new(stream);
     handler(&mut conn);
     close_gracefully(conn.into_inner(), options.close_linger);
@@ -320,7 +334,9 @@ fn close_gracefully(mut stream: TcpStream, linger: Duration) {
 }
 
 impl ShutdownHandle {
-    /// Stops the server. Idempotent; returns at once, while `serve` winds down.
+    /// Stops the server. Idempotent. Returns promptly (it makes one local
+    /// connection, with a one-second limit, to wake the accepting thread)
+    /// while `serve` winds down.
     pub fn shutdown(&self) {
         if self.shared.stopping.swap(true, Ordering::SeqCst) {
             return;
@@ -340,12 +356,13 @@ impl ShutdownHandle {
     }
 }
 
-/// Where to connect to reach a listener bound to `addr`.
-fn wake_address(addr: SocketAddr) -> SocketAddr {
-    let ip = match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, addr.port())
+/// Where to connect to reach a listener bound to `addr`: the address
+/// itself (an IPv6 scope id included), or loopback for a wildcard bind.
+fn wake_address(mut addr: SocketAddr) -> SocketAddr {
+    match &mut addr {
+        SocketAddr::V4(v4) if v4.ip().is_unspecified() => v4.set_ip(Ipv4Addr::LOCALHOST),
+        SocketAddr::V6(v6) if v6.ip().is_unspecified() => v6.set_ip(Ipv6Addr::LOCALHOST),
+        _ => {}
+    }
+    addr
 }

@@ -66,6 +66,8 @@ pub struct Server {
     request: BytesMut,
     /// How much of `request` is known to hold no LF.
     scanned: usize,
+    /// Whether the peer sent any byte at all (with a zero limit, none is kept).
+    received: bool,
     eof: bool,
     /// Set once the request is framed: what is left to hand out.
     pending: Option<VecDeque<Output<Event, Error>>>,
@@ -78,6 +80,7 @@ impl Server {
             options,
             request: BytesMut::new(),
             scanned: 0,
+            received: false,
             eof: false,
             pending: None,
         }
@@ -91,7 +94,7 @@ impl Server {
             return Some(self.request.split_to(newline).freeze());
         }
         self.scanned = self.request.len();
-        if self.request.len() >= limit || (self.eof && !self.request.is_empty()) {
+        if self.received && (self.request.len() >= limit || self.eof) {
             return Some(self.request.split().freeze());
         }
         None
@@ -120,6 +123,7 @@ impl Machine for Server {
         if self.pending.is_some() {
             return;
         }
+        self.received |= !bytes.is_empty();
         // Nothing past the limit can be part of the request, so it is never stored.
         let room = self
             .options

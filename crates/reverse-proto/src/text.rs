@@ -7,7 +7,10 @@ use unicode_segmentation::UnicodeSegmentation;
 pub enum Mode {
     /// Reverse the order of user-perceived characters (extended grapheme
     /// clusters), so `👍🏽` and `ä` written as `a` plus a combining mark stay
-    /// whole. Input that is not valid UTF-8 is reversed byte by byte.
+    /// whole. In input that is not valid UTF-8, each invalid byte counts as
+    /// one character of its own and the valid stretches around it are still
+    /// reversed by grapheme, so a request cut in the middle of a character
+    /// loses only that character.
     #[default]
     Graphemes,
     /// Reverse the order of bytes, exactly as PHP's `strrev` does. Multi-byte
@@ -24,15 +27,22 @@ pub enum Mode {
 /// assert_eq!(reverse("pässwörd 👍🏽".as_bytes(), Mode::Graphemes), "👍🏽 dröwssäp".as_bytes());
 /// // Byte mode is PHP's strrev: "é" is two bytes, which swap places.
 /// assert_eq!(reverse("é".as_bytes(), Mode::Bytes), [0xA9, 0xC3]);
+/// // An invalid byte (here half of a cut "ö") stands alone; "ä" stays whole.
+/// assert_eq!(reverse(b"\xc3\xa4b\xc3", Mode::Graphemes), b"\xc3b\xc3\xa4");
 /// ```
 pub fn reverse(input: &[u8], mode: Mode) -> Vec<u8> {
-    match (mode, std::str::from_utf8(input)) {
-        (Mode::Graphemes, Ok(text)) => {
-            let mut out = String::with_capacity(text.len());
-            out.extend(text.graphemes(true).rev());
-            out.into_bytes()
+    match mode {
+        Mode::Bytes => input.iter().rev().copied().collect(),
+        Mode::Graphemes => {
+            let mut out = Vec::with_capacity(input.len());
+            for chunk in input.utf8_chunks().collect::<Vec<_>>().into_iter().rev() {
+                out.extend(chunk.invalid().iter().rev());
+                for grapheme in chunk.valid().graphemes(true).rev() {
+                    out.extend_from_slice(grapheme.as_bytes());
+                }
+            }
+            out
         }
-        _ => input.iter().rev().copied().collect(),
     }
 }
 
@@ -82,8 +92,19 @@ mod tests {
     }
 
     #[test]
-    fn grapheme_mode_falls_back_to_bytes_on_invalid_utf8() {
+    fn grapheme_mode_keeps_invalid_bytes_as_single_units() {
         assert_eq!(reverse(b"ab\xc3", Mode::Graphemes), b"\xc3ba");
+        assert_eq!(reverse(b"\xff\xfe", Mode::Graphemes), b"\xfe\xff");
+        assert_eq!(
+            reverse("äö\u{ff}".as_bytes(), Mode::Graphemes),
+            "\u{ff}öä".as_bytes()
+        );
+        // A request cut inside the last character: only that one is mangled.
+        let cut = &"pässwörd 👍🏽".as_bytes()[..14];
+        assert_eq!(
+            reverse(cut, Mode::Graphemes),
+            [&b"\x91\x9f\xf0"[..], " dröwssäp".as_bytes()].concat()
+        );
     }
 
     #[test]

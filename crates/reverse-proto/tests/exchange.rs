@@ -193,3 +193,13 @@ proptest! {
         prop_assert_eq!(outcome.server_result, Some(Ok(())));
     }
 }
+
+#[test]
+fn zero_limit_answers_a_peer_that_sent_something_and_not_one_that_did_not() {
+    assert_eq!(
+        transcript(server_with(Mode::Graphemes, 0), [b"".as_slice()], true),
+        [Step::Done(Ok(()))]
+    );
+    let steps = transcript(server_with(Mode::Graphemes, 0), [b"abc".as_slice()], false);
+    assert_eq!(steps[1], Step::Transmit("\n".into()));
+}

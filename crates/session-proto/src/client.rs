@@ -49,7 +49,8 @@ pub enum Event {
 /// [`end`](Self::end), before or during the exchange; they go out in order.
 /// Replies come back as events in the same order. The session is `Done`
 /// when the server closes after the end command; it fails if the server
-/// closes while a reply is still owed.
+/// closes while a reply is still owed. A reply is a whole line: one cut off
+/// by the connection closing does not count.
 ///
 /// [`send`](Self::send) refuses lines the server would not answer with one
 /// reply line: lines with a CR or LF inside, lines that trim to nothing (no
@@ -91,7 +92,7 @@ impl Client {
     pub fn new(options: Options) -> Self {
         Self {
             // The prompt precedes each reply on the same line.
-            lines: LineBuffer::new(options.max_line_len + options.prompt.len()),
+            lines: LineBuffer::new(options.max_line_len.saturating_add(options.prompt.len())),
             options,
             outbox: BytesMut::new(),
             banner_seen: false,
@@ -103,7 +104,9 @@ impl Client {
         }
     }
 
-    /// Queues a line for the server; a LF is added.
+    /// Queues a line for the server; a LF is added. A 255 byte is sent as
+    /// telnet's `IAC IAC`, so the server reads it back as itself rather than
+    /// as the start of a telnet command.
     pub fn send(&mut self, line: impl AsRef<[u8]>) -> Result<(), Error> {
         let line = line.as_ref();
         if self.ended || self.done.is_some() {
@@ -124,15 +127,21 @@ impl Client {
         if trimmed == self.options.end_command {
             return Err(Error::LineIsEndCommand);
         }
-        self.outbox.extend_from_slice(line);
+        for run in line.split_inclusive(|&byte| byte == 0xff) {
+            self.outbox.extend_from_slice(run);
+            if run.last() == Some(&0xff) {
+                self.outbox.extend_from_slice(&[0xff]);
+            }
+        }
         self.outbox.extend_from_slice(b"\n");
         self.replies_owed += 1;
         Ok(())
     }
 
-    /// Queues the end command; nothing can be sent after it.
+    /// Queues the end command; nothing can be sent after it. Does nothing
+    /// once the session is over.
     pub fn end(&mut self) {
-        if !self.ended {
+        if !self.ended && self.done.is_none() {
             self.ended = true;
             self.outbox.extend_from_slice(&self.options.end_command);
             self.outbox.extend_from_slice(b"\n");
@@ -163,14 +172,10 @@ impl Client {
     }
 
     /// What end of input means, once every complete line has been read.
+    /// The server ends every reply with a LF, so an unterminated tail (the
+    /// prompt after the last reply, or a reply cut short) is never a reply.
     fn on_eof(&mut self) -> Result<(), Error> {
-        if let Some(tail) = self.lines.finish() {
-            let tail = tail.map_err(|error| self.framing(error))?;
-            // The prompt after the last reply is all that should remain.
-            if tail != self.options.prompt {
-                self.on_line(tail)?;
-            }
-        }
+        let _ = self.lines.finish();
         if !self.banner_seen {
             return Err(Error::ClosedBeforeBanner);
         }

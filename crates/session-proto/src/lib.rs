@@ -41,7 +41,7 @@ mod telnet;
 
 pub use client::Client;
 pub use server::{LineHandler, ReverseLines, Server};
-pub use telnet::strip_telnet_commands;
+pub use telnet::{TelnetFilter, strip_telnet_commands};
 
 /// Errors of the session machines.
 #[non_exhaustive]

@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use lineproto::{LineBuffer, Machine, Output};
 use reverse_proto::{Mode, reverse, trim};
 
-use crate::{Error, strip_telnet_commands};
+use crate::{Error, TelnetFilter};
 
 /// Settings of a [`Server`].
 #[non_exhaustive]
@@ -95,7 +95,8 @@ impl LineHandler for ReverseLines {
 /// prompt, as in the article); the end command closes the session; any other
 /// line gets the handler's reply, a LF and the prompt. A line over the limit
 /// gets one error line and a prompt, and the session goes on. Telnet
-/// commands inside a line are removed before anything else.
+/// commands are removed from the stream before it is cut into lines (see
+/// [`TelnetFilter`]), and the limit counts what is left.
 ///
 /// ```
 /// use lineproto::testing::{transcript, Step};
@@ -125,6 +126,7 @@ impl LineHandler for ReverseLines {
 pub struct Server<H = ReverseLines> {
     options: Options,
     handler: H,
+    telnet: TelnetFilter,
     lines: LineBuffer,
     queue: VecDeque<Output<Event, Error>>,
     greeted: bool,
@@ -149,6 +151,7 @@ impl<H: LineHandler> Server<H> {
             lines: LineBuffer::new(options.max_line_len),
             options,
             handler,
+            telnet: TelnetFilter::default(),
             queue: VecDeque::new(),
             greeted: false,
             eof: false,
@@ -163,9 +166,8 @@ impl<H: LineHandler> Server<H> {
     }
 
     /// Queues what one complete line calls for.
-    fn on_line(&mut self, raw: &[u8]) {
-        let cleaned = strip_telnet_commands(raw);
-        let line = trim(&cleaned);
+    fn on_line(&mut self, line: &[u8]) {
+        let line = trim(line);
         if line.is_empty() {
             return;
         }
@@ -208,7 +210,10 @@ impl<H: LineHandler> Machine for Server<H> {
 
     fn handle_input(&mut self, bytes: &[u8]) {
         if !self.ending {
-            self.lines.extend(bytes);
+            // Telnet commands go before framing: a subnegotiation can hold
+            // a LF byte that must not end a line.
+            let lines = &mut self.lines;
+            self.telnet.filter(bytes, |data| lines.extend(data));
         }
     }
 

@@ -274,3 +274,61 @@ proptest! {
         prop_assert_eq!(outcome.server_result, Some(Ok(())));
     }
 }
+
+#[test]
+fn a_newline_inside_a_telnet_subnegotiation_does_not_split_the_line() {
+    // NAWS 266x64 carries a 0x0A byte.
+    let input = b"\xff\xfa\x1f\x01\x0a\x00\x40\xff\xf0END\r\n";
+    let steps = transcript(
+        server::Server::new(server::Options::default()),
+        [input],
+        false,
+    );
+    assert_eq!(events_of(&steps), [server::Event::Received("END".into())]);
+    assert_eq!(steps.last(), Some(&Step::Done(Ok(()))));
+}
+
+#[test]
+fn client_escapes_byte_255_so_the_server_reads_it_back() {
+    let mut client = client::Client::new(client::Options::default());
+    client.send(b"a\xffb").unwrap();
+    client.end();
+    let steps = transcript(client, [b"".as_slice()], false);
+    assert_eq!(
+        steps[0],
+        Step::Transmit(Bytes::from_static(b"a\xff\xffb\nEND\n"))
+    );
+
+    let mut client = client::Client::new(client::Options::default());
+    client.send(b"a\xffb").unwrap();
+    client.end();
+    let outcome = Pair::new(client, server::Server::new(server::Options::default())).run();
+    assert_eq!(
+        outcome.client_events[1],
+        client::Event::Reply(Bytes::from_static(b"b\xffa"))
+    );
+}
+
+#[test]
+fn client_done_is_sticky() {
+    let mut client = client::Client::new(client::Options::default());
+    client.end();
+    let steps = transcript(&mut client, [GREETING.as_bytes()], true);
+    assert_eq!(steps.last(), Some(&Step::Done(Ok(()))));
+    client.end();
+    assert_eq!(client.send("x"), Err(Error::SessionEnded));
+    use lineproto::Machine;
+    assert_eq!(client.poll_output(), lineproto::Output::Done(Ok(())));
+}
+
+#[test]
+fn client_does_not_take_a_reply_cut_short_by_the_close() {
+    let mut client = client::Client::new(client::Options::default());
+    client.send("frost").unwrap();
+    client.end();
+    let steps = transcript(client, [GREETING.as_bytes(), b"tso"], true);
+    assert_eq!(
+        steps.last(),
+        Some(&Step::Done(Err(Error::ClosedBeforeReply { missing: 1 })))
+    );
+}
