@@ -46,8 +46,11 @@ pub enum Event {
 /// line, and ends the session.
 ///
 /// Queue lines with [`send`](Self::send) and the end of the session with
-/// [`end`](Self::end), before or during the exchange; they go out in order.
-/// Replies come back as events in the same order. The session is `Done`
+/// [`end`](Self::end), before or during the exchange. Lines go out once the
+/// banner has arrived (several may be in flight; the server answers them in
+/// order), and the end command once every reply is in, which is the
+/// article's order: banner, line, reply, `END`. Replies come back as events
+/// in the order the lines were sent. The session is `Done`
 /// when the server closes after the end command; it fails if the server
 /// closes while a reply is still owed. A reply is a whole line: one cut off
 /// by the connection closing does not count.
@@ -66,9 +69,10 @@ pub enum Event {
 /// let from_server: [&[u8]; 2] = [b"Roll up, roll up, to the greatest show on earth!\n? ", b"tsorf kcaj\n? "];
 /// let steps = transcript(client, from_server, true);
 /// assert_eq!(steps, [
-///     Step::Transmit("jack frost\nEND\n".into()),
 ///     Step::Event(Event::Banner("Roll up, roll up, to the greatest show on earth!".into())),
+///     Step::Transmit("jack frost\n".into()),
 ///     Step::Event(Event::Reply("tsorf kcaj".into())),
+///     Step::Transmit("END\n".into()),
 ///     Step::Done(Ok(())),
 /// ]);
 /// # Ok::<(), session_proto::Error>(())
@@ -77,11 +81,14 @@ pub enum Event {
 pub struct Client {
     options: Options,
     lines: LineBuffer,
+    /// Lines queued by `send`, held until the banner has arrived.
     outbox: BytesMut,
     banner_seen: bool,
     /// Lines sent (or queued) whose reply has not arrived.
     replies_owed: usize,
+    /// `end` was called: the end command goes out once no reply is owed.
     ended: bool,
+    end_sent: bool,
     eof: bool,
     events: VecDeque<Event>,
     done: Option<Result<(), Error>>,
@@ -98,6 +105,7 @@ impl Client {
             banner_seen: false,
             replies_owed: 0,
             ended: false,
+            end_sent: false,
             eof: false,
             events: VecDeque::new(),
             done: None,
@@ -141,10 +149,8 @@ impl Client {
     /// Queues the end command; nothing can be sent after it. Does nothing
     /// once the session is over.
     pub fn end(&mut self) {
-        if !self.ended && self.done.is_none() {
+        if self.done.is_none() {
             self.ended = true;
-            self.outbox.extend_from_slice(&self.options.end_command);
-            self.outbox.extend_from_slice(b"\n");
         }
     }
 
@@ -213,14 +219,21 @@ impl Machine for Client {
 
     fn poll_output(&mut self) -> Output<Event, Error> {
         loop {
-            if !self.outbox.is_empty() {
-                return Output::Transmit(self.outbox.split().freeze());
-            }
             if let Some(event) = self.events.pop_front() {
                 return Output::Event(event);
             }
             if let Some(done) = &self.done {
                 return Output::Done(done.clone());
+            }
+            if self.banner_seen && !self.outbox.is_empty() {
+                return Output::Transmit(self.outbox.split().freeze());
+            }
+            if self.banner_seen && self.ended && !self.end_sent && self.replies_owed == 0 {
+                self.end_sent = true;
+                let mut end = BytesMut::with_capacity(self.options.end_command.len() + 1);
+                end.extend_from_slice(&self.options.end_command);
+                end.extend_from_slice(b"\n");
+                return Output::Transmit(end.freeze());
             }
             let step = match self.lines.next_line() {
                 Some(Ok(line)) => self.on_line(line),

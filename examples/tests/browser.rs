@@ -1,0 +1,339 @@
+//! The web clients in a real browser: headless Chromium, driven over
+//! WebDriver by chromedriver, against the session server. Both variants are
+//! started on ephemeral loopback ports. The test types into the form,
+//! clicks Send, and reads the rendered page.
+//!
+//! Needs Debian's `chromium` and `chromium-driver`. Without them the test
+//! skips, except under `CI=true`. Set `UPDATE_SCREENSHOT=1` to write the
+//! screenshot it takes to docs/web-client.png. It is always written to
+//! cargo's temporary directory for tests.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// WebDriver's key for an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let path = dir.join("examples").join(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--example", name])
+            .status()
+            .expect("cargo build");
+        assert!(status.success(), "building example {name} failed");
+    }
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process, killed (by its PID, through `Child`) on drop.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts an example and waits for the line it prints once it is serving.
+fn start_example(name: &str, args: &[&str], ready: &str) -> Process {
+    let mut child = Command::new(example(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start example");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.starts_with(ready), "{name} printed {line:?}");
+    // Keep reading its output so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in stdout.lines() {});
+    Process(child)
+}
+
+/// A WebDriver session against chromedriver.
+struct Browser {
+    agent: ureq::Agent,
+    base: String,
+    _driver: Process,
+    _profile: TempDir,
+}
+
+impl Browser {
+    fn start() -> Self {
+        let port = free_port();
+        let driver = Process(
+            Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start chromedriver"),
+        );
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let root = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = agent
+                .get(format!("{root}/status"))
+                .call()
+                .ok()
+                .and_then(|mut response| response.body_mut().read_json::<Value>().ok())
+                .is_some_and(|status| status["value"]["ready"] == true);
+            if ready {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not become ready"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = TempDir::new("chromium-profile");
+        let capabilities = json!({
+            "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": CHROMIUM,
+                    "args": [
+                        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                        "--disable-background-networking", "--disable-component-update",
+                        "--disable-sync", "--disable-quic", "--window-size=480,640",
+                        format!("--user-data-dir={}", profile.0.display()),
+                    ],
+                },
+            }},
+        });
+        let mut response = agent
+            .post(format!("{root}/session"))
+            .send_json(&capabilities)
+            .expect("new session");
+        let created: Value = response.body_mut().read_json().expect("session json");
+        let id = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {created}"))
+            .to_owned();
+        let browser = Self {
+            agent,
+            base: format!("{root}/session/{id}"),
+            _driver: driver,
+            _profile: profile,
+        };
+        browser.post("/timeouts", json!({ "implicit": 5000, "pageLoad": 30000 }));
+        browser
+    }
+
+    fn post(&self, path: &str, body: Value) -> Value {
+        let mut response = self
+            .agent
+            .post(format!("{}{path}", self.base))
+            .send_json(&body)
+            .expect("webdriver post");
+        response
+            .body_mut()
+            .read_json::<Value>()
+            .expect("webdriver json")["value"]
+            .take()
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let mut response = self
+            .agent
+            .get(format!("{}{path}", self.base))
+            .call()
+            .expect("webdriver get");
+        response
+            .body_mut()
+            .read_json::<Value>()
+            .expect("webdriver json")["value"]
+            .take()
+    }
+
+    fn find(&self, css: &str) -> String {
+        let found = self.post("/element", json!({ "using": "css selector", "value": css }));
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_owned()
+    }
+
+    fn count(&self, css: &str) -> usize {
+        self.post(
+            "/elements",
+            json!({ "using": "css selector", "value": css }),
+        )
+        .as_array()
+        .map_or(0, Vec::len)
+    }
+
+    fn open(&self, url: &str) {
+        self.post("/url", json!({ "url": url }));
+    }
+
+    /// Types `text` into the form, clicks Send, and returns the text of the
+    /// notice the new page shows above the form.
+    fn submit(&self, text: &str) -> String {
+        let input = self.find("#message");
+        self.post(&format!("/element/{input}/value"), json!({ "text": text }));
+        let send = self.find("input[type=submit]");
+        self.post(&format!("/element/{send}/click"), json!({}));
+        let notice = self.find("main > p");
+        self.get(&format!("/element/{notice}/text"))
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Whether a JavaScript dialog (as `alert` opens) is showing.
+    fn alert_is_open(&self) -> bool {
+        let alert = self.get("/alert/text");
+        alert.is_string()
+    }
+
+    fn screenshot(&self) -> Vec<u8> {
+        let encoded = self.get("/screenshot");
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().unwrap_or_default())
+            .expect("png")
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.agent.delete(&self.base).call();
+    }
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("{name}-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn have_browser() -> bool {
+    let found = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "chromium and chromium-driver are not installed (required under CI)"
+        );
+        eprintln!("skipping: chromium and chromium-driver are not installed");
+    }
+    found
+}
+
+#[test]
+fn both_web_clients_work_in_a_real_browser() {
+    if !have_browser() {
+        return;
+    }
+    let session_port = free_port();
+    let session_addr = format!("127.0.0.1:{session_port}");
+    let _session = start_example(
+        "session_server",
+        &["--listen", &session_addr],
+        "Waiting for connections...",
+    );
+    let browser = Browser::start();
+
+    for variant in ["web_client", "web_client_socket"] {
+        let web_addr = format!("127.0.0.1:{}", free_port());
+        let _web = start_example(
+            variant,
+            &["--listen", &web_addr, "--connect", &session_addr],
+            "Serving the form",
+        );
+        browser.open(&format!("http://{web_addr}/"));
+
+        assert_eq!(
+            browser.submit("pässwörd"),
+            "Server said: dröwssäp",
+            "{variant}"
+        );
+
+        // The article's page would have put the reply into the HTML as it is.
+        // Typed forwards, the script comes back reversed, as plain text ...
+        assert_eq!(
+            browser.submit("<script>alert(1)</script>"),
+            "Server said: >tpircs/<)1(trela>tpircs<",
+            "{variant}"
+        );
+        // ... and typed backwards, the server's reply *is* the script: it
+        // must show as text and run nothing.
+        assert_eq!(
+            browser.submit(">tpircs/<)1(trela>tpircs<"),
+            "Server said: <script>alert(1)</script>",
+            "{variant}"
+        );
+        assert!(!browser.alert_is_open(), "{variant}: a script ran");
+        assert_eq!(
+            browser.count("script"),
+            0,
+            "{variant}: a script element was created"
+        );
+        assert_eq!(browser.count("main b"), 1, "{variant}");
+
+        // An empty message gets the form back with a hint.
+        assert_eq!(
+            browser.submit(""),
+            "Type some text first, then press Send.",
+            "{variant}"
+        );
+
+        if variant == "web_client" {
+            assert_eq!(
+                browser.submit("Look Ma...all backwards"),
+                "Server said: sdrawkcab lla...aM kooL"
+            );
+            let png = browser.screenshot();
+            assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+            std::fs::write(dir.join("web-client.png"), &png).unwrap();
+            if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
+                let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/web-client.png");
+                std::fs::write(docs, &png).unwrap();
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The article's "On Web-bed Feet" client: a web page with a form whose
+//! text goes to the session server, the high-level way (as with PHP's
+//! `fsockopen`): `net_std::connect` opens the connection with timeouts and
+//! `Conn::run` drives the session client machine.
+//!
+//! ```text
+//! cargo run --example session_server &
+//! cargo run --example web_client
+//! # open http://127.0.0.1:8080/
+//! ```
+
+mod web;
+
+use clap::Parser;
+use net_std::{ClientOptions, DriveError, connect};
+use session_proto::client::{Client, Event, Options};
+use web::{AskError, WebArgs};
+
+/// Serves a form that reverses text through the session server.
+#[derive(Debug, Parser)]
+struct Args {
+    #[command(flatten)]
+    web: WebArgs,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    web::serve(Args::parse().web, ask)
+}
+
+/// Banner, message, one reply, END: the whole session.
+fn ask(message: &str, args: &WebArgs) -> Result<String, AskError> {
+    let mut session = Client::new(Options::default());
+    // Refused messages (line breaks, too long) never reach the server.
+    session.send(message).map_err(AskError::Refused)?;
+    session.end();
+
+    let mut options = ClientOptions::default();
+    options.connect_timeout = args.timeout();
+    options.read_timeout = Some(args.timeout());
+    options.write_timeout = Some(args.timeout());
+    let mut conn = connect(&args.connect, &options).map_err(AskError::Unreachable)?;
+
+    let mut reply = None;
+    conn.run(&mut session, |_, event| {
+        if let Event::Reply(text) = event {
+            reply = Some(text);
+        }
+    })
+    .map_err(|error| match error {
+        DriveError::TimedOut => AskError::TimedOut,
+        other => AskError::Failed(other.to_string()),
+    })?;
+    let reply = reply.ok_or_else(|| AskError::Failed("no reply".into()))?;
+    Ok(String::from_utf8_lossy(&reply).into_owned())
+}

@@ -1,0 +1,84 @@
+//! The article's "Different Strokes" client: the same page as `web_client`,
+//! but the low-level way (as with PHP's `socket_create` and
+//! `socket_connect`). It opens a raw `std::net::TcpStream` and drives the
+//! session client machine by hand: write what it transmits, read when it
+//! needs input, and stop when it is done.
+//!
+//! That loop is all the I/O there is. Framing, the prompt, the order of
+//! banner, line, reply and `END`, and every protocol check stay in the
+//! machine. The article's version read "whatever one `socket_read` of 1024
+//! bytes returned" and cut the prompt off by position.
+//!
+//! ```text
+//! cargo run --example session_server &
+//! cargo run --example web_client_socket
+//! # open http://127.0.0.1:8080/
+//! ```
+
+mod web;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+
+use clap::Parser;
+use lineproto::{Machine, Output};
+use session_proto::client::{Client, Event, Options};
+use web::{AskError, WebArgs};
+
+/// Serves a form that reverses text through the session server.
+#[derive(Debug, Parser)]
+struct Args {
+    #[command(flatten)]
+    web: WebArgs,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    web::serve(Args::parse().web, ask)
+}
+
+fn ask(message: &str, args: &WebArgs) -> Result<String, AskError> {
+    let mut session = Client::new(Options::default());
+    session.send(message).map_err(AskError::Refused)?;
+    session.end();
+
+    // socket_create + socket_connect, with a time limit.
+    let addr = args
+        .connect
+        .to_socket_addrs()
+        .map_err(AskError::Unreachable)?
+        .next()
+        .ok_or_else(|| AskError::Unreachable(ErrorKind::NotFound.into()))?;
+    let mut socket =
+        TcpStream::connect_timeout(&addr, args.timeout()).map_err(AskError::Unreachable)?;
+    let io_failed = |error: std::io::Error| match error.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => AskError::TimedOut,
+        _ => AskError::Failed(error.to_string()),
+    };
+    socket
+        .set_read_timeout(Some(args.timeout()))
+        .map_err(io_failed)?;
+    socket
+        .set_write_timeout(Some(args.timeout()))
+        .map_err(io_failed)?;
+
+    // The machine's driver loop, by hand.
+    let mut buffer = [0u8; 1024];
+    let mut reply = None;
+    loop {
+        match session.poll_output() {
+            Output::Transmit(bytes) => socket.write_all(&bytes).map_err(io_failed)?,
+            Output::Event(Event::Reply(text)) => reply = Some(text),
+            Output::Event(Event::Banner(_)) => {}
+            Output::NeedInput => match socket.read(&mut buffer) {
+                Ok(0) => session.handle_eof(),
+                Ok(read) => session.handle_input(&buffer[..read]),
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => return Err(io_failed(error)),
+            },
+            Output::Done(Ok(())) => break,
+            Output::Done(Err(error)) => return Err(AskError::Failed(error.to_string())),
+        }
+    }
+    let reply = reply.ok_or_else(|| AskError::Failed("no reply".into()))?;
+    Ok(String::from_utf8_lossy(&reply).into_owned())
+}
