@@ -332,3 +332,21 @@ fn client_does_not_take_a_reply_cut_short_by_the_close() {
         Some(&Step::Done(Err(Error::ClosedBeforeReply { missing: 1 })))
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn telnet_filter_gives_the_same_data_for_any_split(
+        input in prop::collection::vec(prop_oneof![Just(0xffu8), Just(0xfa), Just(0xf0), Just(0xfb), Just(b'\n'), any::<u8>()], 0..64),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+    ) {
+        let whole = session_proto::strip_telnet_commands(&input).into_owned();
+        let mut filter = session_proto::TelnetFilter::default();
+        let mut data = Vec::new();
+        for piece in split(&input, &cuts) {
+            filter.filter(&piece, |run| data.extend_from_slice(run));
+        }
+        prop_assert_eq!(data, whole);
+    }
+}
