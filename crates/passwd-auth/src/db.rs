@@ -1,0 +1,548 @@
+//! passwd(5) and shadow(5): line parsers and an account database built from
+//! file contents.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use crate::Error;
+
+/// Which file a line came from, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    /// `/etc/passwd` or a file in its format.
+    Passwd,
+    /// `/etc/shadow` or a file in its format.
+    Shadow,
+}
+
+impl core::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Passwd => "passwd",
+            Self::Shadow => "shadow",
+        })
+    }
+}
+
+/// One entry of a passwd file, borrowed from the line: seven fields
+/// separated by `:`.
+///
+/// ```
+/// use passwd_auth::PasswdLine;
+///
+/// let line = PasswdLine::parse(b"john:x:1000:1000:John Doe,,,:/home/john:/bin/bash")?.unwrap();
+/// assert_eq!(line.name, b"john");
+/// assert_eq!(line.password, b"x");
+/// assert_eq!((line.uid, line.gid), (1000, 1000));
+/// // Comments, blank lines and NIS `+`/`-` lines are not entries.
+/// assert!(PasswdLine::parse(b"# comment")?.is_none());
+/// assert!(PasswdLine::parse(b"+@netgroup")?.is_none());
+/// # Ok::<(), passwd_auth::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswdLine<'a> {
+    /// The user name; bytes, since names need not be UTF-8.
+    pub name: &'a [u8],
+    /// The password field: usually `x` (look in shadow), else a hash.
+    pub password: &'a [u8],
+    /// The numeric user id.
+    pub uid: u32,
+    /// The numeric group id.
+    pub gid: u32,
+    /// The comment (GECOS) field.
+    pub gecos: &'a [u8],
+    /// The home directory.
+    pub home: &'a [u8],
+    /// The login shell.
+    pub shell: &'a [u8],
+}
+
+/// One entry of a shadow file, borrowed from the line: nine fields separated
+/// by `:`. Day counts are days since 1970-01-01; an empty field is `None`.
+///
+/// ```
+/// use passwd_auth::ShadowLine;
+///
+/// let line = ShadowLine::parse(b"john:$y$j9T$salt$hash:19700:0:99999:7:::")?.unwrap();
+/// assert_eq!(line.hash, b"$y$j9T$salt$hash");
+/// assert_eq!(line.last_change, Some(19700));
+/// assert_eq!(line.max_age, Some(99999));
+/// assert_eq!(line.expire_date, None);
+/// # Ok::<(), passwd_auth::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShadowLine<'a> {
+    /// The user name.
+    pub name: &'a [u8],
+    /// The password hash, or a lock marker (`!`, `*`), or empty.
+    pub hash: &'a [u8],
+    /// Day of the last password change; `Some(0)` means "must change".
+    pub last_change: Option<i64>,
+    /// Days before the password may be changed again.
+    pub min_age: Option<i64>,
+    /// Days after which the password must be changed.
+    pub max_age: Option<i64>,
+    /// Days of warning before the password expires.
+    pub warn_period: Option<i64>,
+    /// Days after expiry during which the old password still works.
+    pub inactive_period: Option<i64>,
+    /// Day the account expires.
+    pub expire_date: Option<i64>,
+    /// The reserved ninth field.
+    pub reserved: &'a [u8],
+}
+
+/// Strips the line end (LF or CRLF) and says whether the line holds an
+/// entry at all: blank lines, `#` comments and NIS `+`/`-` lines do not.
+fn entry_text(line: &[u8]) -> Option<&[u8]> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let first = line.iter().position(|b| !b.is_ascii_whitespace())?;
+    match line[first] {
+        // NIS compat lines: only nss_compat gives them meaning; a file
+        // database has no NIS to ask, so they are skipped.
+        b'#' | b'+' | b'-' => None,
+        _ => Some(&line[first..]),
+    }
+}
+
+/// Splits a line into exactly `N` `:`-separated fields.
+fn fields<const N: usize>(line: &[u8]) -> Result<[&[u8]; N], &'static str> {
+    let mut out = [&line[..0]; N];
+    let mut parts = line.split(|&b| b == b':');
+    for slot in &mut out {
+        *slot = parts.next().ok_or("too few fields")?;
+    }
+    if parts.next().is_some() {
+        return Err("too many fields");
+    }
+    Ok(out)
+}
+
+fn id(field: &[u8], what: &'static str) -> Result<u32, &'static str> {
+    std::str::from_utf8(field)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(what)
+}
+
+/// A day count: empty is `None`; pam_unix treats negative values (`-1`) as
+/// unset too.
+fn days(field: &[u8], what: &'static str) -> Result<Option<i64>, &'static str> {
+    if field.is_empty() {
+        return Ok(None);
+    }
+    let value: i64 = std::str::from_utf8(field)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(what)?;
+    Ok((value >= 0).then_some(value))
+}
+
+impl<'a> PasswdLine<'a> {
+    /// Parses one line (with or without its LF or CRLF). `Ok(None)` for a
+    /// line that holds no entry: blank, `#` comment, or NIS `+`/`-`.
+    pub fn parse(line: &'a [u8]) -> Result<Option<Self>, Error> {
+        Self::parse_fields(line).map_err(|reason| Error::MalformedEntry {
+            file: FileKind::Passwd,
+            reason,
+        })
+    }
+
+    fn parse_fields(line: &'a [u8]) -> Result<Option<Self>, &'static str> {
+        let Some(text) = entry_text(line) else {
+            return Ok(None);
+        };
+        let [name, password, uid, gid, gecos, home, shell] = fields::<7>(text)?;
+        if name.is_empty() {
+            return Err("empty user name");
+        }
+        Ok(Some(Self {
+            name,
+            password,
+            uid: id(uid, "user id is not a number")?,
+            gid: id(gid, "group id is not a number")?,
+            gecos,
+            home,
+            shell,
+        }))
+    }
+}
+
+impl<'a> ShadowLine<'a> {
+    /// Parses one line (with or without its LF or CRLF). `Ok(None)` for a
+    /// line that holds no entry: blank, `#` comment, or NIS `+`/`-`.
+    pub fn parse(line: &'a [u8]) -> Result<Option<Self>, Error> {
+        Self::parse_fields(line).map_err(|reason| Error::MalformedEntry {
+            file: FileKind::Shadow,
+            reason,
+        })
+    }
+
+    fn parse_fields(line: &'a [u8]) -> Result<Option<Self>, &'static str> {
+        let Some(text) = entry_text(line) else {
+            return Ok(None);
+        };
+        let [name, hash, last, min, max, warn, inactive, expire, reserved] = fields::<9>(text)?;
+        if name.is_empty() {
+            return Err("empty user name");
+        }
+        Ok(Some(Self {
+            name,
+            hash,
+            last_change: days(last, "last change is not a number")?,
+            min_age: days(min, "minimum age is not a number")?,
+            max_age: days(max, "maximum age is not a number")?,
+            warn_period: days(warn, "warning period is not a number")?,
+            inactive_period: days(inactive, "inactivity period is not a number")?,
+            expire_date: days(expire, "expiry date is not a number")?,
+            reserved,
+        }))
+    }
+}
+
+/// The shadow(5) part of an account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ShadowInfo {
+    /// The password hash, or a lock marker, or empty.
+    pub hash: Bytes,
+    /// See [`ShadowLine::last_change`].
+    pub last_change: Option<i64>,
+    /// See [`ShadowLine::min_age`].
+    pub min_age: Option<i64>,
+    /// See [`ShadowLine::max_age`].
+    pub max_age: Option<i64>,
+    /// See [`ShadowLine::warn_period`].
+    pub warn_period: Option<i64>,
+    /// See [`ShadowLine::inactive_period`].
+    pub inactive_period: Option<i64>,
+    /// See [`ShadowLine::expire_date`].
+    pub expire_date: Option<i64>,
+}
+
+impl core::fmt::Debug for ShadowInfo {
+    // A hash is not a password, but it is what an attacker cracks offline:
+    // keep it out of logs.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ShadowInfo")
+            .field("hash", &"<redacted>")
+            .field("last_change", &self.last_change)
+            .field("min_age", &self.min_age)
+            .field("max_age", &self.max_age)
+            .field("warn_period", &self.warn_period)
+            .field("inactive_period", &self.inactive_period)
+            .field("expire_date", &self.expire_date)
+            .finish()
+    }
+}
+
+/// A user account: its passwd entry and, if there is one, its shadow entry.
+/// Fields share the memory of the loaded file contents.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The user name.
+    pub name: Bytes,
+    /// The passwd password field (`x` when the hash is in shadow).
+    pub passwd_field: Bytes,
+    /// The numeric user id.
+    pub uid: u32,
+    /// The numeric group id.
+    pub gid: u32,
+    /// The comment (GECOS) field.
+    pub gecos: Bytes,
+    /// The home directory.
+    pub home: Bytes,
+    /// The login shell.
+    pub shell: Bytes,
+    /// The shadow entry with the same name, if any.
+    pub shadow: Option<ShadowInfo>,
+}
+
+impl core::fmt::Debug for Account {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Account")
+            .field("name", &String::from_utf8_lossy(&self.name))
+            .field(
+                "passwd_field",
+                &if self.passwd_field[..] == *b"x" {
+                    "x"
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .field("home", &String::from_utf8_lossy(&self.home))
+            .field("shell", &String::from_utf8_lossy(&self.shell))
+            .field("shadow", &self.shadow)
+            .finish()
+    }
+}
+
+/// Where an account's hash is stored, as pam_unix decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredHash<'a> {
+    /// The hash to check (possibly a lock marker or empty).
+    Hash(&'a [u8]),
+    /// passwd says `x` (look in shadow), but shadow has no entry.
+    MissingShadow,
+}
+
+impl Account {
+    /// The hash to verify against: the shadow entry's when the passwd field
+    /// is `x`, otherwise the passwd field itself.
+    pub fn stored_hash(&self) -> StoredHash<'_> {
+        if self.passwd_field[..] == *b"x" {
+            match &self.shadow {
+                Some(shadow) => StoredHash::Hash(&shadow.hash),
+                None => StoredHash::MissingShadow,
+            }
+        } else {
+            StoredHash::Hash(&self.passwd_field)
+        }
+    }
+}
+
+/// The accounts of a passwd file and an optional shadow file, looked up by
+/// name in O(1).
+///
+/// Built from the files' *contents*: reading `/etc/shadow` (and having the
+/// right to) is the caller's business. Lines that cannot be parsed are
+/// skipped, as glibc skips them, and reported by [`problems`](Self::problems)
+/// with their line numbers. When a name appears twice, the first entry wins,
+/// as with `getpwnam`.
+///
+/// ```
+/// use passwd_auth::{PasswdDb, StoredHash};
+///
+/// let passwd = b"root:x:0:0:root:/root:/bin/bash\njohn:x:1000:1000::/home/john:/bin/sh\n";
+/// let shadow = b"root:!:19000::::::\njohn:$6$salt$hash:19000:0:99999:7:::\n";
+/// let db = PasswdDb::parse(passwd, Some(shadow));
+/// assert_eq!(db.len(), 2);
+/// let john = db.get(b"john").unwrap();
+/// assert_eq!(john.stored_hash(), StoredHash::Hash(b"$6$salt$hash"));
+/// assert!(db.get(b"nobody").is_none());
+/// assert!(db.problems().is_empty());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct PasswdDb {
+    accounts: Vec<Account>,
+    by_name: HashMap<Bytes, usize>,
+    problems: Vec<Error>,
+}
+
+impl PasswdDb {
+    /// Parses passwd contents and, if given, shadow contents.
+    pub fn parse(passwd: &[u8], shadow: Option<&[u8]>) -> Self {
+        let mut db = Self::default();
+        let passwd = Bytes::copy_from_slice(passwd);
+        for (number, line) in lines(&passwd) {
+            match PasswdLine::parse_fields(&line) {
+                Ok(Some(entry)) => db.add(&line, entry),
+                Ok(None) => {}
+                Err(reason) => db.problems.push(Error::MalformedLine {
+                    file: FileKind::Passwd,
+                    line: number,
+                    reason,
+                }),
+            }
+        }
+        if let Some(shadow) = shadow {
+            let shadow = Bytes::copy_from_slice(shadow);
+            let mut seen = std::collections::HashSet::new();
+            for (number, line) in lines(&shadow) {
+                match ShadowLine::parse_fields(&line) {
+                    Ok(Some(entry)) => {
+                        // First entry wins; later duplicates are ignored.
+                        if seen.insert(line.slice_ref(entry.name)) {
+                            db.attach(&line, entry);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(reason) => db.problems.push(Error::MalformedLine {
+                        file: FileKind::Shadow,
+                        line: number,
+                        reason,
+                    }),
+                }
+            }
+        }
+        db
+    }
+
+    /// The account called `name`, if any.
+    pub fn get(&self, name: &[u8]) -> Option<&Account> {
+        self.by_name.get(name).map(|&index| &self.accounts[index])
+    }
+
+    /// How many accounts there are.
+    pub fn len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+    }
+
+    /// The accounts, in file order.
+    pub fn iter(&self) -> impl Iterator<Item = &Account> {
+        self.accounts.iter()
+    }
+
+    /// The lines that were skipped because they could not be parsed.
+    pub fn problems(&self) -> &[Error] {
+        &self.problems
+    }
+
+    fn add(&mut self, line: &Bytes, entry: PasswdLine<'_>) {
+        let name = line.slice_ref(entry.name);
+        if self.by_name.contains_key(&name) {
+            return;
+        }
+        self.by_name.insert(name.clone(), self.accounts.len());
+        self.accounts.push(Account {
+            name,
+            passwd_field: line.slice_ref(entry.password),
+            uid: entry.uid,
+            gid: entry.gid,
+            gecos: line.slice_ref(entry.gecos),
+            home: line.slice_ref(entry.home),
+            shell: line.slice_ref(entry.shell),
+            shadow: None,
+        });
+    }
+
+    fn attach(&mut self, line: &Bytes, entry: ShadowLine<'_>) {
+        let Some(&index) = self.by_name.get(entry.name) else {
+            return;
+        };
+        self.accounts[index].shadow = Some(ShadowInfo {
+            hash: line.slice_ref(entry.hash),
+            last_change: entry.last_change,
+            min_age: entry.min_age,
+            max_age: entry.max_age,
+            warn_period: entry.warn_period,
+            inactive_period: entry.inactive_period,
+            expire_date: entry.expire_date,
+        });
+    }
+}
+
+/// The lines of `contents` with their 1-based numbers, sharing its memory.
+fn lines(contents: &Bytes) -> impl Iterator<Item = (usize, Bytes)> + '_ {
+    let mut start = 0;
+    let mut number = 0;
+    std::iter::from_fn(move || {
+        if start >= contents.len() {
+            return None;
+        }
+        let end =
+            memchr::memchr(b'\n', &contents[start..]).map_or(contents.len(), |at| start + at + 1);
+        let line = contents.slice(start..end);
+        start = end;
+        number += 1;
+        Some((number, line))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwd_lines() {
+        assert_eq!(PasswdLine::parse(b""), Ok(None));
+        assert_eq!(PasswdLine::parse(b"   \r\n"), Ok(None));
+        assert_eq!(PasswdLine::parse(b"-baduser"), Ok(None));
+        assert_eq!(
+            PasswdLine::parse_fields(b"a:x:1:2:g:h"),
+            Err("too few fields")
+        );
+        assert_eq!(
+            PasswdLine::parse_fields(b"a:x:1:2:g:h:s:extra"),
+            Err("too many fields")
+        );
+        assert_eq!(
+            PasswdLine::parse_fields(b"a:x:one:2:g:h:s"),
+            Err("user id is not a number")
+        );
+        assert_eq!(
+            PasswdLine::parse(b":x:1:2:g:h:s"),
+            Err(Error::MalformedEntry {
+                file: FileKind::Passwd,
+                reason: "empty user name"
+            })
+        );
+        let entry = PasswdLine::parse(b"j\xf6rg:x:1:2::/home/j:/bin/sh\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(entry.name, b"j\xf6rg");
+        assert_eq!(entry.shell, b"/bin/sh");
+    }
+
+    #[test]
+    fn shadow_lines() {
+        let entry = ShadowLine::parse(b"a:!:0:0:99999:7:-1::\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(entry.hash, b"!");
+        assert_eq!(entry.last_change, Some(0));
+        assert_eq!(entry.inactive_period, None);
+        assert_eq!(
+            ShadowLine::parse_fields(b"a:h:x::::::"),
+            Err("last change is not a number")
+        );
+        assert_eq!(
+            ShadowLine::parse_fields(b"a:h::::::"),
+            Err("too few fields")
+        );
+    }
+
+    #[test]
+    fn first_entry_wins_and_problems_have_line_numbers() {
+        let passwd = b"# users\nroot:x:0:0::/root:/bin/sh\nroot:FIRST-LOSES:0:0::/:/bin/sh\nbroken line\n+nis\n";
+        let shadow = b"root:$1$a$first:1::::::\nroot:$1$a$second:1::::::\nroot:bad:x::::::\n";
+        let db = PasswdDb::parse(passwd, Some(shadow));
+        assert_eq!(db.len(), 1);
+        let root = db.get(b"root").unwrap();
+        assert_eq!(root.passwd_field, "x");
+        assert_eq!(root.stored_hash(), StoredHash::Hash(b"$1$a$first"));
+        assert_eq!(
+            db.problems(),
+            [
+                Error::MalformedLine {
+                    file: FileKind::Passwd,
+                    line: 4,
+                    reason: "too few fields"
+                },
+                Error::MalformedLine {
+                    file: FileKind::Shadow,
+                    line: 3,
+                    reason: "last change is not a number"
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn x_without_shadow_entry_is_reported_as_such() {
+        let db = PasswdDb::parse(b"a:x:1:1::/:/bin/sh\nb:$1$s$h:2:2::/:/bin/sh\n", None);
+        assert_eq!(
+            db.get(b"a").unwrap().stored_hash(),
+            StoredHash::MissingShadow
+        );
+        assert_eq!(
+            db.get(b"b").unwrap().stored_hash(),
+            StoredHash::Hash(b"$1$s$h")
+        );
+    }
+
+    #[test]
+    fn debug_hides_hashes() {
+        let db = PasswdDb::parse(b"a:x:1:1::/:/bin/sh\n", Some(b"a:$6$secret$hash:1::::::\n"));
+        let shown = format!("{db:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+}

@@ -1,0 +1,423 @@
+//! crypt(5) hash strings: recognising the format, bounding the cost, and
+//! verifying a password.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use yescrypt::PasswordVerifier;
+
+use crate::Error;
+
+/// libxcrypt refuses passphrases of this many bytes or more
+/// (`CRYPT_MAX_PASSPHRASE_SIZE`); so do we, for every format.
+pub const MAX_PASSWORD_LEN: usize = 511;
+
+/// The crypt(5) formats this crate verifies.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashFormat {
+    /// Traditional DES: 13 characters, 2 of salt; only the first 8 bytes of
+    /// the password count, and only 7 bits of each.
+    Des,
+    /// BSDi extended DES: `_` followed by 4 characters of rounds, 4 of salt
+    /// and 11 of hash.
+    BsdiDes,
+    /// md5crypt, `$1$`.
+    Md5,
+    /// sha1crypt, `$sha1$`.
+    Sha1,
+    /// sha256crypt, `$5$`, with optional `rounds=`.
+    Sha256,
+    /// sha512crypt, `$6$`, with optional `rounds=`.
+    Sha512,
+    /// bcrypt, `$2a$`, `$2b$` or `$2y$`; only the first 72 bytes count.
+    Bcrypt,
+    /// yescrypt, `$y$`: Debian 12's default.
+    Yescrypt,
+}
+
+/// Ceilings on the cost a stored hash may ask for.
+///
+/// Stored hashes are trusted input, but not harmless: `rounds=999999999`, a
+/// bcrypt cost of 31 or a yescrypt hash asking for gigabytes would tie up a
+/// server for minutes or hours per login attempt. Over a ceiling,
+/// verification fails with [`Error::CostTooHigh`] before any hashing.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CostLimits {
+    /// Most `rounds=` for sha256crypt and sha512crypt. Default: 1,000,000
+    /// (the default is 5,000; a million takes about a third of a second).
+    pub max_sha_rounds: u64,
+    /// Most rounds for sha1crypt. Default: 1,000,000.
+    pub max_sha1_rounds: u64,
+    /// Most rounds for BSDi DES. Default: 1,000,000.
+    pub max_bsdi_rounds: u64,
+    /// Highest bcrypt cost (log2 of the rounds). Default: 16 (cost 10 takes
+    /// about 60 ms; each step doubles it).
+    pub max_bcrypt_cost: u64,
+    /// Most memory a yescrypt hash may use, in bytes (128 × N × r × p).
+    /// Default: 256 MiB (Debian's default parameters use 16 MiB).
+    pub max_yescrypt_memory: u64,
+}
+
+impl Default for CostLimits {
+    fn default() -> Self {
+        Self {
+            max_sha_rounds: 1_000_000,
+            max_sha1_rounds: 1_000_000,
+            max_bsdi_rounds: 1_000_000,
+            max_bcrypt_cost: 16,
+            max_yescrypt_memory: 256 << 20,
+        }
+    }
+}
+
+/// The alphabet of crypt's base-64 encoding.
+fn is_crypt64(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'.' || byte == b'/'
+}
+
+fn crypt64_value(byte: u8) -> Option<u64> {
+    let value = match byte {
+        b'.' => 0,
+        b'/' => 1,
+        b'0'..=b'9' => byte - b'0' + 2,
+        b'A'..=b'Z' => byte - b'A' + 12,
+        b'a'..=b'z' => byte - b'a' + 38,
+        _ => return None,
+    };
+    Some(u64::from(value))
+}
+
+fn malformed(reason: &'static str) -> Error {
+    Error::MalformedHash { reason }
+}
+
+fn unsupported(format: &'static str) -> Error {
+    Error::UnsupportedHash { format }
+}
+
+fn check_cost(format: HashFormat, cost: u64, ceiling: u64) -> Result<(), Error> {
+    if cost > ceiling {
+        return Err(Error::CostTooHigh {
+            format,
+            cost,
+            ceiling,
+        });
+    }
+    Ok(())
+}
+
+/// Recognises the format of a stored hash and checks its shape and cost,
+/// without hashing anything.
+///
+/// ```
+/// use passwd_auth::{CostLimits, Error, HashFormat, identify};
+///
+/// let limits = CostLimits::default();
+/// assert_eq!(identify(b"$6$VDDmApFWNqgm9AFk$bYjtR.jJ6YYzz3Q0OJ.6KolEA9mCi/WFLNenisC.uxpstrPsv6XSfUyB62RvI9ZMjDpRw4f6gxKXGHYiqei/N/", &limits), Ok(HashFormat::Sha512));
+/// assert_eq!(identify(b"$7$CU..../....salt$hash", &limits), Err(Error::UnsupportedHash { format: "scrypt" }));
+/// assert!(matches!(identify(b"$2b$31$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQ", &limits), Err(Error::CostTooHigh { .. })));
+/// ```
+pub fn identify(stored: &[u8], limits: &CostLimits) -> Result<HashFormat, Error> {
+    if stored.is_empty() {
+        return Err(malformed("empty"));
+    }
+    if !stored.iter().all(|b| b.is_ascii_graphic() && *b != b':') {
+        return Err(malformed("characters a crypt hash never contains"));
+    }
+    let text = std::str::from_utf8(stored).map_err(|_| malformed("not ASCII"))?;
+    if let Some(rest) = text.strip_prefix('$') {
+        let id = rest.split(['$', ',']).next().unwrap_or_default();
+        return match id {
+            "1" => md5(rest),
+            "5" => sha2(HashFormat::Sha256, rest, limits),
+            "6" => sha2(HashFormat::Sha512, rest, limits),
+            "sha1" => sha1(rest, limits),
+            "2a" | "2b" | "2y" => bcrypt(rest, limits),
+            "y" => yescrypt_shape(rest, limits),
+            "2x" => Err(unsupported("bcrypt $2x$")),
+            "2" => Err(unsupported("bcrypt $2$")),
+            "gy" => Err(unsupported("gost-yescrypt")),
+            "7" => Err(unsupported("scrypt")),
+            "md5" => Err(unsupported("SunMD5")),
+            "3" => Err(unsupported("NT hash")),
+            "apr1" => Err(unsupported("Apache MD5")),
+            _ => Err(unsupported("unknown $id$")),
+        };
+    }
+    if let Some(rest) = text.strip_prefix('_') {
+        return bsdi(rest, limits);
+    }
+    if !stored.iter().all(|&b| is_crypt64(b)) {
+        return Err(malformed("not a crypt hash"));
+    }
+    match stored.len() {
+        13 => Ok(HashFormat::Des),
+        len if len > 13 => Err(unsupported("bigcrypt")),
+        _ => Err(malformed("too short for DES")),
+    }
+}
+
+/// `1$salt$hash`: salt of at most 8 characters (empty allowed), 22 of hash.
+fn md5(rest: &str) -> Result<HashFormat, Error> {
+    let mut parts = rest.split('$').skip(1);
+    let (Some(salt), Some(hash), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(malformed("md5crypt needs $1$salt$hash"));
+    };
+    if salt.len() > 8 || hash.len() != 22 || !hash.bytes().all(is_crypt64) {
+        return Err(malformed("md5crypt salt or hash has the wrong length"));
+    }
+    Ok(HashFormat::Md5)
+}
+
+/// `5$[rounds=N$]salt$hash` or `6$...`.
+fn sha2(format: HashFormat, rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> {
+    let mut parts: Vec<&str> = rest.split('$').skip(1).collect();
+    if let Some(rounds) = parts.first().and_then(|p| p.strip_prefix("rounds=")) {
+        // libxcrypt refuses these outright, so no real file holds them.
+        if rounds.is_empty()
+            || rounds.starts_with('0')
+            || !rounds.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(malformed("rounds= is not a plain number"));
+        }
+        let rounds: u64 = rounds
+            .parse()
+            .map_err(|_| malformed("rounds= is too large"))?;
+        if !(1000..=999_999_999).contains(&rounds) {
+            return Err(malformed("rounds= outside 1000..=999999999"));
+        }
+        check_cost(format, rounds, limits.max_sha_rounds)?;
+        parts.remove(0);
+    }
+    let [salt, hash] = parts[..] else {
+        return Err(malformed("sha-crypt needs $id$salt$hash"));
+    };
+    let expected = if format == HashFormat::Sha256 { 43 } else { 86 };
+    if salt.len() > 16 || hash.len() != expected || !hash.bytes().all(is_crypt64) {
+        return Err(malformed("sha-crypt salt or hash has the wrong length"));
+    }
+    Ok(format)
+}
+
+/// `sha1$rounds$salt$hash`.
+fn sha1(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> {
+    let parts: Vec<&str> = rest.split('$').skip(1).collect();
+    let [rounds, salt, hash] = parts[..] else {
+        return Err(malformed("sha1crypt needs $sha1$rounds$salt$hash"));
+    };
+    let rounds: u64 = rounds
+        .parse()
+        .map_err(|_| malformed("sha1crypt rounds is not a number"))?;
+    if rounds == 0 || salt.is_empty() || salt.len() > 64 || hash.len() != 28 {
+        return Err(malformed("sha1crypt fields have the wrong size"));
+    }
+    check_cost(HashFormat::Sha1, rounds, limits.max_sha1_rounds)?;
+    Ok(HashFormat::Sha1)
+}
+
+/// `2b$CC$` + 53 characters of salt and hash.
+fn bcrypt(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> {
+    let parts: Vec<&str> = rest.split('$').skip(1).collect();
+    let [cost, body] = parts[..] else {
+        return Err(malformed("bcrypt needs $2b$cost$salthash"));
+    };
+    if cost.len() != 2 || !cost.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed("bcrypt cost is not two digits"));
+    }
+    let cost: u64 = cost
+        .parse()
+        .map_err(|_| malformed("bcrypt cost is not a number"))?;
+    if !(4..=31).contains(&cost) {
+        return Err(malformed("bcrypt cost outside 4..=31"));
+    }
+    if body.len() != 53 || !body.bytes().all(is_crypt64) {
+        return Err(malformed("bcrypt salt and hash have the wrong length"));
+    }
+    check_cost(HashFormat::Bcrypt, cost, limits.max_bcrypt_cost)?;
+    Ok(HashFormat::Bcrypt)
+}
+
+/// `y$params$salt$hash`.
+fn yescrypt_shape(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> {
+    let parts: Vec<&str> = rest.split('$').skip(1).collect();
+    let [params, salt, hash] = parts[..] else {
+        return Err(malformed("yescrypt needs $y$params$salt$hash"));
+    };
+    if salt.is_empty() {
+        // libxcrypt accepts it; the yescrypt crate does not, so it is a
+        // typed error here, never a match.
+        return Err(unsupported("yescrypt with an empty salt"));
+    }
+    if !hash.bytes().all(is_crypt64) || !salt.bytes().all(is_crypt64) {
+        return Err(malformed("yescrypt salt or hash is not crypt base-64"));
+    }
+    // The yescrypt crate compares only as many bytes as the stored digest
+    // has, so a truncated digest would match far too easily (a 4-character
+    // digest is 3 bytes). libxcrypt always writes 43 characters (32 bytes)
+    // and compares whole strings; anything else is refused here.
+    if hash.len() != 43 {
+        return Err(malformed("yescrypt digest is not 43 characters"));
+    }
+    let params: yescrypt::Params = params
+        .parse()
+        .map_err(|_| malformed("yescrypt parameters are invalid"))?;
+    let memory = 128u64
+        .saturating_mul(params.n())
+        .saturating_mul(u64::from(params.r()))
+        .saturating_mul(u64::from(params.p()));
+    check_cost(HashFormat::Yescrypt, memory, limits.max_yescrypt_memory)?;
+    Ok(HashFormat::Yescrypt)
+}
+
+/// `_` + 4 characters of rounds, 4 of salt, 11 of hash.
+fn bsdi(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> {
+    let bytes = rest.as_bytes();
+    if bytes.len() != 19 || !bytes.iter().all(|&b| is_crypt64(b)) {
+        return Err(malformed("BSDi DES needs _ and 19 characters"));
+    }
+    // Rounds: 24 bits, least significant character first.
+    let rounds = bytes[..4]
+        .iter()
+        .rev()
+        .try_fold(0u64, |acc, &b| crypt64_value(b).map(|v| (acc << 6) | v))
+        .ok_or_else(|| malformed("BSDi DES rounds are not crypt base-64"))?;
+    if rounds == 0 {
+        return Err(malformed("BSDi DES with zero rounds"));
+    }
+    check_cost(HashFormat::BsdiDes, rounds, limits.max_bsdi_rounds)?;
+    Ok(HashFormat::BsdiDes)
+}
+
+/// Verifies `password` against a stored crypt hash.
+///
+/// `Ok(true)` is a match and `Ok(false)` a wrong password. Every other case
+/// is a typed error and never a match: a lock marker or any string that is
+/// not a hash ([`Error::MalformedHash`]), a format no maintained crate
+/// verifies ([`Error::UnsupportedHash`]), a cost over the ceiling
+/// ([`Error::CostTooHigh`]), or a password of 512 bytes or more
+/// ([`Error::PasswordTooLong`]). The comparison of the result runs in
+/// constant time (the crates compare that way). A panic inside a hashing
+/// crate is caught and reported as [`Error::HashingFailed`].
+///
+/// ```
+/// use passwd_auth::{CostLimits, verify};
+///
+/// // Made with `mkpasswd -m md5crypt -S saltsalt secret`.
+/// let stored = b"$1$saltsalt$9xy1btjgzLYfb7hivXtC//";
+/// assert_eq!(verify(b"secret", stored, &CostLimits::default()), Ok(true));
+/// assert_eq!(verify(b"Secret", stored, &CostLimits::default()), Ok(false));
+/// assert!(verify(b"secret", b"!$1$saltsalt$9xy1btjgzLYfb7hivXtC//", &CostLimits::default()).is_err());
+/// ```
+pub fn verify(password: &[u8], stored: &[u8], limits: &CostLimits) -> Result<bool, Error> {
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(Error::PasswordTooLong {
+            limit: MAX_PASSWORD_LEN,
+        });
+    }
+    let format = identify(stored, limits)?;
+    // `identify` accepted only ASCII.
+    let stored = std::str::from_utf8(stored).map_err(|_| malformed("not ASCII"))?;
+    let matched = catch_unwind(AssertUnwindSafe(|| match format {
+        HashFormat::Des => pwhash::unix_crypt::verify(password, stored),
+        HashFormat::BsdiDes => pwhash::bsdi_crypt::verify(password, stored),
+        HashFormat::Md5 => pwhash::md5_crypt::verify(password, stored),
+        HashFormat::Sha1 => pwhash::sha1_crypt::verify(password, stored),
+        HashFormat::Sha256 => pwhash::sha256_crypt::verify(password, stored),
+        HashFormat::Sha512 => pwhash::sha512_crypt::verify(password, stored),
+        HashFormat::Bcrypt => pwhash::bcrypt::verify(password, stored),
+        HashFormat::Yescrypt => yescrypt::Yescrypt::default()
+            .verify_password(password, stored)
+            .is_ok(),
+    }))
+    .map_err(|_| Error::HashingFailed { format })?;
+    Ok(matched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        let limits = CostLimits::default();
+        assert_eq!(identify(b"abcdefghijklm", &limits), Ok(HashFormat::Des));
+        assert_eq!(
+            identify(b"abcdefghijklmn", &limits),
+            Err(unsupported("bigcrypt"))
+        );
+        assert_eq!(
+            identify(b"abc", &limits),
+            Err(malformed("too short for DES"))
+        );
+        assert_eq!(
+            identify(b"_J9..abcdabcdefghijk", &limits),
+            Ok(HashFormat::BsdiDes)
+        );
+        assert_eq!(
+            identify(b"_....abcdabcdefghijk", &limits),
+            Err(malformed("BSDi DES with zero rounds"))
+        );
+        assert!(matches!(
+            identify(b"_zzzzabcdabcdefghijk", &limits),
+            Err(Error::CostTooHigh { .. })
+        ));
+        assert_eq!(identify(b"!", &limits), Err(malformed("not a crypt hash")));
+        assert_eq!(identify(b"*", &limits), Err(malformed("not a crypt hash")));
+        assert_eq!(identify(b"", &limits), Err(malformed("empty")));
+        assert_eq!(
+            identify(b"$6$rounds=999$s$h", &limits),
+            Err(malformed("rounds= outside 1000..=999999999"))
+        );
+        assert_eq!(
+            identify(b"$6$rounds=01000$s$h", &limits),
+            Err(malformed("rounds= is not a plain number"))
+        );
+        let huge = format!("$6$rounds=999999999$salt${}", "a".repeat(86));
+        assert!(matches!(
+            identify(huge.as_bytes(), &limits),
+            Err(Error::CostTooHigh {
+                cost: 999_999_999,
+                ..
+            })
+        ));
+        assert_eq!(
+            identify(b"$y$j9T$$abc", &limits),
+            Err(unsupported("yescrypt with an empty salt"))
+        );
+        assert_eq!(
+            identify(b"$gy$j9T$s$h", &limits),
+            Err(unsupported("gost-yescrypt"))
+        );
+        assert_eq!(
+            identify("$1$sält$h".as_bytes(), &limits),
+            Err(malformed("characters a crypt hash never contains"))
+        );
+    }
+
+    #[test]
+    fn huge_yescrypt_memory_is_refused_before_hashing() {
+        // N = 2^30, r = 32: 4 TiB.
+        let stored = b"$y$jRT$salt$hash";
+        let result = identify(stored, &CostLimits::default());
+        assert!(
+            matches!(
+                result,
+                Err(Error::CostTooHigh {
+                    format: HashFormat::Yescrypt,
+                    ..
+                }) | Err(Error::MalformedHash { .. })
+            ),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn too_long_password_is_refused() {
+        let stored = b"$1$saltsalt$9xy1btjgzLYfb7hivXtC//";
+        assert_eq!(
+            verify(&[b'a'; 512], stored, &CostLimits::default()),
+            Err(Error::PasswordTooLong { limit: 511 })
+        );
+    }
+}

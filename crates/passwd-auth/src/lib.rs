@@ -1,0 +1,115 @@
+//! Verify passwords as the system does: passwd(5) and shadow(5), every
+//! crypt(5) format that libxcrypt writes and a maintained crate verifies,
+//! and the account policy pam_unix applies. Plus the article's
+//! `user:password` auth exchange, without its holes.
+//!
+//! * [`PasswdDb`] is built from the *contents* of passwd and shadow files.
+//!   Lines are parsed zero-copy as bytes, and accounts are looked up by name
+//!   in O(1). [`PasswdLine`] and [`ShadowLine`] parse single lines.
+//! * [`verify`] checks a password against one crypt hash. It covers DES,
+//!   BSDi, `$1$`, `$sha1$`, `$5$`, `$6$`, `$2a$`/`$2b$`/`$2y$` and `$y$`.
+//!   Every other format is a typed [`Error::UnsupportedHash`], never a
+//!   match. Absurd costs are refused under [`CostLimits`].
+//! * [`Authenticator`] combines the two with a [`Policy`]: lock markers,
+//!   empty passwords, expiry judged against a `today` handed in, and a dummy
+//!   verification so that timing does not reveal whether a user exists. The
+//!   verdict is an [`Outcome`], and [`Outcome::wire_code`] maps it to the
+//!   article's `1`/`0`/`-1`.
+//! * [`exchange::Server`] and [`exchange::Client`] are the Sans-IO machines
+//!   of the auth server's one-line exchange.
+//!
+//! The crate does no I/O and reads no clock:
+//!
+//! ```
+//! use lineproto::testing::{transcript, Step};
+//! use passwd_auth::exchange::{Options, Server};
+//! use passwd_auth::{Authenticator, PasswdDb, Policy};
+//!
+//! let passwd = b"john:x:1000:1000::/home/john:/bin/sh\n";
+//! let shadow = b"john:$1$saltsalt$9xy1btjgzLYfb7hivXtC//:19000:0:99999:7:::\n";
+//! let auth = Authenticator::new(PasswdDb::parse(passwd, Some(shadow)), Policy::default());
+//! let today = 20_000; // days since 1970-01-01, from the caller's clock
+//!
+//! let server = Server::new(Options::default(), |user: &[u8], password: &[u8]| {
+//!     auth.authenticate(user, password, today)
+//! });
+//! let steps = transcript(server, [b"john:secret\n"], false);
+//! assert_eq!(steps[1], Step::Transmit("1".into()));
+//! ```
+#![forbid(unsafe_code)]
+
+mod auth;
+mod db;
+pub mod exchange;
+mod hash;
+
+pub use auth::{Authenticator, Outcome, Policy, WireCode};
+pub use db::{Account, FileKind, PasswdDb, PasswdLine, ShadowInfo, ShadowLine, StoredHash};
+pub use hash::{CostLimits, HashFormat, MAX_PASSWORD_LEN, identify, verify};
+
+/// Errors of passwd-auth. None of them carries a password or a hash.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A passwd or shadow line could not be parsed.
+    #[error("{file} entry is malformed: {reason}")]
+    MalformedEntry {
+        /// Which file format.
+        file: FileKind,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A line of a passwd or shadow file could not be parsed (it was skipped).
+    #[error("{file} line {line} is malformed: {reason}")]
+    MalformedLine {
+        /// Which file.
+        file: FileKind,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A stored hash is not a valid crypt string (a lock marker included).
+    #[error("stored hash is malformed: {reason}")]
+    MalformedHash {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A stored hash is in a format no maintained crate verifies.
+    #[error("stored hash format is not supported: {format}")]
+    UnsupportedHash {
+        /// The format's name.
+        format: &'static str,
+    },
+    /// A stored hash asks for more work than the configured ceiling.
+    #[error("stored {format:?} hash costs {cost}, over the ceiling of {ceiling}")]
+    CostTooHigh {
+        /// The format.
+        format: HashFormat,
+        /// The cost it asks for (rounds, log2 cost, or bytes of memory).
+        cost: u64,
+        /// The ceiling.
+        ceiling: u64,
+    },
+    /// A password of 512 bytes or more, which libxcrypt refuses too.
+    #[error("password longer than {limit} bytes")]
+    PasswordTooLong {
+        /// The longest accepted, in bytes.
+        limit: usize,
+    },
+    /// A hashing crate panicked on this input (reported, never a match).
+    #[error("hashing a {format:?} hash failed")]
+    HashingFailed {
+        /// The format.
+        format: HashFormat,
+    },
+    /// A user name to send contained `:`, CR, LF or NUL.
+    #[error("user name contains ':', a line break or NUL")]
+    InvalidUserName,
+    /// A password to send contained CR, LF or NUL.
+    #[error("password contains a line break or NUL")]
+    InvalidPassword,
+    /// The server's reply was not `1`, `0` or `-1`.
+    #[error("server reply is not 1, 0 or -1")]
+    UnexpectedReply,
+}

@@ -1,0 +1,374 @@
+//! Agreement with the system's libxcrypt: hashes are made at test time by
+//! `mkpasswd` (Debian's `whois` package) and Python's `crypt` module (which
+//! calls libxcrypt). For every stored hash and every candidate password, our
+//! `verify` must say what libxcrypt says.
+//!
+//! Without `mkpasswd` or Python's `crypt`, the tests skip with a message,
+//! except under `CI=true`, where they fail.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use passwd_auth::{CostLimits, Error, verify};
+
+fn available() -> bool {
+    let mkpasswd = Command::new("mkpasswd").arg("--help").output().is_ok();
+    let python = Command::new("python3")
+        .args(["-W", "ignore", "-c", "import crypt"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !(mkpasswd && python) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "mkpasswd (package whois) and python3 with the crypt module are required under CI"
+        );
+        eprintln!("skipping: mkpasswd or python3's crypt module is missing");
+    }
+    mkpasswd && python
+}
+
+/// A setting (method, cost and a fresh salt) made by libxcrypt through
+/// `mkpasswd`: the hash of a throwaway password, usable as a crypt setting.
+fn setting(method: &str, extra: &[&str]) -> String {
+    let mut child = Command::new("mkpasswd")
+        .args(["-m", method, "-s"])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run mkpasswd");
+    child.stdin.take().unwrap().write_all(b"throwaway").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "mkpasswd -m {method} failed");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Asks libxcrypt, through Python's crypt module, for `crypt(word, salt)`
+/// of every pair; `None` where crypt fails.
+fn libxcrypt(pairs: &[(String, String)]) -> Vec<Option<String>> {
+    let script = r#"
+import crypt, json, sys
+pairs = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+out = []
+for word, salt in pairs:
+    try:
+        out.append(crypt.crypt(word, salt))
+    except Exception:
+        out.append(None)
+sys.stdout.write(json.dumps(out))
+"#;
+    let mut child = Command::new("python3")
+        .args(["-W", "ignore", "-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run python3");
+    let request = serde_like_json(pairs);
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "python3 crypt failed");
+    parse_json_strings(&String::from_utf8(out.stdout).unwrap())
+}
+
+/// Encodes pairs of strings as JSON (enough of JSON for this test).
+fn serde_like_json(pairs: &[(String, String)]) -> String {
+    let quote = |s: &str| {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    };
+    let items: Vec<String> = pairs
+        .iter()
+        .map(|(a, b)| format!("[{},{}]", quote(a), quote(b)))
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
+/// Decodes a JSON array of strings and nulls whose strings are crypt
+/// output (printable ASCII without quotes or backslashes).
+fn parse_json_strings(json: &str) -> Vec<Option<String>> {
+    let inner = json.trim().trim_start_matches('[').trim_end_matches(']');
+    if inner.trim().is_empty() {
+        return Vec::new();
+    }
+    inner
+        .split(',')
+        .map(|item| {
+            let item = item.trim();
+            (item != "null").then(|| item.trim_matches('"').to_owned())
+        })
+        .collect()
+}
+
+/// The passwords every format is tried with.
+fn passwords() -> Vec<String> {
+    vec![
+        String::new(),
+        "secret".into(),
+        "pässwörd 👍🏽".into(),
+        "a:b c : d ".into(),
+        " leading and trailing ".into(),
+        "12345678".into(),
+        "12345678 and more after DES's eighth byte".into(),
+        "y".repeat(72),
+        "y".repeat(72) + "tail that bcrypt ignores",
+        "z".repeat(511),
+    ]
+}
+
+/// Candidate passwords to try against the hash of `password`: itself, and
+/// near misses (some of which libxcrypt accepts: DES and bcrypt truncate).
+fn candidates(password: &str) -> Vec<String> {
+    let mut out = vec![
+        password.to_owned(),
+        format!("{password}!"),
+        password.to_uppercase(),
+    ];
+    if !password.is_empty() {
+        out.push(
+            password[..password.len() - password.chars().last().unwrap().len_utf8()].to_owned(),
+        );
+    }
+    out
+}
+
+/// Checks `verify` against libxcrypt for every password and candidate,
+/// with hashes made from `settings`.
+fn agree_with_libxcrypt(name: &str, settings: &[String]) {
+    let mut pairs = Vec::new();
+    for setting in settings {
+        for password in passwords() {
+            pairs.push((password, setting.clone()));
+        }
+    }
+    let hashes = libxcrypt(&pairs);
+    let mut checks = Vec::new();
+    for ((password, _), stored) in pairs.iter().zip(&hashes) {
+        let stored = stored
+            .clone()
+            .unwrap_or_else(|| panic!("{name}: libxcrypt could not hash {password:?}"));
+        for candidate in candidates(password) {
+            checks.push((candidate, stored.clone()));
+        }
+    }
+    let answers = libxcrypt(&checks);
+    let limits = CostLimits::default();
+    let mut matches = 0;
+    for ((candidate, stored), answer) in checks.iter().zip(&answers) {
+        let expected = answer.as_deref() == Some(stored.as_str());
+        let got = verify(candidate.as_bytes(), stored.as_bytes(), &limits);
+        if candidate.len() > 511 {
+            // libxcrypt fails on these (ERANGE); we refuse them by type.
+            assert!(!expected);
+            assert_eq!(got, Err(Error::PasswordTooLong { limit: 511 }), "{name}");
+            continue;
+        }
+        assert_eq!(
+            got,
+            Ok(expected),
+            "{name}: candidate {candidate:?} against {stored}"
+        );
+        matches += usize::from(expected);
+    }
+    assert!(
+        matches >= passwords().len() * settings.len(),
+        "{name}: every right password matched"
+    );
+}
+
+#[test]
+fn descrypt() {
+    if available() {
+        agree_with_libxcrypt("descrypt", &[setting("descrypt", &[])]);
+    }
+}
+
+#[test]
+fn bsdicrypt() {
+    if available() {
+        agree_with_libxcrypt("bsdicrypt", &[setting("bsdicrypt", &[])]);
+    }
+}
+
+#[test]
+fn md5crypt() {
+    if available() {
+        // An empty salt is accepted by libxcrypt, and by us.
+        agree_with_libxcrypt("md5crypt", &[setting("md5crypt", &[]), "$1$$".into()]);
+    }
+}
+
+#[test]
+fn sha256crypt() {
+    if available() {
+        let settings = [
+            setting("sha256crypt", &[]),
+            setting("sha256crypt", &["-R", "12345"]),
+            "$5$$".into(),
+        ];
+        agree_with_libxcrypt("sha256crypt", &settings);
+    }
+}
+
+#[test]
+fn sha512crypt() {
+    if available() {
+        let settings = [
+            setting("sha512crypt", &[]),
+            setting("sha512crypt", &["-R", "1000"]),
+            "$6$$".into(),
+        ];
+        agree_with_libxcrypt("sha512crypt", &settings);
+    }
+}
+
+#[test]
+fn sha1crypt() {
+    if available() {
+        agree_with_libxcrypt("sha1crypt", &["$sha1$4800$abcdefgh$".into()]);
+    }
+}
+
+#[test]
+fn bcrypt() {
+    if available() {
+        let b = setting("bcrypt", &["-R", "5"]);
+        let a = setting("bcrypt-a", &["-R", "5"]);
+        // $2y$ is the same algorithm as $2b$; libxcrypt hashes it on request.
+        let y = b.replacen("$2b$", "$2y$", 1);
+        agree_with_libxcrypt("bcrypt", &[b, a, y]);
+    }
+}
+
+#[test]
+fn yescrypt() {
+    if available() {
+        agree_with_libxcrypt(
+            "yescrypt",
+            &[setting("yescrypt", &[]), setting("yescrypt", &["-R", "3"])],
+        );
+    }
+}
+
+#[test]
+fn a_512_byte_password_is_refused_as_libxcrypt_refuses_it() {
+    if !available() {
+        return;
+    }
+    let stored = setting("sha512crypt", &[]);
+    let answer = libxcrypt(&[("z".repeat(512), stored.clone())]);
+    assert_ne!(answer[0].as_deref(), Some(stored.as_str()));
+    assert_eq!(
+        verify(
+            "z".repeat(512).as_bytes(),
+            stored.as_bytes(),
+            &CostLimits::default()
+        ),
+        Err(Error::PasswordTooLong { limit: 511 })
+    );
+}
+
+#[test]
+fn empty_yescrypt_salt_is_a_typed_error_never_a_match() {
+    if !available() {
+        return;
+    }
+    let stored = libxcrypt(&[("secret".into(), "$y$j9T$$".into())])
+        .remove(0)
+        .expect("libxcrypt accepts it");
+    assert_eq!(
+        verify(b"secret", stored.as_bytes(), &CostLimits::default()),
+        Err(Error::UnsupportedHash {
+            format: "yescrypt with an empty salt"
+        })
+    );
+}
+
+#[test]
+fn formats_without_a_maintained_crate_are_unsupported_never_a_match() {
+    if !available() {
+        return;
+    }
+    for (method, format) in [
+        ("scrypt", "scrypt"),
+        ("gost-yescrypt", "gost-yescrypt"),
+        ("sunmd5", "SunMD5"),
+        ("nt", "NT hash"),
+    ] {
+        let stored = setting(method, &[]);
+        assert_eq!(
+            verify(b"throwaway", stored.as_bytes(), &CostLimits::default()),
+            Err(Error::UnsupportedHash { format }),
+            "{method}: {stored}"
+        );
+    }
+}
+
+#[test]
+fn truncated_and_damaged_hashes_never_match() {
+    if !available() {
+        return;
+    }
+    let limits = CostLimits::default();
+    for method in [
+        "descrypt",
+        "bsdicrypt",
+        "md5crypt",
+        "sha256crypt",
+        "sha512crypt",
+        "bcrypt",
+        "yescrypt",
+    ] {
+        let extra: &[&str] = if method == "bcrypt" {
+            &["-R", "4"]
+        } else {
+            &[]
+        };
+        let stored = setting(method, extra);
+        assert_eq!(
+            verify(b"throwaway", stored.as_bytes(), &limits),
+            Ok(true),
+            "{stored}"
+        );
+        for cut in 0..stored.len() {
+            let damaged = &stored.as_bytes()[..cut];
+            assert_ne!(
+                verify(b"throwaway", damaged, &limits),
+                Ok(true),
+                "{method} cut at {cut}"
+            );
+        }
+        for locked in [
+            format!("!{stored}"),
+            format!("*{stored}"),
+            format!("!!{stored}"),
+        ] {
+            assert!(
+                verify(b"throwaway", locked.as_bytes(), &limits).is_err(),
+                "{locked}"
+            );
+        }
+        // One character changed in the digest.
+        let mut bytes = stored.clone().into_bytes();
+        let last = bytes.len() - 2;
+        bytes[last] = if bytes[last] == b'a' { b'b' } else { b'a' };
+        assert_ne!(
+            verify(b"throwaway", &bytes, &limits),
+            Ok(true),
+            "{method} damaged"
+        );
+    }
+}
