@@ -250,7 +250,9 @@ fn check_account(shadow: Option<&crate::ShadowInfo>, today: i64) -> Outcome {
 /// The hash whose format and cost are the most common among the accounts
 /// (its salt and digest do not matter: the dummy's result is thrown away).
 fn representative_hash(db: &PasswdDb, limits: &CostLimits) -> Option<Vec<u8>> {
-    let mut by_setting: HashMap<(HashFormat, &[u8]), (usize, &[u8])> = HashMap::new();
+    // (format, setting) -> (how many accounts use it, one of their hashes)
+    type Tally<'a> = HashMap<(HashFormat, &'a [u8]), (usize, &'a [u8])>;
+    let mut by_setting = Tally::new();
     for account in db.iter() {
         let StoredHash::Hash(stored) = account.stored_hash() else {
             continue;
