@@ -49,6 +49,10 @@ pub enum Outcome {
     PasswordTooLong,
     /// The request was not `user:password` on one line within the limit.
     MalformedRequest,
+    /// Refused without checking: the server's limit on failed attempts
+    /// (from this peer, say) was reached. Set by servers, not by
+    /// [`Authenticator`].
+    TooManyAttempts,
 }
 
 /// The article's answers on the wire.
@@ -129,6 +133,7 @@ impl Outcome {
             Self::UnverifiableHash(error) => format!("stored hash cannot be verified: {error}"),
             Self::PasswordTooLong => "password too long".into(),
             Self::MalformedRequest => "malformed request".into(),
+            Self::TooManyAttempts => "too many failed attempts".into(),
         }
     }
 }

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 
 const PASSWD: &[u8] = include_bytes!("fixtures/passwd");
 const SHADOW: &[u8] = include_bytes!("fixtures/shadow");
-/// 2024-10-04, a day number after every "last change" in the fixture.
+/// 2024-10-04 (day 20000): after most "last change" dates in the fixture.
 const TODAY: i64 = 20_000;
 
 fn authenticator(policy: Policy) -> Authenticator {
@@ -38,7 +38,11 @@ fn every_policy_case() {
         (b"ivan", "secret", Outcome::PasswordChangeRequired),
         (b"judy", "secret", Outcome::PasswordExpired),
         (b"mallory", "secret", Outcome::MissingShadowEntry),
-        (b"oscar", "secret", Outcome::UnverifiableHash(Error::UnsupportedHash { format: "scrypt" })),
+        (
+            b"oscar",
+            "secret",
+            Outcome::UnverifiableHash(Error::UnsupportedHash { format: "scrypt" }),
+        ),
         (b"peggy", "secret", Outcome::Authenticated),
         (b"trent", "a:b c ", Outcome::Authenticated),
         (b"trent", "a:b c", Outcome::WrongPassword),
@@ -53,10 +57,24 @@ fn every_policy_case() {
     ];
     for (user, password, expected) in cases {
         let got = auth.authenticate(user, password.as_bytes(), TODAY);
-        assert_eq!(&got, expected, "{} with {password:?}", String::from_utf8_lossy(user));
+        assert_eq!(
+            &got,
+            expected,
+            "{} with {password:?}",
+            String::from_utf8_lossy(user)
+        );
     }
     let big = auth.authenticate(b"bigcost", b"secret", TODAY);
-    assert!(matches!(big, Outcome::UnverifiableHash(Error::CostTooHigh { cost: 999_999_999, .. })), "{big:?}");
+    assert!(
+        matches!(
+            big,
+            Outcome::UnverifiableHash(Error::CostTooHigh {
+                cost: 999_999_999,
+                ..
+            })
+        ),
+        "{big:?}"
+    );
 }
 
 #[test]
@@ -64,20 +82,47 @@ fn nullok_lets_an_empty_password_in_only_where_the_hash_is_empty() {
     let mut policy = Policy::default();
     policy.allow_empty_password = true;
     let auth = authenticator(policy);
-    assert_eq!(auth.authenticate(b"frank", b"", TODAY), Outcome::Authenticated);
-    assert_eq!(auth.authenticate(b"frank", b"x", TODAY), Outcome::EmptyPasswordRefused);
-    assert_eq!(auth.authenticate(b"alice", b"", TODAY), Outcome::WrongPassword);
+    assert_eq!(
+        auth.authenticate(b"frank", b"", TODAY),
+        Outcome::Authenticated
+    );
+    assert_eq!(
+        auth.authenticate(b"frank", b"x", TODAY),
+        Outcome::EmptyPasswordRefused
+    );
+    assert_eq!(
+        auth.authenticate(b"alice", b"", TODAY),
+        Outcome::WrongPassword
+    );
 }
 
 #[test]
 fn expiry_is_judged_against_the_day_handed_in() {
     let auth = authenticator(Policy::default());
-    assert_eq!(auth.authenticate(b"grace", b"secret", 19_499), Outcome::Authenticated);
-    assert_eq!(auth.authenticate(b"grace", b"secret", 19_500), Outcome::AccountExpired);
-    assert_eq!(auth.authenticate(b"ivan", b"secret", 19_089), Outcome::Authenticated);
-    assert_eq!(auth.authenticate(b"ivan", b"secret", 19_090), Outcome::PasswordChangeRequired);
-    assert_eq!(auth.authenticate(b"judy", b"secret", 19_119), Outcome::PasswordChangeRequired);
-    assert_eq!(auth.authenticate(b"judy", b"secret", 19_120), Outcome::PasswordExpired);
+    assert_eq!(
+        auth.authenticate(b"grace", b"secret", 19_499),
+        Outcome::Authenticated
+    );
+    assert_eq!(
+        auth.authenticate(b"grace", b"secret", 19_500),
+        Outcome::AccountExpired
+    );
+    assert_eq!(
+        auth.authenticate(b"ivan", b"secret", 19_089),
+        Outcome::Authenticated
+    );
+    assert_eq!(
+        auth.authenticate(b"ivan", b"secret", 19_090),
+        Outcome::PasswordChangeRequired
+    );
+    assert_eq!(
+        auth.authenticate(b"judy", b"secret", 19_119),
+        Outcome::PasswordChangeRequired
+    );
+    assert_eq!(
+        auth.authenticate(b"judy", b"secret", 19_120),
+        Outcome::PasswordExpired
+    );
 }
 
 #[test]
@@ -85,7 +130,11 @@ fn skipped_lines_are_reported_with_their_numbers() {
     let db = PasswdDb::parse(PASSWD, Some(SHADOW));
     assert_eq!(
         db.problems(),
-        [Error::MalformedLine { file: FileKind::Passwd, line: 26, reason: "user id is not a number" }]
+        [Error::MalformedLine {
+            file: FileKind::Passwd,
+            line: 26,
+            reason: "user id is not a number"
+        }]
     );
 }
 
@@ -95,14 +144,19 @@ fn skipped_lines_are_reported_with_their_numbers() {
 fn regression_every_user_is_found_not_just_the_first() {
     let auth = authenticator(Policy::default());
     for user in [&b"alice"[..], b"bob", b"walter", b"crlf"] {
-        assert_eq!(auth.authenticate(user, b"secret", TODAY), Outcome::Authenticated);
+        assert_eq!(
+            auth.authenticate(user, b"secret", TODAY),
+            Outcome::Authenticated
+        );
     }
 }
 
 #[test]
 fn wire_codes_are_the_articles_and_uniform_hides_unknown_users() {
     let auth = authenticator(Policy::default());
-    let code = |user: &[u8], password: &[u8], uniform: bool| auth.authenticate(user, password, TODAY).wire_code(uniform);
+    let code = |user: &[u8], password: &[u8], uniform: bool| {
+        auth.authenticate(user, password, TODAY).wire_code(uniform)
+    };
     assert_eq!(code(b"alice", b"secret", false), WireCode::Accepted);
     assert_eq!(code(b"alice", b"nope", false), WireCode::Rejected);
     assert_eq!(code(b"nosuchuser", b"hahaha", false), WireCode::UnknownUser);
@@ -111,10 +165,12 @@ fn wire_codes_are_the_articles_and_uniform_hides_unknown_users() {
 }
 
 fn server(options: Options) -> Server<impl FnMut(&[u8], &[u8]) -> Outcome> {
-    Server::new(options, |user: &[u8], password: &[u8]| match (user, password) {
-        (b"john", b"doe") => Outcome::Authenticated,
-        (b"john", _) => Outcome::WrongPassword,
-        _ => Outcome::UnknownUser,
+    Server::new(options, |user: &[u8], password: &[u8]| {
+        match (user, password) {
+            (b"john", b"doe") => Outcome::Authenticated,
+            (b"john", _) => Outcome::WrongPassword,
+            _ => Outcome::UnknownUser,
+        }
     })
 }
 
@@ -131,12 +187,40 @@ fn sent(steps: &[Step<Event, Error>]) -> Vec<u8> {
 
 #[test]
 fn exchange_transcripts_match_the_article() {
-    assert_eq!(sent(&transcript(server(Options::default()), [b"john:doe\r\n"], false)), b"1");
-    assert_eq!(sent(&transcript(server(Options::default()), [b"nosuchuser:hahaha\n"], false)), b"-1");
-    assert_eq!(sent(&transcript(server(Options::default()), [b"john:wrong\n"], false)), b"0");
+    assert_eq!(
+        sent(&transcript(
+            server(Options::default()),
+            [b"john:doe\r\n"],
+            false
+        )),
+        b"1"
+    );
+    assert_eq!(
+        sent(&transcript(
+            server(Options::default()),
+            [b"nosuchuser:hahaha\n"],
+            false
+        )),
+        b"-1"
+    );
+    assert_eq!(
+        sent(&transcript(
+            server(Options::default()),
+            [b"john:wrong\n"],
+            false
+        )),
+        b"0"
+    );
     let mut uniform = Options::default();
     uniform.uniform_unknown_user = true;
-    assert_eq!(sent(&transcript(server(uniform), [b"nosuchuser:hahaha\n"], false)), b"0");
+    assert_eq!(
+        sent(&transcript(
+            server(uniform),
+            [b"nosuchuser:hahaha\n"],
+            false
+        )),
+        b"0"
+    );
 }
 
 #[test]
@@ -158,10 +242,19 @@ fn exchange_refuses_malformed_requests_with_zero() {
     for input in [&b"no colon here\n"[..], &[b'x'; 2000][..]] {
         let steps = transcript(server(Options::default()), [input], true);
         assert_eq!(sent(&steps), b"0");
-        assert!(matches!(&steps[0], Step::Event(Event::Verdict { outcome: Outcome::MalformedRequest, .. })));
+        assert!(matches!(
+            &steps[0],
+            Step::Event(Event::Verdict {
+                outcome: Outcome::MalformedRequest,
+                ..
+            })
+        ));
     }
     // A silent peer gets nothing.
-    assert_eq!(transcript(server(Options::default()), [b"".as_slice()], true), [Step::Done(Ok(()))]);
+    assert_eq!(
+        transcript(server(Options::default()), [b"".as_slice()], true),
+        [Step::Done(Ok(()))]
+    );
 }
 
 #[test]
@@ -171,7 +264,11 @@ fn debug_never_shows_the_password() {
     server.handle_input(b"john:hunter2-secret");
     let shown = format!("{server:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
-    let client = passwd_auth::exchange::Client::new(b"john", lineproto::Secret::new(b"hunter2-secret".to_vec())).unwrap();
+    let client = passwd_auth::exchange::Client::new(
+        b"john",
+        lineproto::Secret::new(b"hunter2-secret".to_vec()),
+    )
+    .unwrap();
     assert!(!format!("{client:?}").contains("hunter2"));
 }
 
@@ -237,5 +334,7 @@ proptest! {
 #[test]
 fn exchange_user_is_given_back_as_bytes() {
     let steps = transcript(server(Options::default()), [b"j\xf6rg:x\n"], false);
-    assert!(matches!(&steps[0], Step::Event(Event::Verdict { user, .. }) if user == &Bytes::from_static(b"j\xf6rg")));
+    assert!(
+        matches!(&steps[0], Step::Event(Event::Verdict { user, .. }) if user == &Bytes::from_static(b"j\xf6rg"))
+    );
 }

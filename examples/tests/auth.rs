@@ -1,0 +1,283 @@
+//! The auth server and client examples, run as a user runs them, against
+//! the passwd-auth fixture files (every password is `secret` unless noted).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../crates/passwd-auth/tests/fixtures"
+);
+
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let path = dir.join("examples").join(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--example", name])
+            .status()
+            .expect("cargo build");
+        assert!(status.success(), "building example {name} failed");
+    }
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A directory holding copies of the fixture files, removed on drop.
+struct Files(PathBuf);
+
+impl Files {
+    fn new() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("auth-test-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["passwd", "shadow"] {
+            std::fs::copy(Path::new(FIXTURES).join(name), dir.join(name)).unwrap();
+        }
+        Self(dir)
+    }
+    fn passwd(&self) -> String {
+        self.0.join("passwd").display().to_string()
+    }
+    fn shadow(&self) -> String {
+        self.0.join("shadow").display().to_string()
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The auth_server example, killed on drop; its stdout lines arrive on a channel.
+struct AuthServer {
+    child: Child,
+    port: u16,
+    lines: mpsc::Receiver<String>,
+    _files: Files,
+}
+
+impl AuthServer {
+    fn start(extra: &[&str]) -> Self {
+        Self::start_with(Files::new(), extra)
+    }
+
+    fn start_with(files: Files, extra: &[&str]) -> Self {
+        let port = free_port();
+        let mut child = Command::new(example("auth_server"))
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--passwd",
+                &files.passwd(),
+                "--shadow",
+                &files.shadow(),
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start auth_server");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        assert_eq!(first, "Waiting for connections...\n");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            port,
+            lines,
+            _files: files,
+        }
+    }
+
+    /// Sends one request the way `printf 'user:password\n' | nc` does and
+    /// returns the whole answer.
+    fn ask(&self, request: &str) -> String {
+        ask(self.port, request)
+    }
+
+    /// Lines printed so far (waits briefly for stragglers).
+    fn printed(&self) -> Vec<String> {
+        std::iter::from_fn(|| self.lines.recv_timeout(Duration::from_millis(300)).ok()).collect()
+    }
+}
+
+impl Drop for AuthServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ask(port: u16, request: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(format!("{request}\n").as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn answers_the_articles_codes_without_a_line_end() {
+    let server = AuthServer::start(&["--delay-ms", "0"]);
+    assert_eq!(server.ask("alice:secret"), "1");
+    assert_eq!(server.ask("alice:wrong"), "0");
+    assert_eq!(server.ask("nosuchuser:hahaha"), "-1");
+    assert_eq!(
+        server.ask("trent:a:b c "),
+        "1",
+        "passwords keep their ':' and spaces"
+    );
+    assert_eq!(
+        server.ask("walter:secret"),
+        "1",
+        "not just the first user in the file"
+    );
+    assert_eq!(server.ask("carol:secret"), "0", "locked");
+    assert_eq!(server.ask("grace:secret"), "0", "expired");
+    let printed = server.printed().join("\n");
+    assert!(
+        printed.contains("Verdict for alice: authenticated (sent 1)"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("Verdict for grace: account expired (sent 0)"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("secret"),
+        "the password must never be printed: {printed}"
+    );
+}
+
+#[test]
+fn uniform_answers_zero_for_unknown_users() {
+    let server = AuthServer::start(&["--delay-ms", "0", "--uniform"]);
+    assert_eq!(server.ask("nosuchuser:hahaha"), "0");
+    assert_eq!(server.ask("alice:secret"), "1");
+}
+
+#[test]
+fn twenty_concurrent_failures_take_about_one_delay_not_twenty() {
+    let server = AuthServer::start(&["--delay-ms", "1000", "--max-failures", "100"]);
+    let port = server.port;
+    let started = Instant::now();
+    let clients: Vec<_> = (0..20)
+        .map(|i| std::thread::spawn(move || ask(port, &format!("alice:wrong{i}"))))
+        .collect();
+    for client in clients {
+        assert_eq!(client.join().unwrap(), "0");
+    }
+    let elapsed = started.elapsed();
+    // Each waits 0.5 to 1.5 s, all at once; one after another would be ~20 s.
+    assert!(
+        elapsed >= Duration::from_millis(450),
+        "no delay at all: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(4),
+        "the delays added up: {elapsed:?}"
+    );
+    // A right password is not delayed.
+    let started = Instant::now();
+    assert_eq!(server.ask("alice:secret"), "1");
+    assert!(started.elapsed() < Duration::from_millis(450));
+}
+
+#[test]
+fn too_many_failures_from_one_peer_are_refused_even_with_the_right_password() {
+    let server = AuthServer::start(&["--delay-ms", "0", "--max-failures", "3"]);
+    for _ in 0..3 {
+        assert_eq!(server.ask("alice:wrong"), "0");
+    }
+    assert_eq!(server.ask("alice:secret"), "0");
+    let printed = server.printed().join("\n");
+    assert!(printed.contains("too many failed attempts"), "{printed}");
+}
+
+#[test]
+fn changed_files_are_reloaded() {
+    let files = Files::new();
+    let shadow = files.0.join("shadow");
+    let server = AuthServer::start_with(files, &["--delay-ms", "0"]);
+    assert_eq!(server.ask("alice:secret"), "1");
+    // alice's new password is bob's ("secret" too, other format): give her
+    // peggy's instead by swapping in a locked hash.
+    let text = std::fs::read(&shadow).unwrap();
+    let text = String::from_utf8_lossy(&text).replacen("alice:$y$", "alice:!$y$", 1);
+    // Make sure the modification time moves even on coarse clocks.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&shadow, text).unwrap();
+    assert_eq!(server.ask("alice:secret"), "0");
+    let printed = server.printed().join("\n");
+    assert!(printed.contains("Reloaded"), "{printed}");
+}
+
+#[test]
+fn an_unreadable_shadow_file_is_a_clear_error() {
+    let out = Command::new(example("auth_server"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--shadow",
+            "/nonexistent/shadow",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot read /nonexistent/shadow"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn auth_client_prints_the_verdict_in_words() {
+    let server = AuthServer::start(&["--delay-ms", "0"]);
+    let connect = format!("127.0.0.1:{}", server.port);
+    for (user, password, words, code) in [
+        ("alice", "secret", "Authenticated", 0),
+        ("alice", "wrong", "wrong password", 1),
+        ("nosuchuser", "x", "no such user", 1),
+    ] {
+        let out = Command::new(example("auth_client"))
+            .args(["--connect", &connect, "--user", user])
+            .env("AUTH_PASSWORD", password)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(words), "{user}: {stdout}");
+        assert_eq!(out.status.code(), Some(code), "{user}");
+    }
+}
