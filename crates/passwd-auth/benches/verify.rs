@@ -19,14 +19,26 @@ const HASHES: &[(&str, &str)] = &[
     ("descrypt", ".VeFd7l2M2wmY"),
     ("bsdicrypt", "_J9..RDS8MsXnCZI71pA"),
     ("md5crypt", "$1$kGnnuZIK$F1w/cEBvMjGuuF7NHP5Mj/"),
-    ("sha1crypt 24680", "$sha1$24680$abcdefgh$P6DJFz1dZi5FX2eeV1LzUkzUIptN"),
-    ("sha256crypt", "$5$snozbqVDTNN3zzNo$.zf21LD4wrGQSVByADBqsfehoJ..sA6sM/lESn.sDn1"),
+    (
+        "sha1crypt 24680",
+        "$sha1$24680$abcdefgh$P6DJFz1dZi5FX2eeV1LzUkzUIptN",
+    ),
+    (
+        "sha256crypt",
+        "$5$snozbqVDTNN3zzNo$.zf21LD4wrGQSVByADBqsfehoJ..sA6sM/lESn.sDn1",
+    ),
     (
         "sha512crypt",
         "$6$V4h1WzQaeQM8PT1J$RN5spqMtqULS.TIm/2ul3VgzrHuI1/iKZ25YZPlmuEwr0Cjh9yAZWygbMobyEfeMSTyfcqvH74oJPDg.NvaCq0",
     ),
-    ("bcrypt 10", "$2b$10$F9pZCNeNjYPC2bNI7xXi1e4b8Q0vw2E.UMZzQjEysDhMqMqpCcojS"),
-    ("yescrypt", "$y$j9T$YmmoKKC/j./bmivc08WMV/$Byt0CoQBZ6uq44qz6ans3t.gEQ2e0HnsdEbMyMDQqh5"),
+    (
+        "bcrypt 10",
+        "$2b$10$F9pZCNeNjYPC2bNI7xXi1e4b8Q0vw2E.UMZzQjEysDhMqMqpCcojS",
+    ),
+    (
+        "yescrypt",
+        "$y$j9T$YmmoKKC/j./bmivc08WMV/$Byt0CoQBZ6uq44qz6ans3t.gEQ2e0HnsdEbMyMDQqh5",
+    ),
 ];
 
 fn main() {
@@ -67,7 +79,10 @@ for _ in range(runs):
 times.sort()
 print(times[len(times) // 2] * 1e6)
 "#;
-    let out = Command::new("python3").args(["-W", "ignore", "-c", script, hash]).output().ok()?;
+    let out = Command::new("python3")
+        .args(["-W", "ignore", "-c", script, hash])
+        .output()
+        .ok()?;
     String::from_utf8(out.stdout).ok()?.trim().parse().ok()
 }
 
@@ -76,14 +91,21 @@ fn compare_with_libxcrypt() {
     println!("|---|---:|---:|---:|");
     let limits = CostLimits::default();
     for (name, hash) in HASHES {
-        assert_eq!(verify(b"password", hash.as_bytes(), &limits), Ok(true), "{name}");
+        assert_eq!(
+            verify(b"password", hash.as_bytes(), &limits),
+            Ok(true),
+            "{name}"
+        );
         let ours = median(Duration::from_millis(500), || {
             black_box(verify(black_box(b"password"), hash.as_bytes(), &limits)).ok();
         })
         .as_secs_f64()
             * 1e6;
         match libxcrypt_micros(hash) {
-            Some(theirs) => println!("| {name} | {theirs:.1} µs | {ours:.1} µs | {:.2} |", ours / theirs),
+            Some(theirs) => println!(
+                "| {name} | {theirs:.1} µs | {ours:.1} µs | {:.2} |",
+                ours / theirs
+            ),
             None => println!("| {name} | (python3 crypt unavailable) | {ours:.1} µs | |"),
         }
     }
@@ -92,17 +114,28 @@ fn compare_with_libxcrypt() {
 
 #[divan::bench(args = HASHES.iter().map(|(name, _)| *name))]
 fn verify_right_password(bencher: Bencher<'_, '_>, name: &str) {
-    let hash = HASHES.iter().find(|(n, _)| *n == name).map(|(_, h)| *h).unwrap_or_default();
+    let hash = HASHES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, h)| *h)
+        .unwrap_or_default();
     let limits = CostLimits::default();
     bencher.bench(|| verify(black_box(b"password"), hash.as_bytes(), &limits));
 }
 
 /// An account database whose every hash is yescrypt, Debian's default.
 fn yescrypt_accounts() -> Authenticator {
-    let hash = HASHES.iter().find(|(n, _)| *n == "yescrypt").map(|(_, h)| *h).unwrap_or_default();
+    let hash = HASHES
+        .iter()
+        .find(|(n, _)| *n == "yescrypt")
+        .map(|(_, h)| *h)
+        .unwrap_or_default();
     let passwd = b"alice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\n";
     let shadow = format!("alice:{hash}:19000:0:99999:7:::\nbob:{hash}:19000:0:99999:7:::\n");
-    Authenticator::new(PasswdDb::parse(passwd, Some(shadow.as_bytes())), Policy::default())
+    Authenticator::new(
+        PasswdDb::parse(passwd, Some(shadow.as_bytes())),
+        Policy::default(),
+    )
 }
 
 /// These two must cost the same within noise: otherwise timing would tell
@@ -125,7 +158,9 @@ fn big_files(count: usize) -> (Vec<u8>, Vec<u8>) {
     let mut passwd = Vec::new();
     let mut shadow = Vec::new();
     for i in 0..count {
-        passwd.extend_from_slice(format!("user{i}:x:{i}:{i}:User {i},,,:/home/user{i}:/bin/bash\n").as_bytes());
+        passwd.extend_from_slice(
+            format!("user{i}:x:{i}:{i}:User {i},,,:/home/user{i}:/bin/bash\n").as_bytes(),
+        );
         shadow.extend_from_slice(
             format!("user{i}:$y$j9T$abcdefghijklmnopqrstuv$abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ:19000:0:99999:7:::\n")
                 .as_bytes(),

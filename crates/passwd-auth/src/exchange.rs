@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use lineproto::{Machine, Output, Secret};
 use zeroize::Zeroizing;
 
@@ -265,13 +265,15 @@ impl Client {
         if bad(password.expose()) {
             return Err(Error::InvalidPassword);
         }
-        let mut line = BytesMut::with_capacity(user.len() + password.expose().len() + 2);
+        let mut line = Zeroizing::new(Vec::with_capacity(user.len() + password.expose().len() + 2));
         line.extend_from_slice(user);
         line.extend_from_slice(b":");
         line.extend_from_slice(password.expose());
         line.extend_from_slice(b"\n");
         Ok(Self {
-            request: Some(line.freeze()),
+            // The request holds the password: its memory is zeroed when the
+            // last reference to the transmitted bytes is dropped.
+            request: Some(Bytes::from_owner(line)),
             reply: Vec::new(),
             eof: false,
             done: None,
