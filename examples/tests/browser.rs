@@ -148,7 +148,8 @@ impl Browser {
             _driver: driver,
             _profile: profile,
         };
-        browser.post("/timeouts", json!({ "implicit": 5000, "pageLoad": 30000 }));
+        // Element lookups return at once; `submit` does its own waiting.
+        browser.post("/timeouts", json!({ "implicit": 0, "pageLoad": 30000 }));
         browser
     }
 
@@ -178,12 +179,33 @@ impl Browser {
             .take()
     }
 
+    /// The first element matching `css`, waiting (bounded) for it to appear.
     fn find(&self, css: &str) -> String {
-        let found = self.post("/element", json!({ "using": "css selector", "value": css }));
-        found[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("no element {css}: {found}"))
-            .to_owned()
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(found) = self.all(css).into_iter().next() {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "no element {css}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The references of the elements matching `css`, at this moment.
+    fn all(&self, css: &str) -> Vec<String> {
+        let found = self.post(
+            "/elements",
+            json!({ "using": "css selector", "value": css }),
+        );
+        found
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| item[ELEMENT].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn count(&self, css: &str) -> usize {
@@ -202,15 +224,31 @@ impl Browser {
     /// Types `text` into the form, clicks Send, and returns the text of the
     /// notice the new page shows above the form.
     fn submit(&self, text: &str) -> String {
+        let before = self.all("main > p");
         let input = self.find("#message");
         self.post(&format!("/element/{input}/value"), json!({ "text": text }));
         let send = self.find("input[type=submit]");
         self.post(&format!("/element/{send}/click"), json!({}));
-        let notice = self.find("main > p");
-        self.get(&format!("/element/{notice}/text"))
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        // Wait (bounded) for the new page: a notice element that was not on
+        // the old one, whose text can be read.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            for notice in self.all("main > p") {
+                if before.contains(&notice) {
+                    continue;
+                }
+                // Empty while the new page is still being laid out.
+                match self.get(&format!("/element/{notice}/text")).as_str() {
+                    Some(text) if !text.is_empty() => return text.to_owned(),
+                    _ => {}
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new page after submitting {text:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Whether a JavaScript dialog (as `alert` opens) is showing.
