@@ -1,0 +1,811 @@
+//! The POP3 client machine: AUTHORIZATION, TRANSACTION and UPDATE, with
+//! queued requests answered in order and pipelining when the server allows.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+use lineproto::{Machine, Output, Secret};
+
+use crate::Error;
+use crate::body::{Decoded, MultiLineDecoder};
+use crate::codec::{
+    Capabilities, Command, Greeting, ResponseCode, StatusLine, apop_digest, base64,
+    parse_scan_listing, parse_stat, parse_unique_id_listing, unbase64,
+};
+
+/// Settings of a [`Client`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The longest status line accepted, line end not counted. RFC 1939
+    /// allows 512 octets; the default, 8 KiB, tolerates servers that go
+    /// over. Message lines are not limited: they are streamed.
+    pub max_line_len: usize,
+    /// The most bytes of a LIST, UIDL or CAPA listing held in memory.
+    /// Default: 64 MiB (a UIDL listing of a million messages).
+    pub max_listing_len: usize,
+    /// Send commands without waiting for replies when the server
+    /// advertises PIPELINING. Default: yes.
+    pub pipelining: bool,
+    /// The most commands in flight when pipelining. Default: 32. Bounded so
+    /// that what is written never fills the socket buffers while the
+    /// server's replies are not being read, which could deadlock both sides.
+    pub pipeline_window: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_line_len: 8 * 1024,
+            max_listing_len: 64 << 20,
+            pipelining: true,
+            pipeline_window: 32,
+        }
+    }
+}
+
+/// Identifies a queued request; its response carries the same handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Handle(u64);
+
+/// What the application asks of the server.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `CAPA`: the server's capabilities.
+    Capa,
+    /// `STLS`: switch to TLS (RFC 2595). On success the driver must
+    /// upgrade the transport and call [`Client::tls_established`].
+    Stls,
+    /// `USER` then `PASS`.
+    UserPass {
+        /// The user name.
+        user: Bytes,
+        /// The password.
+        password: Secret<Vec<u8>>,
+    },
+    /// `APOP` with the digest of the greeting's timestamp and the secret.
+    Apop {
+        /// The user name.
+        user: Bytes,
+        /// The shared secret.
+        password: Secret<Vec<u8>>,
+    },
+    /// `AUTH PLAIN` (RFC 4616), with the credentials as initial response
+    /// when they fit the command line, in answer to the challenge otherwise.
+    AuthPlain {
+        /// The user name.
+        user: Bytes,
+        /// The password.
+        password: Secret<Vec<u8>>,
+    },
+    /// `AUTH LOGIN`: user name and password, each in answer to a challenge.
+    AuthLogin {
+        /// The user name.
+        user: Bytes,
+        /// The password.
+        password: Secret<Vec<u8>>,
+    },
+    /// `UTF8` (RFC 6856).
+    Utf8,
+    /// `STAT`
+    Stat,
+    /// `LIST`, or `LIST n` for one message.
+    List(Option<u32>),
+    /// `UIDL`, or `UIDL n` for one message.
+    Uidl(Option<u32>),
+    /// `RETR n`: the message streams out as [`Event::MessageData`].
+    Retr(u32),
+    /// `TOP n lines`: the headers and the first lines of the body, streamed.
+    Top {
+        /// The message number.
+        message: u32,
+        /// How many body lines.
+        lines: u32,
+    },
+    /// `DELE n`
+    Dele(u32),
+    /// `NOOP`
+    Noop,
+    /// `RSET`
+    Rset,
+    /// `QUIT`: ends the session; in TRANSACTION, deletions take effect.
+    Quit,
+}
+
+impl Request {
+    /// Whether the request may be sent while others are in flight, when
+    /// the server allows pipelining. Authentication and STLS change the
+    /// session's state, so they always wait for everything before them.
+    fn pipelinable(&self) -> bool {
+        matches!(
+            self,
+            Self::Stat
+                | Self::List(_)
+                | Self::Uidl(_)
+                | Self::Retr(_)
+                | Self::Top { .. }
+                | Self::Dele(_)
+                | Self::Noop
+                | Self::Rset
+                | Self::Quit
+        )
+    }
+}
+
+/// A `-ERR` answer to a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    /// The command that was refused.
+    pub command: &'static str,
+    /// The extended response code, if the server sent one.
+    pub code: Option<ResponseCode>,
+    /// The server's text.
+    pub text: Bytes,
+}
+
+impl ServerError {
+    fn from_line(command: &'static str, line: StatusLine) -> Self {
+        Self {
+            command,
+            code: line.code,
+            text: line.text,
+        }
+    }
+}
+
+impl core::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} refused: -ERR ", self.command)?;
+        if let Some(code) = &self.code {
+            write!(f, "[{code:?}] ")?;
+        }
+        f.write_str(&String::from_utf8_lossy(&self.text))
+    }
+}
+
+/// The answer to one request.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// `+OK` to a command with nothing more to report (login, DELE, NOOP,
+    /// RSET, UTF8, QUIT).
+    Ok(StatusLine),
+    /// The answer to STAT.
+    Stat {
+        /// Messages in the maildrop (not counting deleted ones).
+        count: u32,
+        /// Their total size in octets.
+        octets: u64,
+    },
+    /// The answer to LIST: message numbers and sizes.
+    Listing(Vec<(u32, u64)>),
+    /// The answer to `LIST n`.
+    Scan(u32, u64),
+    /// The answer to UIDL: message numbers and unique ids.
+    UniqueIds(Vec<(u32, Bytes)>),
+    /// The answer to `UIDL n`.
+    UniqueId(u32, Bytes),
+    /// The answer to CAPA.
+    Capabilities(Capabilities),
+    /// `+OK` to RETR or TOP; [`Event::MessageData`] chunks follow, then
+    /// [`MessageEnd`](Self::MessageEnd).
+    MessageStart(StatusLine),
+    /// The message (or TOP excerpt) is complete.
+    MessageEnd,
+    /// `+OK` to STLS: upgrade the transport now, then call
+    /// [`Client::tls_established`].
+    StartTls,
+    /// `-ERR`.
+    Rejected(ServerError),
+    /// Not sent: refused by the client before it reached the wire (an
+    /// argument with a line break, APOP without a timestamp, ...).
+    NotSent(Error),
+}
+
+/// What the client tells its application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The server's greeting (a `-ERR` greeting also ends the session).
+    Greeting(Greeting),
+    /// The answer to the request with this handle.
+    Response {
+        /// The request's handle.
+        handle: Handle,
+        /// The answer.
+        response: Response,
+    },
+    /// A piece of the message being retrieved, dot-unstuffed, with its
+    /// line ends as the server sent them.
+    MessageData {
+        /// The RETR or TOP request's handle.
+        handle: Handle,
+        /// The bytes; concatenated, the pieces are the message.
+        chunk: Bytes,
+    },
+}
+
+/// What a sent command waits for.
+#[derive(Debug)]
+enum Awaiting {
+    Capa,
+    Stls,
+    /// USER was sent; PASS follows on `+OK`.
+    User(Secret<Vec<u8>>),
+    Login(&'static str),
+    /// AUTH PLAIN without initial response: the credentials answer the challenge.
+    PlainChallenge(Secret<Vec<u8>>),
+    /// AUTH LOGIN: user name, then password, each answering a challenge.
+    LoginUser(Bytes, Secret<Vec<u8>>),
+    LoginPassword(Secret<Vec<u8>>),
+    Simple(&'static str),
+    Stat,
+    List(Option<u32>),
+    Uidl(Option<u32>),
+    Message(&'static str),
+    Quit,
+}
+
+/// A multi-line response being read.
+#[derive(Debug)]
+enum Body {
+    /// A listing, collected and parsed at its end.
+    Listing { kind: Awaiting, data: Vec<u8> },
+    /// A message, streamed out.
+    Message,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before the greeting.
+    Greeting,
+    /// Talking.
+    Session,
+    /// `+OK` to STLS arrived; waiting for the driver's TLS handshake.
+    TlsPending,
+    /// QUIT was answered or the session failed.
+    Over,
+}
+
+/// A Sans-IO POP3 client.
+///
+/// Queue requests with [`send`](Self::send): each returns a [`Handle`], and
+/// each gets exactly one [`Event::Response`] with that handle, in order.
+/// Nothing is sent before the greeting. When the server's last CAPA listed
+/// PIPELINING, transaction commands (STAT, LIST, UIDL, RETR, TOP, DELE,
+/// NOOP, RSET, QUIT) go out without waiting, at most
+/// [`pipeline_window`](Options::pipeline_window) at a time. Everything else
+/// waits for the reply before it.
+///
+/// RETR and TOP stream: [`Response::MessageStart`], then
+/// [`Event::MessageData`] chunks, then [`Response::MessageEnd`]. A 50 MB
+/// message never has to be in memory.
+///
+/// The session ends (`Done(Ok)`) when QUIT is answered. It ends with an
+/// error if the server closes first, sends something that is not POP3, or
+/// greets with `-ERR`.
+///
+/// ```
+/// use lineproto::Secret;
+/// use lineproto::testing::Pair;
+/// use pop3_client::client::{Client, Event, Options, Request, Response};
+/// use pop3_client::server::{Mailbox, Server, ServerOptions};
+///
+/// let mailbox = Mailbox::new("john", "doe", vec!["Subject: hi\r\n\r\nHello!\r\n".into()]);
+/// let server = Server::new(mailbox, ServerOptions::default());
+///
+/// let mut client = Client::new(Options::default());
+/// client.send(Request::UserPass { user: "john".into(), password: Secret::new(b"doe".to_vec()) });
+/// let stat = client.send(Request::Stat);
+/// client.send(Request::Quit);
+///
+/// let outcome = Pair::new(client, server).run();
+/// assert_eq!(outcome.client_result, Some(Ok(())));
+/// assert!(outcome.client_events.contains(&Event::Response {
+///     handle: stat,
+///     response: Response::Stat { count: 1, octets: 23 },
+/// }));
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    options: Options,
+    input: BytesMut,
+    eof: bool,
+    phase: Phase,
+    greeting: Option<Greeting>,
+    capabilities: Option<Capabilities>,
+    queue: VecDeque<(Handle, Request)>,
+    in_flight: VecDeque<(Handle, Awaiting)>,
+    body: Option<(MultiLineDecoder, Body)>,
+    outbox: BytesMut,
+    events: VecDeque<Event>,
+    next_handle: u64,
+    quit_answered: bool,
+    failure: Option<Error>,
+}
+
+impl Client {
+    /// Creates a client waiting for the greeting.
+    pub fn new(options: Options) -> Self {
+        Self {
+            options,
+            input: BytesMut::new(),
+            eof: false,
+            phase: Phase::Greeting,
+            greeting: None,
+            capabilities: None,
+            queue: VecDeque::new(),
+            in_flight: VecDeque::new(),
+            body: None,
+            outbox: BytesMut::new(),
+            events: VecDeque::new(),
+            next_handle: 0,
+            quit_answered: false,
+            failure: None,
+        }
+    }
+
+    /// Queues a request; its response will carry the returned handle.
+    pub fn send(&mut self, request: Request) -> Handle {
+        let handle = Handle(self.next_handle);
+        self.next_handle += 1;
+        self.queue.push_back((handle, request));
+        handle
+    }
+
+    /// The greeting, once it has arrived.
+    pub fn greeting(&self) -> Option<&Greeting> {
+        self.greeting.as_ref()
+    }
+
+    /// The capabilities from the last CAPA answer, if any (forgotten after
+    /// STLS, as RFC 2595 requires).
+    pub fn capabilities(&self) -> Option<&Capabilities> {
+        self.capabilities.as_ref()
+    }
+
+    /// Whether pipelining is in use now.
+    pub fn is_pipelining(&self) -> bool {
+        self.options.pipelining
+            && self
+                .capabilities
+                .as_ref()
+                .is_some_and(Capabilities::pipelining)
+    }
+
+    /// How many commands are sent and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Tells the client the transport is now TLS, after
+    /// [`Response::StartTls`]. Bytes received before the switch are thrown
+    /// away: a man in the middle could have appended them to the plaintext
+    /// `+OK` to have them read as if they came over TLS. The capabilities
+    /// are forgotten; send CAPA again.
+    pub fn tls_established(&mut self) {
+        if self.phase == Phase::TlsPending {
+            self.input.clear();
+            self.capabilities = None;
+            self.phase = Phase::Session;
+        }
+    }
+
+    fn respond(&mut self, handle: Handle, response: Response) {
+        self.events.push_back(Event::Response { handle, response });
+    }
+
+    fn fail(&mut self, error: Error) {
+        if self.failure.is_none() {
+            self.failure = Some(error);
+        }
+        self.finish();
+    }
+
+    /// Ends the session; requests never sent are answered `NotSent`.
+    fn finish(&mut self) {
+        self.phase = Phase::Over;
+        while let Some((handle, _)) = self.queue.pop_front() {
+            self.respond(handle, Response::NotSent(Error::SessionEnded));
+        }
+    }
+
+    /// Sends queued requests as far as the rules allow.
+    fn pump(&mut self) {
+        while self.phase == Phase::Session {
+            let Some((_, request)) = self.queue.front() else {
+                return;
+            };
+            let busy = !self.in_flight.is_empty();
+            if busy {
+                let window_open = self.in_flight.len() < self.options.pipeline_window.max(1);
+                let all_pipelinable = self.in_flight.iter().all(|(_, a)| {
+                    matches!(
+                        a,
+                        Awaiting::Simple(_)
+                            | Awaiting::Stat
+                            | Awaiting::List(_)
+                            | Awaiting::Uidl(_)
+                            | Awaiting::Message(_)
+                    )
+                });
+                if !(self.is_pipelining()
+                    && request.pipelinable()
+                    && all_pipelinable
+                    && window_open)
+                {
+                    return;
+                }
+            }
+            if self
+                .in_flight
+                .iter()
+                .any(|(_, a)| matches!(a, Awaiting::Quit))
+            {
+                return;
+            }
+            let Some((handle, request)) = self.queue.pop_front() else {
+                return;
+            };
+            match self.command_for(request) {
+                Ok((command, awaiting)) => match command.encode() {
+                    Ok(line) => {
+                        self.outbox.extend_from_slice(&line);
+                        self.in_flight.push_back((handle, awaiting));
+                    }
+                    Err(error) => self.respond(handle, Response::NotSent(error)),
+                },
+                Err(error) => self.respond(handle, Response::NotSent(error)),
+            }
+        }
+    }
+
+    /// The first command of a request, and what it waits for.
+    fn command_for(&self, request: Request) -> Result<(Command, Awaiting), Error> {
+        Ok(match request {
+            Request::Capa => (Command::Capa, Awaiting::Capa),
+            Request::Stls => (Command::Stls, Awaiting::Stls),
+            Request::UserPass { user, password } => (Command::User(user), Awaiting::User(password)),
+            Request::Apop { user, password } => {
+                let timestamp = self
+                    .greeting
+                    .as_ref()
+                    .and_then(|g| g.apop_timestamp.as_ref())
+                    .ok_or(Error::NoApopTimestamp)?;
+                let digest = apop_digest(timestamp, password.expose());
+                (Command::Apop { user, digest }, Awaiting::Login("APOP"))
+            }
+            Request::AuthPlain { user, password } => {
+                let mut message = zeroize::Zeroizing::new(Vec::new());
+                message.push(0);
+                message.extend_from_slice(&user);
+                message.push(0);
+                message.extend_from_slice(password.expose());
+                let encoded = Secret::new(base64(&message).to_vec());
+                // RFC 5034: the initial response must fit the 255-octet line.
+                if "AUTH PLAIN ".len() + encoded.expose().len() + 2 <= crate::codec::MAX_COMMAND_LEN
+                {
+                    let command = Command::Auth {
+                        mechanism: "PLAIN",
+                        initial: Some(encoded),
+                    };
+                    (command, Awaiting::Login("AUTH PLAIN"))
+                } else {
+                    (
+                        Command::Auth {
+                            mechanism: "PLAIN",
+                            initial: None,
+                        },
+                        Awaiting::PlainChallenge(encoded),
+                    )
+                }
+            }
+            Request::AuthLogin { user, password } => (
+                Command::Auth {
+                    mechanism: "LOGIN",
+                    initial: None,
+                },
+                Awaiting::LoginUser(user, password),
+            ),
+            Request::Utf8 => (Command::Utf8, Awaiting::Simple("UTF8")),
+            Request::Stat => (Command::Stat, Awaiting::Stat),
+            Request::List(n) => (Command::List(n), Awaiting::List(n)),
+            Request::Uidl(n) => (Command::Uidl(n), Awaiting::Uidl(n)),
+            Request::Retr(n) => (Command::Retr(n), Awaiting::Message("RETR")),
+            Request::Top { message, lines } => {
+                (Command::Top(message, lines), Awaiting::Message("TOP"))
+            }
+            Request::Dele(n) => (Command::Dele(n), Awaiting::Simple("DELE")),
+            Request::Noop => (Command::Noop, Awaiting::Simple("NOOP")),
+            Request::Rset => (Command::Rset, Awaiting::Simple("RSET")),
+            Request::Quit => (Command::Quit, Awaiting::Quit),
+        })
+    }
+
+    /// Takes one line (without its line end) from the input, if complete.
+    fn take_line(&mut self) -> Result<Option<Bytes>, Error> {
+        let limit = self.options.max_line_len;
+        let search = &self.input[..self.input.len().min(limit.saturating_add(2))];
+        match memchr::memchr(b'\n', search) {
+            Some(newline) => {
+                let mut line = self.input.split_to(newline + 1);
+                line.truncate(newline);
+                if line.last() == Some(&b'\r') {
+                    line.truncate(newline - 1);
+                }
+                if line.len() > limit {
+                    return Err(Error::LineTooLong { limit });
+                }
+                Ok(Some(line.freeze()))
+            }
+            None if self.input.len() > limit.saturating_add(1) => Err(Error::LineTooLong { limit }),
+            None => Ok(None),
+        }
+    }
+
+    /// Decodes what the input holds; returns whether anything happened.
+    fn read(&mut self) -> Result<bool, Error> {
+        if let Some((decoder, body)) = &mut self.body {
+            return match decoder.decode(&mut self.input) {
+                Decoded::NeedMore => Ok(false),
+                Decoded::Data(chunk) => {
+                    match body {
+                        Body::Message => {
+                            let handle = self
+                                .in_flight
+                                .front()
+                                .map(|(h, _)| *h)
+                                .ok_or(Error::UnexpectedData)?;
+                            self.events.push_back(Event::MessageData { handle, chunk });
+                        }
+                        Body::Listing { data, .. } => {
+                            if data.len() + chunk.len() > self.options.max_listing_len {
+                                return Err(Error::ListingTooLong {
+                                    limit: self.options.max_listing_len,
+                                });
+                            }
+                            data.extend_from_slice(&chunk);
+                        }
+                    }
+                    Ok(true)
+                }
+                Decoded::End => {
+                    let Some((_, body)) = self.body.take() else {
+                        return Ok(true);
+                    };
+                    let (handle, _) = self.in_flight.pop_front().ok_or(Error::UnexpectedData)?;
+                    let response = match body {
+                        Body::Message => Response::MessageEnd,
+                        Body::Listing { kind, data } => listing(kind, &data)?,
+                    };
+                    if let Response::Capabilities(caps) = &response {
+                        self.capabilities = Some(caps.clone());
+                    }
+                    self.respond(handle, response);
+                    Ok(true)
+                }
+            };
+        }
+        let Some(line) = self.take_line()? else {
+            return Ok(false);
+        };
+        if self.phase == Phase::Greeting {
+            let greeting = Greeting::parse(&line)?;
+            let refused = !greeting.line.is_ok();
+            self.greeting = Some(greeting.clone());
+            self.events.push_back(Event::Greeting(greeting.clone()));
+            if refused {
+                self.fail(Error::Refused(ServerError::from_line(
+                    "greeting",
+                    greeting.line,
+                )));
+            } else {
+                self.phase = Phase::Session;
+            }
+            return Ok(true);
+        }
+        let Some((handle, awaiting)) = self.in_flight.pop_front() else {
+            return Err(Error::UnexpectedData);
+        };
+        self.on_reply(handle, awaiting, &line)?;
+        Ok(true)
+    }
+
+    /// Handles the reply line to the oldest command in flight.
+    fn on_reply(&mut self, handle: Handle, awaiting: Awaiting, line: &[u8]) -> Result<(), Error> {
+        // SASL challenges: `+ base64`.
+        if line.starts_with(b"+ ") || line == b"+" {
+            return self.on_challenge(handle, awaiting, line.get(2..).unwrap_or_default());
+        }
+        let status = StatusLine::parse(line)?;
+        if !status.is_ok() {
+            let command = match &awaiting {
+                Awaiting::Capa => "CAPA",
+                Awaiting::Stls => "STLS",
+                Awaiting::User(_) => "USER",
+                Awaiting::Login(name) | Awaiting::Simple(name) | Awaiting::Message(name) => name,
+                Awaiting::PlainChallenge(_) => "AUTH PLAIN",
+                Awaiting::LoginUser(..) | Awaiting::LoginPassword(_) => "AUTH LOGIN",
+                Awaiting::Stat => "STAT",
+                Awaiting::List(_) => "LIST",
+                Awaiting::Uidl(_) => "UIDL",
+                Awaiting::Quit => "QUIT",
+            };
+            if matches!(awaiting, Awaiting::Quit) {
+                self.quit_answered = true;
+            }
+            self.respond(
+                handle,
+                Response::Rejected(ServerError::from_line(command, status)),
+            );
+            return Ok(());
+        }
+        match awaiting {
+            Awaiting::User(password) => {
+                // PASS goes out at once; the request's answer is PASS's.
+                let line = Command::Pass(password).encode()?;
+                self.outbox.extend_from_slice(&line);
+                self.in_flight.push_front((handle, Awaiting::Login("PASS")));
+            }
+            Awaiting::Stls => {
+                self.phase = Phase::TlsPending;
+                // Anything already buffered came in plaintext after the
+                // +OK: never read it as TLS-protected data.
+                self.input.clear();
+                self.respond(handle, Response::StartTls);
+            }
+            Awaiting::Login(_) | Awaiting::Simple(_) => self.respond(handle, Response::Ok(status)),
+            Awaiting::Stat => {
+                let (count, octets) = parse_stat(&status.text)?;
+                self.respond(handle, Response::Stat { count, octets });
+            }
+            Awaiting::List(Some(_)) => {
+                let (n, size) = parse_scan_listing(&status.text)?;
+                self.respond(handle, Response::Scan(n, size));
+            }
+            Awaiting::Uidl(Some(_)) => {
+                let (n, id) = parse_unique_id_listing(&status.text)?;
+                self.respond(handle, Response::UniqueId(n, id));
+            }
+            kind @ (Awaiting::Capa | Awaiting::List(None) | Awaiting::Uidl(None)) => {
+                self.in_flight
+                    .push_front((handle, Awaiting::Simple("listing")));
+                self.body = Some((
+                    MultiLineDecoder::default(),
+                    Body::Listing {
+                        kind,
+                        data: Vec::new(),
+                    },
+                ));
+            }
+            Awaiting::Message(_) => {
+                self.in_flight
+                    .push_front((handle, Awaiting::Simple("message")));
+                self.body = Some((MultiLineDecoder::default(), Body::Message));
+                self.respond(handle, Response::MessageStart(status));
+            }
+            Awaiting::Quit => {
+                self.quit_answered = true;
+                self.respond(handle, Response::Ok(status));
+            }
+            Awaiting::PlainChallenge(_) | Awaiting::LoginUser(..) | Awaiting::LoginPassword(_) => {
+                self.respond(handle, Response::Ok(status));
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers a SASL challenge.
+    fn on_challenge(
+        &mut self,
+        handle: Handle,
+        awaiting: Awaiting,
+        challenge: &[u8],
+    ) -> Result<(), Error> {
+        let (answer, next) = match awaiting {
+            Awaiting::PlainChallenge(encoded) => (encoded, Awaiting::Login("AUTH PLAIN")),
+            Awaiting::LoginUser(user, password) => {
+                // Challenges are "Username:" and "Password:" in base64; only
+                // their order matters.
+                if !challenge.is_empty() && unbase64(challenge).is_none() {
+                    return Err(Error::Malformed {
+                        what: "SASL challenge",
+                    });
+                }
+                (
+                    Secret::new(base64(&user).to_vec()),
+                    Awaiting::LoginPassword(password),
+                )
+            }
+            Awaiting::LoginPassword(password) => (
+                Secret::new(base64(password.expose()).to_vec()),
+                Awaiting::Login("AUTH LOGIN"),
+            ),
+            _ => {
+                return Err(Error::Malformed {
+                    what: "unexpected continuation",
+                });
+            }
+        };
+        let line = Command::SaslResponse(answer).encode()?;
+        self.outbox.extend_from_slice(&line);
+        self.in_flight.push_front((handle, next));
+        Ok(())
+    }
+}
+
+/// Parses a collected listing.
+fn listing(kind: Awaiting, data: &[u8]) -> Result<Response, Error> {
+    let lines = data
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .filter(|line| !line.is_empty());
+    Ok(match kind {
+        Awaiting::Capa => Response::Capabilities(Capabilities::parse(lines)?),
+        Awaiting::List(_) => {
+            Response::Listing(lines.map(parse_scan_listing).collect::<Result<_, _>>()?)
+        }
+        _ => Response::UniqueIds(
+            lines
+                .map(parse_unique_id_listing)
+                .collect::<Result<_, _>>()?,
+        ),
+    })
+}
+
+impl Machine for Client {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        // Before the TLS switch, and after the end, input is not read.
+        if matches!(self.phase, Phase::Greeting | Phase::Session) {
+            self.input.extend_from_slice(bytes);
+        }
+    }
+
+    fn handle_eof(&mut self) {
+        self.eof = true;
+    }
+
+    fn poll_output(&mut self) -> Output<Event, Error> {
+        loop {
+            if !self.outbox.is_empty() {
+                return Output::Transmit(self.outbox.split().freeze());
+            }
+            if let Some(event) = self.events.pop_front() {
+                return Output::Event(event);
+            }
+            match self.phase {
+                Phase::Over => return Output::Done(self.failure.clone().map_or(Ok(()), Err)),
+                Phase::TlsPending if self.eof => {
+                    self.fail(Error::UnexpectedEof);
+                    continue;
+                }
+                Phase::TlsPending => return Output::NeedInput,
+                Phase::Greeting | Phase::Session => {}
+            }
+            if self.quit_answered && self.in_flight.is_empty() {
+                self.finish();
+                continue;
+            }
+            self.pump();
+            if !self.outbox.is_empty() || !self.events.is_empty() {
+                continue;
+            }
+            match self.read() {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(error) => {
+                    self.fail(error);
+                    continue;
+                }
+            }
+            if self.eof {
+                self.fail(Error::UnexpectedEof);
+                continue;
+            }
+            return Output::NeedInput;
+        }
+    }
+}

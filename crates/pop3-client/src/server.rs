@@ -1,0 +1,523 @@
+//! A small POP3 server machine over an in-memory mailbox: the demo mailbox
+//! of `pop3_count`, and the peer of the client in tests with no sockets.
+//!
+//! It covers what the client speaks, including what Dovecot 2.3 does not
+//! offer: UTF8, LOGIN-DELAY and EXPIRE in CAPA, and `[IN-USE]`.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+use lineproto::{LineBuffer, Machine, Output, Secret};
+
+use crate::Error;
+use crate::codec::{apop_digest, base64, unbase64};
+
+/// One user's maildrop.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    user: Bytes,
+    password: Secret<Vec<u8>>,
+    messages: Vec<Prepared>,
+}
+
+/// A message as the server sends it.
+#[derive(Debug, Clone)]
+struct Prepared {
+    /// CRLF line ends, ending with CRLF: what RETR sends, before stuffing.
+    text: Bytes,
+    /// A unique id: the message's position and a hash of its text.
+    uid: Bytes,
+}
+
+impl Mailbox {
+    /// A maildrop for `user` with `password` holding `messages` (any line
+    /// ends; they are sent with CRLF, and a missing final line end is added).
+    pub fn new(user: impl Into<Bytes>, password: impl AsRef<[u8]>, messages: Vec<Bytes>) -> Self {
+        let messages = messages
+            .iter()
+            .enumerate()
+            .map(|(index, message)| {
+                let text = crlf(message);
+                let uid = format!("{}-{:016x}", index + 1, fnv1a(&text)).into();
+                Prepared { text, uid }
+            })
+            .collect();
+        Self {
+            user: user.into(),
+            password: Secret::new(password.as_ref().to_vec()),
+            messages,
+        }
+    }
+
+    /// How many messages there are.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// Message `number` (1-based) exactly as RETR sends it, before
+    /// dot-stuffing: what a client must receive.
+    pub fn message(&self, number: usize) -> Option<&Bytes> {
+        number
+            .checked_sub(1)
+            .and_then(|i| self.messages.get(i))
+            .map(|m| &m.text)
+    }
+}
+
+/// `text` with every line ended by CRLF, including the last.
+fn crlf(text: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(text.len() + 16);
+    let mut lines = text.split(|&b| b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if lines.peek().is_none() && line.is_empty() {
+            break;
+        }
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.freeze()
+}
+
+/// A stable 64-bit hash for unique ids (not for security).
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Settings of a [`Server`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// Advertise and allow PIPELINING. Default: yes.
+    pub pipelining: bool,
+    /// The APOP timestamp in the greeting; `None` disables APOP.
+    /// Default: `<1896.697170952@pop3.demo.invalid>`.
+    pub apop_timestamp: Option<Bytes>,
+    /// Offer the UTF8 command (RFC 6856). Default: yes.
+    pub utf8: bool,
+    /// `LOGIN-DELAY n` in CAPA, if set. Default: none.
+    pub login_delay: Option<u32>,
+    /// `EXPIRE` in CAPA (`NEVER` or a number of days). Default: `NEVER`.
+    pub expire: Option<Bytes>,
+    /// Answer a correct login with `-ERR [IN-USE]`, as a server whose
+    /// maildrop is locked does. Default: no.
+    pub in_use: bool,
+    /// The longest command line accepted. Default: 1024 (RFC 2449 says
+    /// 255, and SASL responses may be longer).
+    pub max_line_len: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            pipelining: true,
+            apop_timestamp: Some(Bytes::from_static(b"<1896.697170952@pop3.demo.invalid>")),
+            utf8: true,
+            login_delay: None,
+            expire: Some(Bytes::from_static(b"NEVER")),
+            in_use: false,
+            max_line_len: 1024,
+        }
+    }
+}
+
+/// What the server tells its application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The client logged in.
+    Authenticated,
+    /// A login failed.
+    LoginFailed,
+    /// QUIT in TRANSACTION: these messages (1-based) are now deleted.
+    Deleted(Vec<u32>),
+}
+
+#[derive(Debug)]
+enum State {
+    Authorization {
+        user: Option<Bytes>,
+    },
+    /// AUTH PLAIN waiting for its response line.
+    SaslPlain,
+    /// AUTH LOGIN waiting for the user name, then the password.
+    SaslLoginUser,
+    SaslLoginPassword(Bytes),
+    Transaction,
+    Closed,
+}
+
+/// A POP3 server for one [`Mailbox`].
+///
+/// ```
+/// use lineproto::testing::{transcript, Step};
+/// use pop3_client::server::{Mailbox, Server, ServerOptions};
+///
+/// let mailbox = Mailbox::new("john", "doe", vec!["Hi\n.dot\n".into()]);
+/// let mut options = ServerOptions::default();
+/// options.apop_timestamp = None;
+/// let steps = transcript(Server::new(mailbox, options), [b"USER john\r\nPASS doe\r\nRETR 1\r\nQUIT\r\n"], false);
+/// let sent: Vec<u8> = steps.iter().filter_map(|s| match s { Step::Transmit(b) => Some(b.to_vec()), _ => None }).flatten().collect();
+/// let sent = String::from_utf8(sent).unwrap();
+/// assert!(sent.starts_with("+OK POP3 demo server ready\r\n"));
+/// assert!(sent.contains("+OK 10 octets\r\nHi\r\n..dot\r\n.\r\n"));
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    mailbox: Mailbox,
+    options: ServerOptions,
+    lines: LineBuffer,
+    state: State,
+    deleted: Vec<bool>,
+    greeted: bool,
+    eof: bool,
+    outbox: BytesMut,
+    events: VecDeque<Event>,
+}
+
+impl Server {
+    /// A server for `mailbox`, about to greet.
+    pub fn new(mailbox: Mailbox, options: ServerOptions) -> Self {
+        Self {
+            deleted: vec![false; mailbox.messages.len()],
+            lines: LineBuffer::new(options.max_line_len),
+            mailbox,
+            options,
+            state: State::Authorization { user: None },
+            greeted: false,
+            eof: false,
+            outbox: BytesMut::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    fn reply(&mut self, line: &str) {
+        self.outbox.extend_from_slice(line.as_bytes());
+        self.outbox.extend_from_slice(b"\r\n");
+    }
+
+    /// Message `n` if it exists and is not deleted.
+    fn live(&self, n: &[u8]) -> Option<usize> {
+        let index = std::str::from_utf8(n)
+            .ok()?
+            .parse::<usize>()
+            .ok()?
+            .checked_sub(1)?;
+        (index < self.mailbox.messages.len() && !self.deleted[index]).then_some(index)
+    }
+
+    fn login(&mut self, user: &[u8], ok: bool) {
+        if ok && user == self.mailbox.user {
+            if self.options.in_use {
+                self.reply("-ERR [IN-USE] Mailbox is locked by another session");
+                self.state = State::Authorization { user: None };
+                return;
+            }
+            let count = self.mailbox.messages.len();
+            self.reply(&format!("+OK Logged in, {count} messages"));
+            self.state = State::Transaction;
+            self.events.push_back(Event::Authenticated);
+        } else {
+            self.reply("-ERR [AUTH] Authentication failed.");
+            self.state = State::Authorization { user: None };
+            self.events.push_back(Event::LoginFailed);
+        }
+    }
+
+    fn capabilities(&mut self) {
+        self.reply("+OK Capability list follows");
+        let mut caps = vec![
+            "TOP",
+            "UIDL",
+            "RESP-CODES",
+            "AUTH-RESP-CODE",
+            "SASL PLAIN LOGIN",
+            "USER",
+        ];
+        if self.options.pipelining {
+            caps.push("PIPELINING");
+        }
+        if self.options.utf8 {
+            caps.push("UTF8");
+        }
+        for cap in caps {
+            self.reply(cap);
+        }
+        if let Some(delay) = self.options.login_delay {
+            self.reply(&format!("LOGIN-DELAY {delay}"));
+        }
+        if let Some(expire) = self.options.expire.clone() {
+            self.reply(&format!("EXPIRE {}", String::from_utf8_lossy(&expire)));
+        }
+        self.reply("IMPLEMENTATION pop3-client demo server");
+        self.reply(".");
+    }
+
+    /// Sends `text` as a multi-line body: dot-stuffed, then `.`.
+    fn body(&mut self, text: &[u8]) {
+        for line in text.split_inclusive(|&b| b == b'\n') {
+            if line.starts_with(b".") {
+                self.outbox.extend_from_slice(b".");
+            }
+            self.outbox.extend_from_slice(line);
+        }
+        self.outbox.extend_from_slice(b".\r\n");
+    }
+
+    fn on_line(&mut self, line: &[u8]) {
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::SaslPlain => {
+                let decoded = unbase64(line).unwrap_or_default();
+                let mut parts = decoded.split(|&b| b == 0);
+                let (_authzid, user, password) = (parts.next(), parts.next(), parts.next());
+                let ok = password.is_some_and(|p| p == self.mailbox.password.expose().as_slice());
+                self.login(user.unwrap_or_default(), ok);
+                return;
+            }
+            State::SaslLoginUser => {
+                self.state =
+                    State::SaslLoginPassword(Bytes::from(unbase64(line).unwrap_or_default()));
+                self.reply(&format!(
+                    "+ {}",
+                    String::from_utf8_lossy(&base64(b"Password:"))
+                ));
+                return;
+            }
+            State::SaslLoginPassword(user) => {
+                let ok = unbase64(line).is_some_and(|p| p == *self.mailbox.password.expose());
+                self.login(&user, ok);
+                return;
+            }
+            state => self.state = state,
+        }
+        let (command, args) = match memchr::memchr(b' ', line) {
+            Some(space) => (&line[..space], &line[space + 1..]),
+            None => (line, &b""[..]),
+        };
+        let command = command.to_ascii_uppercase();
+        let mut words = args.split(|&b| b == b' ').filter(|w| !w.is_empty());
+        let in_transaction = matches!(self.state, State::Transaction);
+        match (command.as_slice(), in_transaction) {
+            (b"CAPA", _) => self.capabilities(),
+            (b"NOOP", true) => self.reply("+OK"),
+            (b"QUIT", true) => {
+                let deleted: Vec<u32> = (1..)
+                    .zip(&self.deleted)
+                    .filter(|(_, d)| **d)
+                    .map(|(n, _)| n)
+                    .collect();
+                self.events.push_back(Event::Deleted(deleted));
+                self.reply("+OK Logging out, messages deleted.");
+                self.state = State::Closed;
+            }
+            (b"QUIT", false) => {
+                self.reply("+OK Logging out.");
+                self.state = State::Closed;
+            }
+            (b"USER", false) => {
+                self.state = State::Authorization {
+                    user: Some(Bytes::copy_from_slice(args)),
+                };
+                self.reply("+OK");
+            }
+            (b"PASS", false) => match &self.state {
+                State::Authorization { user: Some(user) } => {
+                    let user = user.clone();
+                    let ok = args == self.mailbox.password.expose().as_slice();
+                    self.login(&user, ok);
+                }
+                _ => self.reply("-ERR No username given."),
+            },
+            (b"APOP", false) => match self.options.apop_timestamp.clone() {
+                Some(timestamp) => {
+                    let (user, digest) = (
+                        words.next().unwrap_or_default(),
+                        words.next().unwrap_or_default(),
+                    );
+                    let expected = apop_digest(&timestamp, self.mailbox.password.expose());
+                    let user = Bytes::copy_from_slice(user);
+                    self.login(&user, digest == expected.as_bytes());
+                }
+                None => self.reply("-ERR APOP is not enabled."),
+            },
+            (b"AUTH", false) => {
+                let mechanism = words.next().unwrap_or_default().to_ascii_uppercase();
+                let initial = words.next();
+                match (mechanism.as_slice(), initial) {
+                    (b"", _) => {
+                        self.reply("+OK");
+                        self.reply("PLAIN");
+                        self.reply("LOGIN");
+                        self.reply(".");
+                    }
+                    (b"PLAIN", Some(initial)) => {
+                        self.state = State::SaslPlain;
+                        self.on_line(initial);
+                    }
+                    (b"PLAIN", None) => {
+                        self.state = State::SaslPlain;
+                        self.reply("+ ");
+                    }
+                    (b"LOGIN", _) => {
+                        self.state = State::SaslLoginUser;
+                        self.reply(&format!(
+                            "+ {}",
+                            String::from_utf8_lossy(&base64(b"Username:"))
+                        ));
+                    }
+                    _ => self.reply("-ERR Unsupported authentication mechanism."),
+                }
+            }
+            (b"UTF8", false) if self.options.utf8 => self.reply("+OK UTF8 enabled"),
+            (b"STLS", false) => self.reply("-ERR TLS is not available on this server."),
+            (b"STAT", true) => {
+                let (count, octets) = self
+                    .mailbox
+                    .messages
+                    .iter()
+                    .zip(&self.deleted)
+                    .filter(|(_, d)| !**d)
+                    .fold((0, 0), |(c, o), (m, _)| (c + 1, o + m.text.len()));
+                self.reply(&format!("+OK {count} {octets}"));
+            }
+            (b"LIST" | b"UIDL", true) => self.listing(&command, words.next()),
+            (b"RETR", true) => match words.next().and_then(|n| self.live(n)) {
+                Some(index) => {
+                    let text = self.mailbox.messages[index].text.clone();
+                    self.reply(&format!("+OK {} octets", text.len()));
+                    self.body(&text);
+                }
+                None => self.reply("-ERR There's no message with that number."),
+            },
+            (b"TOP", true) => {
+                let index = words.next().and_then(|n| self.live(n));
+                let lines = words
+                    .next()
+                    .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok());
+                match (index, lines) {
+                    (Some(index), Some(lines)) => {
+                        let text = self.mailbox.messages[index].text.clone();
+                        self.reply("+OK");
+                        self.body(&top(&text, lines));
+                    }
+                    _ => self.reply("-ERR Invalid arguments."),
+                }
+            }
+            (b"DELE", true) => match words.next().and_then(|n| self.live(n)) {
+                Some(index) => {
+                    self.deleted[index] = true;
+                    self.reply("+OK Marked to be deleted.");
+                }
+                None => self.reply("-ERR There's no message with that number."),
+            },
+            (b"RSET", true) => {
+                self.deleted.iter_mut().for_each(|d| *d = false);
+                self.reply("+OK");
+            }
+            _ => self.reply("-ERR Unknown command."),
+        }
+    }
+
+    fn listing(&mut self, command: &[u8], which: Option<&[u8]>) {
+        let entry = |server: &Self, index: usize| -> String {
+            let message = &server.mailbox.messages[index];
+            if command == b"LIST" {
+                format!("{} {}", index + 1, message.text.len())
+            } else {
+                format!("{} {}", index + 1, String::from_utf8_lossy(&message.uid))
+            }
+        };
+        match which {
+            Some(n) => match self.live(n) {
+                Some(index) => {
+                    let line = entry(self, index);
+                    self.reply(&format!("+OK {line}"));
+                }
+                None => self.reply("-ERR There's no message with that number."),
+            },
+            None => {
+                self.reply("+OK");
+                for index in 0..self.mailbox.messages.len() {
+                    if !self.deleted[index] {
+                        let line = entry(self, index);
+                        self.reply(&line);
+                    }
+                }
+                self.reply(".");
+            }
+        }
+    }
+}
+
+/// The headers, the blank line, and the first `lines` body lines.
+fn top(text: &[u8], lines: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut in_body = false;
+    let mut body_lines = 0;
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        if in_body {
+            if body_lines == lines {
+                break;
+            }
+            body_lines += 1;
+        } else if line == b"\r\n" {
+            in_body = true;
+        }
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+impl Machine for Server {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        if !matches!(self.state, State::Closed) {
+            self.lines.extend(bytes);
+        }
+    }
+
+    fn handle_eof(&mut self) {
+        self.eof = true;
+    }
+
+    fn poll_output(&mut self) -> Output<Event, Error> {
+        loop {
+            if !self.greeted {
+                self.greeted = true;
+                let greeting = match self.options.apop_timestamp.clone() {
+                    Some(stamp) => format!(
+                        "+OK POP3 demo server ready {}",
+                        String::from_utf8_lossy(&stamp)
+                    ),
+                    None => "+OK POP3 demo server ready".into(),
+                };
+                self.reply(&greeting);
+            }
+            if !self.outbox.is_empty() {
+                return Output::Transmit(self.outbox.split().freeze());
+            }
+            if let Some(event) = self.events.pop_front() {
+                return Output::Event(event);
+            }
+            if matches!(self.state, State::Closed) {
+                return Output::Done(Ok(()));
+            }
+            // Pipelined commands are answered one at a time, in order.
+            match self.lines.next_line() {
+                Some(Ok(line)) => self.on_line(&line),
+                Some(Err(_)) => self.reply("-ERR Line too long."),
+                // A client that leaves without QUIT deletes nothing.
+                None if self.eof => self.state = State::Closed,
+                None => return Output::NeedInput,
+            }
+        }
+    }
+}
