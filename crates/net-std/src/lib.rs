@@ -10,6 +10,8 @@
 //!   serve-one-then-exit behaviour.
 //! * [`connect`] opens a client connection with connect, read and write
 //!   timeouts.
+//! * With the `pop3` feature, `pop3::Pop3Client` is a blocking POP3
+//!   client; with `tls`, it speaks implicit TLS and STLS through rustls.
 //!
 //! Blocking threads are the plainest way to serve line protocols: a session
 //! costs a parked thread with a small stack, and a thousand of them fit
@@ -49,6 +51,8 @@
 
 mod client;
 mod conn;
+#[cfg(feature = "pop3")]
+pub mod pop3;
 mod server;
 
 pub use client::{ClientOptions, connect};

@@ -154,13 +154,33 @@ impl ServerError {
     }
 }
 
+impl ServerError {
+    /// The server's line as it was sent: `-ERR [CODE] text`.
+    ///
+    /// ```
+    /// use pop3_client::{ResponseCode, ServerError};
+    ///
+    /// let error = ServerError { command: "PASS", code: Some(ResponseCode::Auth), text: "Authentication failed.".into() };
+    /// assert_eq!(error.line(), "-ERR [AUTH] Authentication failed.");
+    /// ```
+    pub fn line(&self) -> String {
+        let mut line = String::from("-ERR");
+        if let Some(code) = &self.code {
+            line.push_str(" [");
+            line.push_str(&String::from_utf8_lossy(code.as_bytes()));
+            line.push(']');
+        }
+        if !self.text.is_empty() {
+            line.push(' ');
+            line.push_str(&String::from_utf8_lossy(&self.text));
+        }
+        line
+    }
+}
+
 impl core::fmt::Display for ServerError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{} refused: -ERR ", self.command)?;
-        if let Some(code) = &self.code {
-            write!(f, "[{code:?}] ")?;
-        }
-        f.write_str(&String::from_utf8_lossy(&self.text))
+        write!(f, "{} refused: {}", self.command, self.line())
     }
 }
 

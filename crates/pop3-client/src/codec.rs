@@ -54,6 +54,23 @@ impl ResponseCode {
         }
     }
 
+    /// The code as it appears on the wire, without brackets.
+    ///
+    /// ```
+    /// assert_eq!(pop3_client::ResponseCode::SysTemp.as_bytes(), b"SYS/TEMP");
+    /// ```
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::InUse => b"IN-USE",
+            Self::LoginDelay => b"LOGIN-DELAY",
+            Self::SysTemp => b"SYS/TEMP",
+            Self::SysPerm => b"SYS/PERM",
+            Self::Auth => b"AUTH",
+            Self::Utf8 => b"UTF8",
+            Self::Other(code) => code,
+        }
+    }
+
     /// Whether trying again later may succeed (`IN-USE`, `LOGIN-DELAY`,
     /// `SYS/TEMP`).
     pub fn is_temporary(&self) -> bool {
