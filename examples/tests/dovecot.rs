@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lineproto::Secret;
-use net_std::pop3::{Login, Pop3Client, Pop3Error, Pop3Options, Security};
+use net_std::pop3::{Login, Pop3Client, Pop3Error, Pop3Options, Retrieved, Security};
 use pop3_client::ResponseCode;
 use pop3_client::server::Mailbox;
 
@@ -292,14 +292,12 @@ fn expected(messages: &[Bytes]) -> Vec<Bytes> {
 fn fetch_all(pop: &mut Pop3Client, count: u32) -> Vec<Vec<u8>> {
     let mut bodies = vec![Vec::new(); count as usize];
     let numbers: Vec<u32> = (1..=count).collect();
-    pop.retr_many(
-        &numbers,
-        |n, chunk| {
-            bodies[n as usize - 1].extend_from_slice(chunk);
-            Ok(())
-        },
-        |_| Ok(()),
-    )
+    pop.retr_many(&numbers, |part| {
+        if let Retrieved::Data { number, chunk } = part {
+            bodies[number as usize - 1].extend_from_slice(chunk);
+        }
+        Ok(())
+    })
     .expect("retr_many");
     bodies
 }
@@ -531,4 +529,140 @@ fn pop3_count_counts_a_real_mailbox_and_reports_server_errors() {
         "Server said: -ERR [AUTH] Authentication failed.\n"
     );
     assert_eq!(out.status.code(), Some(1));
+}
+
+fn pop3_fetch(dovecot: &Dovecot, maildir: &Path, extra: &[&str]) -> Child {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap()
+        .join("examples/pop3_fetch");
+    let port = dovecot.pop3.to_string();
+    Command::new(path)
+        .args([
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--user",
+            "john",
+            "--maildir",
+        ])
+        .arg(maildir)
+        .args(extra)
+        .env("POP3_PASSWORD", "secret")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: Child) -> String {
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "pop3_fetch failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The contents of every message delivered into `maildir`'s new/.
+fn delivered(maildir: &Path) -> Vec<Vec<u8>> {
+    let mut all: Vec<Vec<u8>> = std::fs::read_dir(maildir.join("new"))
+        .map(|entries| {
+            entries
+                .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    all.sort();
+    all
+}
+
+fn sorted(messages: Vec<Bytes>) -> Vec<Vec<u8>> {
+    let mut all: Vec<Vec<u8>> = messages.iter().map(|m| m.to_vec()).collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn pop3_fetch_downloads_into_a_maildir_and_only_new_messages_next_time() {
+    if !available() {
+        return;
+    }
+    let stored = messages();
+    let dovecot = Dovecot::start(&stored);
+    let maildir = dovecot.dir.join("fetched");
+    assert_eq!(
+        finish(pop3_fetch(&dovecot, &maildir, &[])),
+        format!(
+            "{} new messages fetched, 0 deleted on the server\n",
+            stored.len()
+        )
+    );
+    assert_eq!(delivered(&maildir), sorted(expected(&stored)));
+    assert_eq!(
+        finish(pop3_fetch(&dovecot, &maildir, &[])),
+        "0 new messages fetched, 0 deleted on the server\n"
+    );
+    // A new message arrives on the server.
+    let new = dovecot.dir.join("home/Maildir/new/1800000000.M1P1.test");
+    std::fs::write(
+        &new,
+        "From: late@example.org\r\nSubject: late\r\n\r\nI am new.\r\n",
+    )
+    .unwrap();
+    Command::new("chown")
+        .args(["nobody:nogroup"])
+        .arg(&new)
+        .status()
+        .unwrap();
+    assert_eq!(
+        finish(pop3_fetch(&dovecot, &maildir, &[])),
+        "1 new messages fetched, 0 deleted on the server\n"
+    );
+    assert_eq!(delivered(&maildir).len(), stored.len() + 1);
+}
+
+#[test]
+fn pop3_fetch_killed_at_any_point_loses_nothing_and_deletes_only_what_it_stored() {
+    if !available() {
+        return;
+    }
+    let stored = messages();
+    let dovecot = Dovecot::start(&stored);
+    let maildir = dovecot.dir.join("fetched");
+    // Kill runs at different moments, then let one run to the end.
+    for delay_ms in [5u64, 20, 40, 60, 80, 120, 160, 240] {
+        let mut child = pop3_fetch(&dovecot, &maildir, &["--delete"]);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        // Whatever the server no longer has must be on disk.
+        let mut pop = dovecot.login(Security::None);
+        let count = pop.stat().unwrap().0;
+        let remaining = fetch_all(&mut pop, count);
+        pop.quit().unwrap();
+        let on_disk = delivered(&maildir);
+        for message in expected(&stored) {
+            assert!(
+                on_disk.contains(&message.to_vec()) || remaining.contains(&message.to_vec()),
+                "a message is neither on the server nor on disk (killed after {delay_ms} ms)"
+            );
+        }
+    }
+    let last = finish(pop3_fetch(&dovecot, &maildir, &["--delete"]));
+    let mut pop = dovecot.login(Security::None);
+    assert_eq!(pop.stat().unwrap().0, 0, "everything stored was deleted; the last run said {last}");
+    pop.quit().unwrap();
+    let mut on_disk = delivered(&maildir);
+    on_disk.dedup();
+    assert_eq!(
+        on_disk,
+        sorted(expected(&stored)),
+        "every message is on disk (duplicates aside)"
+    );
 }

@@ -87,6 +87,23 @@ pub enum Pop3Error {
     Output(#[source] io::Error),
 }
 
+/// A piece of a message from [`Pop3Client::retr_many`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retrieved<'a> {
+    /// The next bytes of message `number`.
+    Data {
+        /// The message number.
+        number: u32,
+        /// The bytes, dot-unstuffed.
+        chunk: &'a [u8],
+    },
+    /// Message `number` is complete.
+    End {
+        /// The message number.
+        number: u32,
+    },
+}
+
 /// The byte stream under the session: plain TCP or TLS over TCP.
 #[derive(Debug)]
 pub enum Transport {
@@ -365,14 +382,14 @@ impl Pop3Client {
         .map(drop)
     }
 
-    /// Retrieves many messages, pipelined when the server allows.
-    /// `on_chunk(number, bytes)` gets each message's pieces in order, and
-    /// `on_end(number)` is called when a message is complete.
+    /// Retrieves many messages, pipelined when the server allows. `on_part`
+    /// gets each message's pieces in order ([`Retrieved::Data`]), then
+    /// [`Retrieved::End`] when the message is complete; an error it returns
+    /// stops the retrieval.
     pub fn retr_many(
         &mut self,
         numbers: &[u32],
-        mut on_chunk: impl FnMut(u32, &[u8]) -> io::Result<()>,
-        mut on_end: impl FnMut(u32) -> io::Result<()>,
+        mut on_part: impl FnMut(Retrieved<'_>) -> io::Result<()>,
     ) -> Result<(), Pop3Error> {
         let mut pending: std::collections::HashMap<_, u32> = numbers
             .iter()
@@ -382,14 +399,18 @@ impl Pop3Client {
             match self.conn.next_event(&mut self.machine)? {
                 Some(Event::MessageData { handle, chunk }) => {
                     if let Some(&number) = pending.get(&handle) {
-                        on_chunk(number, &chunk).map_err(Pop3Error::Output)?;
+                        on_part(Retrieved::Data {
+                            number,
+                            chunk: &chunk,
+                        })
+                        .map_err(Pop3Error::Output)?;
                     }
                 }
                 Some(Event::Response { handle, response }) => match response {
                     Response::MessageStart(_) => {}
                     Response::MessageEnd => {
                         if let Some(number) = pending.remove(&handle) {
-                            on_end(number).map_err(Pop3Error::Output)?;
+                            on_part(Retrieved::End { number }).map_err(Pop3Error::Output)?;
                         }
                     }
                     Response::Rejected(error) => return Err(Pop3Error::Server(error)),
