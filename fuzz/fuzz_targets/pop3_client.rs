@@ -1,0 +1,56 @@
+//! The POP3 client machine fed arbitrary server bytes: no panic, the same
+//! transcript for any chunking (message data merged per message), and a
+//! bounded buffer. Config: bit 0 end of input, bit 1 pipelining, bits 2..
+//! the status line limit.
+#![no_main]
+
+#[path = "common.rs"]
+mod common;
+
+use bytes::BytesMut;
+use libfuzzer_sys::fuzz_target;
+use lineproto::Secret;
+use lineproto::testing::{Step, transcript};
+use pop3_client::client::{Client, Event, Options, Request};
+
+fn client(config: u8) -> Client {
+    let mut options = Options::default();
+    options.pipelining = config & 2 == 2;
+    options.max_line_len = usize::from(config >> 2) * 4 + 8;
+    options.max_listing_len = 4096;
+    let mut client = Client::new(options);
+    client.send(Request::Capa);
+    client.send(Request::AuthLogin { user: "john".into(), password: Secret::new(b"doe".to_vec()) });
+    client.send(Request::Stat);
+    client.send(Request::Uidl(None));
+    client.send(Request::Retr(1));
+    client.send(Request::Top { message: 2, lines: 0 });
+    client.send(Request::Quit);
+    client
+}
+
+fn merged(steps: Vec<Step<Event, pop3_client::Error>>) -> Vec<Step<Event, pop3_client::Error>> {
+    let mut out: Vec<Step<Event, pop3_client::Error>> = Vec::new();
+    for step in steps {
+        if let (Step::Event(Event::MessageData { handle, chunk }), Some(Step::Event(Event::MessageData { handle: h, chunk: c }))) =
+            (&step, out.last_mut())
+        {
+            if h == handle {
+                let mut joined = BytesMut::from(&c[..]);
+                joined.extend_from_slice(chunk);
+                *c = joined.freeze();
+                continue;
+            }
+        }
+        out.push(step);
+    }
+    out
+}
+
+fuzz_target!(|raw: &[u8]| {
+    let Some(input) = common::input(raw) else { return };
+    let eof = input.config & 1 == 1;
+    let whole = merged(transcript(client(input.config), [input.data], eof));
+    let chunked = merged(transcript(client(input.config), &input.pieces, eof));
+    assert_eq!(whole, chunked);
+});
