@@ -1,7 +1,14 @@
 //! Multi-line responses: dot-unstuffing and the terminating `.` line,
 //! found across any chunking, streamed out without copying.
 
+use std::sync::LazyLock;
+
 use bytes::{Buf, Bytes, BytesMut};
+use memchr::memmem::Finder;
+
+/// Finds the start of a line that begins with `.`; built once, since
+/// building a SIMD searcher costs more than a short search.
+static DOT_LINE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n."));
 
 /// What [`MultiLineDecoder::decode`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +31,9 @@ pub enum Decoded {
 /// line ends it had.
 ///
 /// Data is handed out as [`Bytes`] split off the input buffer: no copy, and
-/// runs of many lines come out as one chunk. A line is handed out before
+/// runs of many lines come out as one chunk. Ordinary lines are skipped with
+/// one SIMD substring search for `"\n."`; only lines that start with `.` are
+/// looked at one by one. A line is handed out before
 /// its end arrives, so no message line, however long, has to be held: the
 /// decoder keeps at most the two bytes it needs to tell `.` lines apart.
 /// How data is cut into chunks depends on how it arrived; their
@@ -84,23 +93,10 @@ impl MultiLineDecoder {
                 }
             }
         }
-        // Take whole lines up to the next line that starts with `.`, or
-        // everything if there is none.
-        let mut taken = 0;
-        loop {
-            match memchr::memchr(b'\n', &input[taken..]) {
-                Some(offset) => {
-                    taken += offset + 1;
-                    if input.get(taken).is_none_or(|&next| next == b'.') {
-                        break;
-                    }
-                }
-                None => {
-                    taken = input.len();
-                    break;
-                }
-            }
-        }
+        // Only lines that start with `.` need attention, so search for
+        // "\n." (one SIMD pass over ordinary lines, however many) and take
+        // everything before that line, or everything if there is none.
+        let taken = DOT_LINE.find(input).map_or(input.len(), |newline| newline + 1);
         let chunk = input.split_to(taken).freeze();
         self.at_line_start = chunk.last() == Some(&b'\n');
         Decoded::Data(chunk)
