@@ -8,44 +8,19 @@
 //! (Dovecot switches to the `nobody` user to read the mail). Without them
 //! the tests skip with a message, except under `CI=true`, where they fail.
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+mod dovecot_support;
+
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use dovecot_support::{Dovecot, available};
 
 use bytes::Bytes;
 use lineproto::Secret;
 use net_std::pop3::{Login, Pop3Client, Pop3Error, Pop3Options, Retrieved, Security};
 use pop3_client::ResponseCode;
 use pop3_client::server::Mailbox;
-
-fn available() -> bool {
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    let found = Path::new("/usr/sbin/dovecot").exists()
-        && Path::new("/usr/lib/dovecot/pop3").exists()
-        && Command::new("openssl").arg("version").output().is_ok();
-    if !(found && is_root) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "Dovecot (dovecot-core, dovecot-pop3d), openssl and root are required under CI"
-        );
-        eprintln!("skipping: Dovecot, openssl or root is missing");
-    }
-    found && is_root
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The test messages: what is stored in the Maildir.
 fn messages() -> Vec<Bytes> {
@@ -63,220 +38,6 @@ fn messages() -> Vec<Bytes> {
         "From: a@example.org\r\nSubject: no final newline\r\n\r\nlast line".into(),
         big.into(),
     ]
-}
-
-/// A Dovecot instance with a Maildir, killed on drop.
-struct Dovecot {
-    dir: PathBuf,
-    child: Child,
-    pop3: u16,
-    pop3s: u16,
-}
-
-impl Dovecot {
-    fn start(messages: &[Bytes]) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "dovecot-test-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        for sub in [
-            "run",
-            "state",
-            "home/Maildir/cur",
-            "home/Maildir/new",
-            "home/Maildir/tmp",
-        ] {
-            std::fs::create_dir_all(dir.join(sub)).unwrap();
-        }
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        for (i, message) in messages.iter().enumerate() {
-            let name = format!("{}.M{i}P1.test:2,S", 1_700_000_000 + i);
-            std::fs::write(dir.join("home/Maildir/cur").join(name), message).unwrap();
-        }
-        make_certificates(&dir);
-        std::fs::write(dir.join("passwd"), "john:{PLAIN}secret::::::\n").unwrap();
-        let (pop3, pop3s) = (free_port(), free_port());
-        let d = dir.display();
-        let config = format!(
-            "protocols = pop3\n\
-             listen = 127.0.0.1\n\
-             base_dir = {d}/run\n\
-             state_dir = {d}/state\n\
-             log_path = {d}/dovecot.log\n\
-             ssl = yes\n\
-             ssl_cert = <{d}/cert.pem\n\
-             ssl_key = <{d}/key.pem\n\
-             disable_plaintext_auth = no\n\
-             auth_mechanisms = plain login apop\n\
-             mail_location = maildir:{d}/home/Maildir\n\
-             mail_uid = nobody\n\
-             mail_gid = nogroup\n\
-             first_valid_uid = 0\n\
-             pop3_uidl_format = %08Xu%08Xv\n\
-             service pop3-login {{\n\
-               inet_listener pop3 {{\n port = {pop3}\n }}\n\
-               inet_listener pop3s {{\n port = {pop3s}\n ssl = yes\n }}\n\
-             }}\n\
-             service anvil {{\n chroot =\n }}\n\
-             passdb {{\n driver = passwd-file\n args = {d}/passwd\n }}\n\
-             userdb {{\n driver = static\n args = uid=nobody gid=nogroup home={d}/home\n }}\n"
-        );
-        std::fs::write(dir.join("dovecot.conf"), config).unwrap();
-        Command::new("chown")
-            .args(["-R", "nobody:nogroup"])
-            .arg(dir.join("home"))
-            .status()
-            .unwrap();
-        let child = Command::new("/usr/sbin/dovecot")
-            .arg("-F")
-            .arg("-c")
-            .arg(dir.join("dovecot.conf"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start dovecot");
-        let dovecot = Self {
-            dir,
-            child,
-            pop3,
-            pop3s,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !(dovecot.greets(pop3) && TcpStream::connect(("127.0.0.1", pop3s)).is_ok()) {
-            assert!(
-                Instant::now() < deadline,
-                "dovecot did not start: {}",
-                dovecot.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        dovecot
-    }
-
-    fn greets(&self, port: u16) -> bool {
-        let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        let mut line = String::new();
-        BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("+OK")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("dovecot.log")).unwrap_or_default()
-    }
-
-    fn options(&self, security: Security) -> Pop3Options {
-        let mut options = Pop3Options::default();
-        options.security = security;
-        options.ca_file = Some(self.dir.join("ca.pem"));
-        options
-    }
-
-    fn connect(&self, security: Security) -> Pop3Client {
-        let port = if security == Security::Implicit {
-            self.pop3s
-        } else {
-            self.pop3
-        };
-        Pop3Client::connect("localhost", port, &self.options(security)).expect("connect to dovecot")
-    }
-
-    fn login(&self, security: Security) -> Pop3Client {
-        let mut pop = self.connect(security);
-        pop.login(Login::UserPass, "john", Secret::new(b"secret".to_vec()))
-            .expect("login");
-        pop
-    }
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A test CA and a server certificate for localhost and 127.0.0.1 signed by it.
-fn make_certificates(dir: &Path) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    run(&[
-        &["req", "-x509"][..],
-        &ec,
-        &[
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Test CA",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-    ]
-    .concat());
-    run(&[
-        &["req"][..],
-        &ec,
-        &[
-            "-keyout",
-            "key.pem",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=localhost",
-        ],
-    ]
-    .concat());
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "cert.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-    ]);
-    std::fs::set_permissions(dir.join("key.pem"), std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 /// What Dovecot sends for each stored message: CRLF line ends, and a CRLF
@@ -656,7 +417,11 @@ fn pop3_fetch_killed_at_any_point_loses_nothing_and_deletes_only_what_it_stored(
     }
     let last = finish(pop3_fetch(&dovecot, &maildir, &["--delete"]));
     let mut pop = dovecot.login(Security::None);
-    assert_eq!(pop.stat().unwrap().0, 0, "everything stored was deleted; the last run said {last}");
+    assert_eq!(
+        pop.stat().unwrap().0,
+        0,
+        "everything stored was deleted; the last run said {last}"
+    );
     pop.quit().unwrap();
     let mut on_disk = delivered(&maildir);
     on_disk.dedup();

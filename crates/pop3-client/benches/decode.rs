@@ -21,7 +21,9 @@ fn wire(dotted_every: usize) -> Vec<u8> {
         if dotted_every > 0 && i % dotted_every == 0 {
             out.extend_from_slice(b"..");
         }
-        out.extend_from_slice(b"The quick brown fox jumps over the lazy dog, line after line of mail.\r\n");
+        out.extend_from_slice(
+            b"The quick brown fox jumps over the lazy dog, line after line of mail.\r\n",
+        );
         i += 1;
     }
     out.extend_from_slice(b".\r\n");
@@ -32,10 +34,12 @@ fn wire(dotted_every: usize) -> Vec<u8> {
 fn memcpy(bencher: Bencher<'_, '_>) {
     let input = wire(10);
     let mut target = vec![0u8; input.len()];
-    bencher.counter(BytesCount::new(input.len())).bench_local(|| {
-        target.copy_from_slice(black_box(&input));
-        black_box(&target);
-    });
+    bencher
+        .counter(BytesCount::new(input.len()))
+        .bench_local(|| {
+            target.copy_from_slice(black_box(&input));
+            black_box(&target);
+        });
 }
 
 fn decode_in_reads(input: &[u8], read: usize) -> usize {

@@ -96,7 +96,9 @@ impl MultiLineDecoder {
         // Only lines that start with `.` need attention, so search for
         // "\n." (one SIMD pass over ordinary lines, however many) and take
         // everything before that line, or everything if there is none.
-        let taken = DOT_LINE.find(input).map_or(input.len(), |newline| newline + 1);
+        let taken = DOT_LINE
+            .find(input)
+            .map_or(input.len(), |newline| newline + 1);
         let chunk = input.split_to(taken).freeze();
         self.at_line_start = chunk.last() == Some(&b'\n');
         Decoded::Data(chunk)

@@ -341,6 +341,8 @@ pub struct Client {
     events: VecDeque<Event>,
     next_handle: u64,
     quit_answered: bool,
+    /// The pipeline window filled up and has not yet drained to half.
+    window_full: bool,
     failure: Option<Error>,
 }
 
@@ -361,6 +363,7 @@ impl Client {
             events: VecDeque::new(),
             next_handle: 0,
             quit_answered: false,
+            window_full: false,
             failure: None,
         }
     }
@@ -437,8 +440,16 @@ impl Client {
                 return;
             };
             let busy = !self.in_flight.is_empty();
+            let window = self.options.pipeline_window.max(1);
+            if self.in_flight.len() >= window {
+                self.window_full = true;
+            } else if self.in_flight.len() <= window / 2 {
+                self.window_full = false;
+            }
             if busy {
-                let window_open = self.in_flight.len() < self.options.pipeline_window.max(1);
+                // Refill a full window only once half of it is answered:
+                // one write of many commands instead of one per reply.
+                let window_open = !self.window_full;
                 let all_pipelinable = self.in_flight.iter().all(|(_, a)| {
                     matches!(
                         a,

@@ -1,0 +1,264 @@
+//! A Dovecot started from a configuration in a temporary directory, on free
+//! loopback ports, with a generated Maildir and test certificates; stopped
+//! by its PID on drop. Shared by the Dovecot tests and the POP3 benchmark.
+
+#![allow(dead_code)] // each user takes what it needs
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use lineproto::Secret;
+use net_std::pop3::{Login, Pop3Client, Pop3Options, Security};
+
+pub(crate) fn available() -> bool {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let found = Path::new("/usr/sbin/dovecot").exists()
+        && Path::new("/usr/lib/dovecot/pop3").exists()
+        && Command::new("openssl").arg("version").output().is_ok();
+    if !(found && is_root) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "Dovecot (dovecot-core, dovecot-pop3d), openssl and root are required under CI"
+        );
+        eprintln!("skipping: Dovecot, openssl or root is missing");
+    }
+    found && is_root
+}
+
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Dovecot instance with a Maildir, killed on drop.
+pub(crate) struct Dovecot {
+    pub(crate) dir: PathBuf,
+    child: Child,
+    pub(crate) pop3: u16,
+    pub(crate) pop3s: u16,
+}
+
+impl Dovecot {
+    pub(crate) fn start(messages: &[Bytes]) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "dovecot-test-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in [
+            "run",
+            "state",
+            "home/Maildir/cur",
+            "home/Maildir/new",
+            "home/Maildir/tmp",
+        ] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for (i, message) in messages.iter().enumerate() {
+            // S= (size) and W= (size with CRLF line ends) in the name spare
+            // Dovecot reading every file to learn the sizes POP3 reports.
+            let crlf_size = message.len() + message.iter().filter(|&&b| b == b'\n').count()
+                - message.windows(2).filter(|w| w == b"\r\n").count();
+            let name = format!(
+                "{}.M{i}P1.test,S={},W={crlf_size}:2,S",
+                1_700_000_000 + i,
+                message.len()
+            );
+            std::fs::write(dir.join("home/Maildir/cur").join(name), message).unwrap();
+        }
+        make_certificates(&dir);
+        std::fs::write(dir.join("passwd"), "john:{PLAIN}secret::::::\n").unwrap();
+        let (pop3, pop3s) = (free_port(), free_port());
+        let d = dir.display();
+        let config = format!(
+            "protocols = pop3\n\
+             listen = 127.0.0.1\n\
+             base_dir = {d}/run\n\
+             state_dir = {d}/state\n\
+             log_path = {d}/dovecot.log\n\
+             ssl = yes\n\
+             ssl_cert = <{d}/cert.pem\n\
+             ssl_key = <{d}/key.pem\n\
+             disable_plaintext_auth = no\n\
+             auth_mechanisms = plain login apop\n\
+             mail_location = maildir:{d}/home/Maildir\n\
+             mail_uid = nobody\n\
+             mail_gid = nogroup\n\
+             first_valid_uid = 0\n\
+             pop3_uidl_format = %08Xu%08Xv\n\
+             service pop3-login {{\n\
+               inet_listener pop3 {{\n port = {pop3}\n }}\n\
+               inet_listener pop3s {{\n port = {pop3s}\n ssl = yes\n }}\n\
+             }}\n\
+             service anvil {{\n chroot =\n }}\n\
+             passdb {{\n driver = passwd-file\n args = {d}/passwd\n }}\n\
+             userdb {{\n driver = static\n args = uid=nobody gid=nogroup home={d}/home\n }}\n"
+        );
+        std::fs::write(dir.join("dovecot.conf"), config).unwrap();
+        Command::new("chown")
+            .args(["-R", "nobody:nogroup"])
+            .arg(dir.join("home"))
+            .status()
+            .unwrap();
+        let child = Command::new("/usr/sbin/dovecot")
+            .arg("-F")
+            .arg("-c")
+            .arg(dir.join("dovecot.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start dovecot");
+        let dovecot = Self {
+            dir,
+            child,
+            pop3,
+            pop3s,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !(dovecot.greets(pop3) && TcpStream::connect(("127.0.0.1", pop3s)).is_ok()) {
+            assert!(
+                Instant::now() < deadline,
+                "dovecot did not start: {}",
+                dovecot.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        dovecot
+    }
+
+    pub(crate) fn greets(&self, port: u16) -> bool {
+        let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("+OK")
+    }
+
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("dovecot.log")).unwrap_or_default()
+    }
+
+    pub(crate) fn options(&self, security: Security) -> Pop3Options {
+        let mut options = Pop3Options::default();
+        options.security = security;
+        options.ca_file = Some(self.dir.join("ca.pem"));
+        options
+    }
+
+    pub(crate) fn connect(&self, security: Security) -> Pop3Client {
+        let port = if security == Security::Implicit {
+            self.pop3s
+        } else {
+            self.pop3
+        };
+        Pop3Client::connect("localhost", port, &self.options(security)).expect("connect to dovecot")
+    }
+
+    pub(crate) fn login(&self, security: Security) -> Pop3Client {
+        let mut pop = self.connect(security);
+        pop.login(Login::UserPass, "john", Secret::new(b"secret".to_vec()))
+            .expect("login");
+        pop
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A test CA and a server certificate for localhost and 127.0.0.1 signed by it.
+fn make_certificates(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "key.pem",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    std::fs::set_permissions(dir.join("key.pem"), std::fs::Permissions::from_mode(0o600)).unwrap();
+}
