@@ -160,11 +160,21 @@ impl Outcome {
 /// assert_eq!(auth.authenticate(b"john", b"guess", 20000), Outcome::WrongPassword);
 /// assert_eq!(auth.authenticate(b"nosuchuser", b"hahaha", 20000), Outcome::UnknownUser);
 /// ```
-#[derive(Debug)]
 pub struct Authenticator {
     db: PasswdDb,
     policy: Policy,
     dummy: Vec<u8>,
+}
+
+impl core::fmt::Debug for Authenticator {
+    // The dummy is a real account's hash: keep it out of logs.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("db", &self.db)
+            .field("policy", &self.policy)
+            .field("dummy", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Used as the dummy when the database has no usable hash: yescrypt with
@@ -236,13 +246,15 @@ fn check_account(shadow: Option<&crate::ShadowInfo>, today: i64) -> Outcome {
     match (shadow.last_change, shadow.max_age) {
         (Some(0), _) => Outcome::PasswordChangeRequired,
         (Some(last), Some(max)) => {
+            // pam_unix compares with `>`: on day `last + max` the password
+            // still works.
             let age = today - last;
             if shadow
                 .inactive_period
-                .is_some_and(|inactive| age >= max.saturating_add(inactive))
+                .is_some_and(|inactive| age > max.saturating_add(inactive))
             {
                 Outcome::PasswordExpired
-            } else if age >= max {
+            } else if age > max {
                 Outcome::PasswordChangeRequired
             } else {
                 Outcome::Authenticated
@@ -265,6 +277,10 @@ fn representative_hash(db: &PasswdDb, limits: &CostLimits) -> Option<Vec<u8>> {
         let Ok(format) = hash::identify(stored, limits) else {
             continue;
         };
+        // A hash the crates refuse would fail at once and make a fast dummy.
+        if hash::verify(b"", stored, limits).is_err() {
+            continue;
+        }
         let entry = by_setting
             .entry((format, setting_of(stored, format)))
             .or_insert((0, stored));

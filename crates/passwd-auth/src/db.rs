@@ -40,7 +40,7 @@ impl core::fmt::Display for FileKind {
 /// assert!(PasswdLine::parse(b"+@netgroup")?.is_none());
 /// # Ok::<(), passwd_auth::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PasswdLine<'a> {
     /// The user name; bytes, since names need not be UTF-8.
     pub name: &'a [u8],
@@ -71,7 +71,7 @@ pub struct PasswdLine<'a> {
 /// assert_eq!(line.expire_date, None);
 /// # Ok::<(), passwd_auth::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ShadowLine<'a> {
     /// The user name.
     pub name: &'a [u8],
@@ -91,6 +91,49 @@ pub struct ShadowLine<'a> {
     pub expire_date: Option<i64>,
     /// The reserved ninth field.
     pub reserved: &'a [u8],
+}
+
+// Hashes are what an attacker cracks offline: no Debug output shows them.
+impl core::fmt::Debug for PasswdLine<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PasswdLine")
+            .field("name", &String::from_utf8_lossy(self.name))
+            .field(
+                "password",
+                &if self.password == b"x" {
+                    "x"
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .field("home", &String::from_utf8_lossy(self.home))
+            .field("shell", &String::from_utf8_lossy(self.shell))
+            .finish()
+    }
+}
+
+impl core::fmt::Debug for ShadowLine<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ShadowLine")
+            .field("name", &String::from_utf8_lossy(self.name))
+            .field("hash", &"<redacted>")
+            .field("last_change", &self.last_change)
+            .field("max_age", &self.max_age)
+            .field("inactive_period", &self.inactive_period)
+            .field("expire_date", &self.expire_date)
+            .finish()
+    }
+}
+
+impl core::fmt::Debug for StoredHash<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Hash(_) => f.write_str("Hash(<redacted>)"),
+            Self::MissingShadow => f.write_str("MissingShadow"),
+        }
+    }
 }
 
 /// Strips the line end (LF or CRLF) and says whether the line holds an
@@ -127,8 +170,8 @@ fn id(field: &[u8], what: &'static str) -> Result<u32, &'static str> {
         .ok_or(what)
 }
 
-/// A day count: empty is `None`; pam_unix treats negative values (`-1`) as
-/// unset too.
+/// A day count: empty (or `-1`, which pam_unix also reads as unset) is
+/// `None`. Other negative values are kept: an expiry date of `-5` has passed.
 fn days(field: &[u8], what: &'static str) -> Result<Option<i64>, &'static str> {
     if field.is_empty() {
         return Ok(None);
@@ -137,7 +180,7 @@ fn days(field: &[u8], what: &'static str) -> Result<Option<i64>, &'static str> {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or(what)?;
-    Ok((value >= 0).then_some(value))
+    Ok((value != -1).then_some(value))
 }
 
 impl<'a> PasswdLine<'a> {
@@ -281,7 +324,7 @@ impl core::fmt::Debug for Account {
 }
 
 /// Where an account's hash is stored, as pam_unix decides it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum StoredHash<'a> {
     /// The hash to check (possibly a lock marker or empty).
     Hash(&'a [u8]),

@@ -29,7 +29,8 @@ impl<F: FnMut(&[u8], &[u8]) -> Outcome> Verifier for F {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// The longest request line, terminator not counted. Default: 1024, the
-    /// article's read size (a user name plus a 511-byte password fit).
+    /// article's read size (a user name plus a 511-byte password fit); at
+    /// most 64 KiB.
     pub max_line_len: usize,
     /// Answer `0` for an unknown user instead of the article's `-1`, so
     /// the reply does not tell whether the user exists. Default: no.
@@ -107,8 +108,11 @@ pub struct Server<V> {
 impl<V: Verifier> Server<V> {
     /// Creates a server that judges the attempt with `verifier`.
     pub fn new(options: Options, verifier: V) -> Self {
-        // The limit, a CR and a LF.
-        let capacity = options.max_line_len.saturating_add(2);
+        // The limit, a CR and a LF; the buffer is allocated once and never
+        // grows, so the limit is capped at 64 KiB.
+        let mut options = options;
+        options.max_line_len = options.max_line_len.min(64 * 1024);
+        let capacity = options.max_line_len + 2;
         Self {
             request: Zeroizing::new(Vec::with_capacity(capacity)),
             options,

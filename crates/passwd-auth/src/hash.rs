@@ -259,9 +259,28 @@ fn yescrypt_shape(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> 
     if hash.len() != 43 {
         return Err(malformed("yescrypt digest is not 43 characters"));
     }
-    let params: yescrypt::Params = params
+    let parsed: yescrypt::Params = params
         .parse()
         .map_err(|_| malformed("yescrypt parameters are invalid"))?;
+    // The crate exposes N, r and p but not the time factor t (nor g), which
+    // multiplies the cost without bound. Accept only parameters that read
+    // back exactly as the read-write mode with N, r and p: t = g = 0, and a
+    // canonical encoding. Hashes with other parameters are rare; they are
+    // refused by type rather than verified at unknown cost.
+    let canonical = yescrypt::Params::new(
+        yescrypt::Mode::default(),
+        parsed.n(),
+        parsed.r(),
+        parsed.p(),
+    )
+    .map(|p| p.to_string())
+    .map_err(|_| malformed("yescrypt parameters are invalid"))?;
+    if canonical != params {
+        return Err(unsupported(
+            "yescrypt with a time factor, a mode or an encoding other than the default",
+        ));
+    }
+    let params = parsed;
     let memory = 128u64
         .saturating_mul(params.n())
         .saturating_mul(u64::from(params.r()))
@@ -318,20 +337,61 @@ pub fn verify(password: &[u8], stored: &[u8], limits: &CostLimits) -> Result<boo
     let format = identify(stored, limits)?;
     // `identify` accepted only ASCII.
     let stored = std::str::from_utf8(stored).map_err(|_| malformed("not ASCII"))?;
-    let matched = catch_unwind(AssertUnwindSafe(|| match format {
-        HashFormat::Des => pwhash::unix_crypt::verify(password, stored),
-        HashFormat::BsdiDes => pwhash::bsdi_crypt::verify(password, stored),
-        HashFormat::Md5 => pwhash::md5_crypt::verify(password, stored),
-        HashFormat::Sha1 => pwhash::sha1_crypt::verify(password, stored),
-        HashFormat::Sha256 => pwhash::sha256_crypt::verify(password, stored),
-        HashFormat::Sha512 => pwhash::sha512_crypt::verify(password, stored),
-        HashFormat::Bcrypt => pwhash::bcrypt::verify(password, stored),
-        HashFormat::Yescrypt => yescrypt::Yescrypt::default()
-            .verify_password(password, stored)
-            .is_ok(),
-    }))
-    .map_err(|_| Error::HashingFailed { format })?;
-    Ok(matched)
+    let outcome = catch_unwind(AssertUnwindSafe(|| recompute(format, password, stored)))
+        .map_err(|_| Error::HashingFailed { format })?;
+    match outcome {
+        Recomputed::Match => Ok(true),
+        Recomputed::Mismatch => Ok(false),
+        // The crate refused a string `identify` accepted: report it, so the
+        // caller treats the account as unverifiable (and spends the dummy
+        // hash), never as a quick wrong password.
+        Recomputed::Refused => Err(malformed("the hashing crate refused this hash")),
+    }
+}
+
+/// What recomputing a hash gave.
+enum Recomputed {
+    Match,
+    Mismatch,
+    Refused,
+}
+
+/// Recomputes the hash of `password` with `stored`'s setting and compares
+/// the whole strings in constant time.
+// pwhash marks the old algorithms deprecated for *new* passwords; checking
+// the ones already stored is exactly what they remain for.
+#[allow(deprecated)]
+fn recompute(format: HashFormat, password: &[u8], stored: &str) -> Recomputed {
+    let computed = match format {
+        HashFormat::Des => {
+            pwhash::unix_crypt::hash_with(stored.get(..2).unwrap_or_default(), password)
+        }
+        HashFormat::BsdiDes => pwhash::bsdi_crypt::hash_with(stored, password),
+        HashFormat::Md5 => pwhash::md5_crypt::hash_with(stored, password),
+        HashFormat::Sha1 => pwhash::sha1_crypt::hash_with(stored, password),
+        HashFormat::Sha256 => pwhash::sha256_crypt::hash_with(stored, password),
+        HashFormat::Sha512 => pwhash::sha512_crypt::hash_with(stored, password),
+        HashFormat::Bcrypt => pwhash::bcrypt::hash_with(stored, password),
+        HashFormat::Yescrypt => {
+            return match yescrypt::Yescrypt::default().verify_password(password, stored) {
+                Ok(()) => Recomputed::Match,
+                Err(yescrypt::password_hash::Error::PasswordInvalid) => Recomputed::Mismatch,
+                Err(_) => Recomputed::Refused,
+            };
+        }
+    };
+    match computed {
+        Ok(computed) if constant_time_eq(computed.as_bytes(), stored.as_bytes()) => {
+            Recomputed::Match
+        }
+        Ok(_) => Recomputed::Mismatch,
+        Err(_) => Recomputed::Refused,
+    }
+}
+
+/// Compares two byte strings without an early exit on the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -108,21 +108,54 @@ fn expiry_is_judged_against_the_day_handed_in() {
         Outcome::AccountExpired
     );
     assert_eq!(
-        auth.authenticate(b"ivan", b"secret", 19_089),
+        auth.authenticate(b"ivan", b"secret", 19_090),
         Outcome::Authenticated
     );
     assert_eq!(
-        auth.authenticate(b"ivan", b"secret", 19_090),
-        Outcome::PasswordChangeRequired
-    );
-    assert_eq!(
-        auth.authenticate(b"judy", b"secret", 19_119),
+        auth.authenticate(b"ivan", b"secret", 19_091),
         Outcome::PasswordChangeRequired
     );
     assert_eq!(
         auth.authenticate(b"judy", b"secret", 19_120),
+        Outcome::PasswordChangeRequired
+    );
+    assert_eq!(
+        auth.authenticate(b"judy", b"secret", 19_121),
         Outcome::PasswordExpired
     );
+}
+
+#[test]
+fn negative_expiry_other_than_minus_one_has_passed() {
+    let passwd = b"a:x:1:1::/:/bin/sh\nb:x:2:2::/:/bin/sh\n";
+    let hash = "$1$saltsalt$9xy1btjgzLYfb7hivXtC//";
+    let shadow = format!("a:{hash}:19000:0:99999:7::-5:\nb:{hash}:19000:0:99999:7::-1:\n");
+    let auth = Authenticator::new(
+        PasswdDb::parse(passwd, Some(shadow.as_bytes())),
+        Policy::default(),
+    );
+    assert_eq!(
+        auth.authenticate(b"a", b"secret", TODAY),
+        Outcome::AccountExpired
+    );
+    assert_eq!(
+        auth.authenticate(b"b", b"secret", TODAY),
+        Outcome::Authenticated
+    );
+}
+
+#[test]
+fn a_hash_the_crate_refuses_is_unverifiable_never_a_quick_wrong_password() {
+    // A sha1crypt salt with a character outside crypt's alphabet: the
+    // shape is right, the crate refuses it.
+    let passwd = b"a:x:1:1::/:/bin/sh\n";
+    let shadow = b"a:$sha1$4800$ab!defgh$AeiofZ6damWvzNCzR/Wa8NrOG9tW:19000::::::\n";
+    let auth = Authenticator::new(PasswdDb::parse(passwd, Some(shadow)), Policy::default());
+    assert!(matches!(
+        auth.authenticate(b"a", b"x", TODAY),
+        Outcome::UnverifiableHash(_)
+    ));
+    assert!(!format!("{auth:?}").contains("ab!defgh"));
 }
 
 #[test]
