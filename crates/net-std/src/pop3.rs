@@ -301,6 +301,7 @@ impl Pop3Client {
                         Response::MessageStart(_) => continue,
                         Response::Rejected(error) => Err(Pop3Error::Server(error)),
                         Response::NotSent(error) => Err(Pop3Error::NotSent(error)),
+                        Response::Unanswered(error) => Err(DriveError::Protocol(error).into()),
                         other => Ok(other),
                     };
                 }
@@ -415,6 +416,7 @@ impl Pop3Client {
                     }
                     Response::Rejected(error) => return Err(Pop3Error::Server(error)),
                     Response::NotSent(error) => return Err(Pop3Error::NotSent(error)),
+                    Response::Unanswered(error) => return Err(DriveError::Protocol(error).into()),
                     _ => {}
                 },
                 Some(Event::Greeting(_)) => {}

@@ -219,8 +219,11 @@ pub enum Response {
     /// `-ERR`.
     Rejected(ServerError),
     /// Not sent: refused by the client before it reached the wire (an
-    /// argument with a line break, APOP without a timestamp, ...).
+    /// argument with a line break, APOP without a timestamp, ...), or still
+    /// queued when the session ended.
     NotSent(Error),
+    /// Sent, but the session ended (with this error) before the answer came.
+    Unanswered(Error),
 }
 
 /// What the client tells its application.
@@ -337,12 +340,17 @@ pub struct Client {
     queue: VecDeque<(Handle, Request)>,
     in_flight: VecDeque<(Handle, Awaiting)>,
     body: Option<(MultiLineDecoder, Body)>,
-    outbox: BytesMut,
+    /// Bytes to send. Commands that carry a secret (PASS, APOP, AUTH) stay
+    /// in their own buffers, which are zeroed when dropped; others are
+    /// merged so that a pipelined burst is one write.
+    outbox: VecDeque<Bytes>,
     events: VecDeque<Event>,
     next_handle: u64,
     quit_answered: bool,
     /// The pipeline window filled up and has not yet drained to half.
     window_full: bool,
+    /// The outbox's last buffer holds a secret (and must not be merged).
+    last_out_secret: bool,
     failure: Option<Error>,
 }
 
@@ -359,20 +367,26 @@ impl Client {
             queue: VecDeque::new(),
             in_flight: VecDeque::new(),
             body: None,
-            outbox: BytesMut::new(),
+            outbox: VecDeque::new(),
             events: VecDeque::new(),
             next_handle: 0,
             quit_answered: false,
             window_full: false,
+            last_out_secret: false,
             failure: None,
         }
     }
 
     /// Queues a request; its response will carry the returned handle.
+    /// After the session ended, it is answered `NotSent` at once.
     pub fn send(&mut self, request: Request) -> Handle {
         let handle = Handle(self.next_handle);
         self.next_handle += 1;
-        self.queue.push_back((handle, request));
+        if self.phase == Phase::Over {
+            self.respond(handle, Response::NotSent(Error::SessionEnded));
+        } else {
+            self.queue.push_back((handle, request));
+        }
         handle
     }
 
@@ -425,12 +439,33 @@ impl Client {
         self.finish();
     }
 
-    /// Ends the session; requests never sent are answered `NotSent`.
+    /// Ends the session. Every request still without an answer gets one:
+    /// `Unanswered` if it was sent, `NotSent` if it was not.
     fn finish(&mut self) {
         self.phase = Phase::Over;
+        self.body = None;
+        let reason = self.failure.clone().unwrap_or(Error::SessionEnded);
+        while let Some((handle, _)) = self.in_flight.pop_front() {
+            self.respond(handle, Response::Unanswered(reason.clone()));
+        }
         while let Some((handle, _)) = self.queue.pop_front() {
             self.respond(handle, Response::NotSent(Error::SessionEnded));
         }
+    }
+
+    /// Appends a command line to the outbox (see the field's comment).
+    fn queue_line(&mut self, line: Bytes, secret: bool) {
+        if !secret {
+            if let Some(last) = self.outbox.back_mut().filter(|_| !self.last_out_secret) {
+                let mut merged = BytesMut::with_capacity(last.len() + line.len());
+                merged.extend_from_slice(last);
+                merged.extend_from_slice(&line);
+                *last = merged.freeze();
+                return;
+            }
+        }
+        self.outbox.push_back(line);
+        self.last_out_secret = secret;
     }
 
     /// Sends queued requests as far as the rules allow.
@@ -481,7 +516,8 @@ impl Client {
             match self.command_for(request) {
                 Ok((command, awaiting)) => match command.encode() {
                     Ok(line) => {
-                        self.outbox.extend_from_slice(&line);
+                        let secret = carries_secret(&command);
+                        self.queue_line(line, secret);
                         self.in_flight.push_back((handle, awaiting));
                     }
                     Err(error) => self.respond(handle, Response::NotSent(error)),
@@ -496,7 +532,12 @@ impl Client {
         Ok(match request {
             Request::Capa => (Command::Capa, Awaiting::Capa),
             Request::Stls => (Command::Stls, Awaiting::Stls),
-            Request::UserPass { user, password } => (Command::User(user), Awaiting::User(password)),
+            Request::UserPass { user, password } => {
+                // Check PASS before USER goes out, so a bad password cannot
+                // fail the session halfway through the request.
+                Command::Pass(password.clone()).encode()?;
+                (Command::User(user), Awaiting::User(password))
+            }
             Request::Apop { user, password } => {
                 let timestamp = self
                     .greeting
@@ -504,7 +545,13 @@ impl Client {
                     .and_then(|g| g.apop_timestamp.as_ref())
                     .ok_or(Error::NoApopTimestamp)?;
                 let digest = apop_digest(timestamp, password.expose());
-                (Command::Apop { user, digest }, Awaiting::Login("APOP"))
+                (
+                    Command::Apop {
+                        user,
+                        digest: Secret::new(digest),
+                    },
+                    Awaiting::Login("APOP"),
+                )
             }
             Request::AuthPlain { user, password } => {
                 let mut message = zeroize::Zeroizing::new(Vec::new());
@@ -538,7 +585,7 @@ impl Client {
                 },
                 Awaiting::LoginUser(user, password),
             ),
-            Request::Utf8 => (Command::Utf8, Awaiting::Simple("UTF8")),
+            Request::Utf8 => (Command::Utf8, Awaiting::Login("UTF8")),
             Request::Stat => (Command::Stat, Awaiting::Stat),
             Request::List(n) => (Command::List(n), Awaiting::List(n)),
             Request::Uidl(n) => (Command::Uidl(n), Awaiting::Uidl(n)),
@@ -607,7 +654,13 @@ impl Client {
                     let (handle, _) = self.in_flight.pop_front().ok_or(Error::UnexpectedData)?;
                     let response = match body {
                         Body::Message => Response::MessageEnd,
-                        Body::Listing { kind, data } => listing(kind, &data)?,
+                        Body::Listing { kind, data } => match listing(kind, &data) {
+                            Ok(response) => response,
+                            Err(error) => {
+                                self.respond(handle, Response::Unanswered(error.clone()));
+                                return Err(error);
+                            }
+                        },
                     };
                     if let Response::Capabilities(caps) = &response {
                         self.capabilities = Some(caps.clone());
@@ -638,7 +691,10 @@ impl Client {
         let Some((handle, awaiting)) = self.in_flight.pop_front() else {
             return Err(Error::UnexpectedData);
         };
-        self.on_reply(handle, awaiting, &line)?;
+        if let Err(error) = self.on_reply(handle, awaiting, &line) {
+            self.respond(handle, Response::Unanswered(error.clone()));
+            return Err(error);
+        }
         Ok(true)
     }
 
@@ -665,17 +721,21 @@ impl Client {
             if matches!(awaiting, Awaiting::Quit) {
                 self.quit_answered = true;
             }
-            self.respond(
-                handle,
-                Response::Rejected(ServerError::from_line(command, status)),
-            );
+            let refused_tls = matches!(awaiting, Awaiting::Stls);
+            let error = ServerError::from_line(command, status);
+            self.respond(handle, Response::Rejected(error.clone()));
+            if refused_tls {
+                // Commands queued behind STLS (a login, typically) were meant
+                // to go over TLS: never send them in clear.
+                self.fail(Error::StartTlsRefused(error));
+            }
             return Ok(());
         }
         match awaiting {
             Awaiting::User(password) => {
                 // PASS goes out at once; the request's answer is PASS's.
                 let line = Command::Pass(password).encode()?;
-                self.outbox.extend_from_slice(&line);
+                self.queue_line(line, true);
                 self.in_flight.push_front((handle, Awaiting::Login("PASS")));
             }
             Awaiting::Stls => {
@@ -759,7 +819,7 @@ impl Client {
             }
         };
         let line = Command::SaslResponse(answer).encode()?;
-        self.outbox.extend_from_slice(&line);
+        self.queue_line(line, true);
         self.in_flight.push_front((handle, next));
         Ok(())
     }
@@ -801,8 +861,8 @@ impl Machine for Client {
 
     fn poll_output(&mut self) -> Output<Event, Error> {
         loop {
-            if !self.outbox.is_empty() {
-                return Output::Transmit(self.outbox.split().freeze());
+            if let Some(bytes) = self.outbox.pop_front() {
+                return Output::Transmit(bytes);
             }
             if let Some(event) = self.events.pop_front() {
                 return Output::Event(event);
@@ -839,4 +899,12 @@ impl Machine for Client {
             return Output::NeedInput;
         }
     }
+}
+
+/// Whether a command line holds a secret (or something crackable offline).
+fn carries_secret(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } | Command::SaslResponse(_)
+    )
 }

@@ -331,8 +331,8 @@ pub enum Command {
     Apop {
         /// The user name.
         user: Bytes,
-        /// MD5(timestamp + secret) in hex.
-        digest: String,
+        /// MD5(timestamp + secret) in hex: crackable offline, so kept secret.
+        digest: Secret<String>,
     },
     /// `AUTH mechanism [initial-response]`; the response is already base64.
     Auth {
@@ -406,7 +406,7 @@ impl Command {
                 word(&mut line, b"APOP ")?;
                 word(&mut line, user)?;
                 word(&mut line, b" ")?;
-                word(&mut line, digest.as_bytes())?;
+                word(&mut line, digest.expose().as_bytes())?;
             }
             Self::Auth { mechanism, initial } => {
                 word(&mut line, b"AUTH ")?;

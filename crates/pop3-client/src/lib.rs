@@ -98,7 +98,11 @@ pub enum Error {
     /// APOP was requested but the greeting had no timestamp.
     #[error("APOP needs a timestamp in the greeting, and there is none")]
     NoApopTimestamp,
-    /// The request was queued after the session ended.
-    #[error("the session ended before this request was sent")]
+    /// The session ended before this request was sent or answered.
+    #[error("the session ended before this request was answered")]
     SessionEnded,
+    /// The server refused STLS; the session was ended so that nothing meant
+    /// for TLS goes out in clear.
+    #[error("the server refused STLS: {0}")]
+    StartTlsRefused(ServerError),
 }

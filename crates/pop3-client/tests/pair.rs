@@ -622,3 +622,105 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_refused_stls_never_lets_the_queued_login_go_out_in_clear() {
+    let mut client = Client::new(Options::default());
+    let stls = client.send(Request::Stls);
+    let login = client.send(login());
+    let steps = transcript(
+        client,
+        [b"+OK hi\r\n".as_slice(), b"-ERR not now\r\n"],
+        false,
+    );
+    let sent: Vec<u8> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Transmit(b) => Some(b.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(sent, b"STLS\r\n");
+    assert!(
+        matches!(&steps[2], Step::Event(Event::Response { handle, response: Response::Rejected(_) }) if *handle == stls)
+    );
+    assert!(steps.contains(&Step::Event(Event::Response {
+        handle: login,
+        response: Response::NotSent(Error::SessionEnded)
+    })));
+    assert!(matches!(
+        steps.last(),
+        Some(Step::Done(Err(Error::StartTlsRefused(_))))
+    ));
+}
+
+#[test]
+fn every_request_gets_an_answer_even_when_the_session_fails() {
+    let mut client = Client::new(Options::default());
+    let stat = client.send(Request::Stat);
+    let steps = transcript(
+        &mut client,
+        [b"+OK hi\r\n".as_slice(), b"garbage\r\n"],
+        false,
+    );
+    assert!(steps.iter().any(|s| matches!(s, Step::Event(Event::Response { handle, response: Response::Unanswered(_) }) if *handle == stat)));
+    // Sent after the end: answered at once.
+    let late = client.send(Request::Noop);
+    use lineproto::Machine;
+    assert_eq!(
+        client.poll_output(),
+        lineproto::Output::Event(Event::Response {
+            handle: late,
+            response: Response::NotSent(Error::SessionEnded)
+        })
+    );
+}
+
+#[test]
+fn a_bad_password_is_refused_before_user_goes_out_and_utf8_is_not_pipelined() {
+    let mut client = Client::new(Options::default());
+    let bad = client.send(Request::UserPass {
+        user: "john".into(),
+        password: secret("a\r\nDELE 1"),
+    });
+    let steps = transcript(&mut client, [b"+OK hi\r\n".as_slice()], false);
+    assert!(steps.contains(&Step::Event(Event::Response {
+        handle: bad,
+        response: Response::NotSent(Error::ForbiddenByte)
+    })));
+    assert!(!steps.iter().any(|s| matches!(s, Step::Transmit(_))));
+
+    let mut client = Client::new(Options::default());
+    client.send(Request::Capa);
+    client.send(Request::Utf8);
+    client.send(Request::Stat);
+    let mut steps = transcript(
+        &mut client,
+        [b"+OK hi\r\n+OK\r\nPIPELINING\r\n.\r\n".as_slice()],
+        false,
+    );
+    assert_eq!(steps.pop(), Some(Step::Transmit("UTF8\r\n".into())));
+}
+
+#[test]
+fn secrets_go_out_in_their_own_buffers() {
+    use lineproto::{Machine, Output};
+    let mut client = Client::new(Options::default());
+    client.send(login());
+    client.handle_input(b"+OK hi\r\n");
+    assert!(matches!(
+        client.poll_output(),
+        Output::Event(Event::Greeting(_))
+    ));
+    assert_eq!(
+        client.poll_output(),
+        Output::Transmit("USER john\r\n".into())
+    );
+    assert_eq!(client.poll_output(), Output::NeedInput);
+    client.handle_input(b"+OK\r\n");
+    assert_eq!(
+        client.poll_output(),
+        Output::Transmit("PASS doe\r\n".into())
+    );
+}
