@@ -1,5 +1,5 @@
-//! shadow(5) parsing: no panic on any bytes; attached shadow entries belong
-//! to accounts of the passwd side.
+//! shadow(5) parsing: no panic on any bytes; `-1` is read as unset;
+//! attached shadow entries belong to accounts of the passwd side.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,7 +9,8 @@ fuzz_target!(|contents: &[u8]| {
     for line in contents.split_inclusive(|&b| b == b'\n') {
         if let Ok(Some(entry)) = ShadowLine::parse(line) {
             assert!(!entry.name.is_empty());
-            assert!(entry.last_change.is_none_or(|d| d >= 0));
+            // -1 means "unset", as for pam_unix; it never comes out as a value.
+            assert!(entry.expire_date != Some(-1) && entry.last_change != Some(-1));
         }
     }
     // The same bytes as a passwd file and as its shadow file.
