@@ -116,7 +116,10 @@ while done < count:
 s.sendall(b"QUIT\r\n"); f.readline()
 print(time.perf_counter() - t)
 "#;
-    let out = Command::new("python3").args(["-c", script, &dovecot.pop3.to_string()]).output().ok()?;
+    let out = Command::new("python3")
+        .args(["-c", script, &dovecot.pop3.to_string()])
+        .output()
+        .ok()?;
     let seconds: f64 = String::from_utf8(out.stdout).ok()?.trim().parse().ok()?;
     Some(Duration::from_secs_f64(seconds))
 }

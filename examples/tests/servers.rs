@@ -5,34 +5,17 @@
 //! needs a tool that is missing skips with a message, except under `CI=true`,
 //! where it fails.
 
+mod common;
+
+use common::{example, free_port};
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const GREETING: &str = "Roll up, roll up, to the greatest show on earth!\n? ";
-
-/// The path of a built example.
-fn example(name: &str) -> PathBuf {
-    // target/debug/deps/servers-HASH -> target/debug/examples/NAME
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let path = dir.join("examples").join(name);
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--example", name])
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building example {name} failed");
-    }
-    path
-}
 
 /// Whether `tool` can be run; if not, skips (returns false) or, under CI, fails.
 fn have(tool: &str) -> bool {
@@ -49,14 +32,6 @@ fn have(tool: &str) -> bool {
         eprintln!("skipping: {tool} is not installed");
     }
     found
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// An example server process, killed on drop. Its stdout is read on a

@@ -1,72 +1,22 @@
 //! The web clients' pages, over loopback HTTP, for both variants: the form,
 //! a reply, and every error page.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use common::{Process, free_port, start_example};
+
+use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 const VARIANTS: [&str; 2] = ["web_client", "web_client_socket"];
 const GREETING: &[u8] = b"Roll up, roll up, to the greatest show on earth!\n? ";
 
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let path = dir.join("examples").join(name);
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--example", name])
-            .status()
-            .expect("cargo build");
-        assert!(status.success(), "building example {name} failed");
-    }
-    path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// An example process, killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(name: &str, args: &[&str], ready: &str) -> Process {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start example");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert!(line.starts_with(ready), "{name} printed {line:?}");
-    std::thread::spawn(move || for _ in stdout.lines() {});
-    Process(child)
-}
-
 /// A web client variant talking to `session` (an address), with a 1 s timeout.
 fn web(variant: &str, session: &str) -> (Process, String) {
     let addr = format!("127.0.0.1:{}", free_port());
-    let process = start(
+    let process = start_example(
         variant,
         &["--listen", &addr, "--connect", session, "--timeout", "1"],
         "Serving the form",
@@ -122,7 +72,7 @@ fn the_page_is_the_articles_form_as_valid_html5() {
 #[test]
 fn a_reply_is_shown_escaped() {
     let session_addr = format!("127.0.0.1:{}", free_port());
-    let _session = start(
+    let _session = start_example(
         "session_server",
         &["--listen", &session_addr],
         "Waiting for connections...",

@@ -10,6 +10,28 @@ use bytes::{Bytes, BytesMut};
 
 use crate::{Machine, Output};
 
+/// Cuts `input` into pieces at `cuts` (each taken modulo the input's
+/// length plus one, then sorted): the chunkings a proptest feeds a machine
+/// to show that its output does not depend on them.
+///
+/// ```
+/// use lineproto::testing::split;
+///
+/// assert_eq!(split(b"abcdef", &[4, 2]), [&b"ab"[..], b"cd", b"ef"]);
+/// assert_eq!(split(b"ab", &[]), [b"ab"]);
+/// ```
+pub fn split(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    cuts.sort_unstable();
+    let mut pieces = Vec::with_capacity(cuts.len() + 1);
+    let mut start = 0;
+    for cut in cuts.into_iter().chain([input.len()]) {
+        pieces.push(input[start..cut].to_vec());
+        start = cut;
+    }
+    pieces
+}
+
 /// One thing a machine did, with the `NeedInput` pauses left out (they
 /// depend on how input was chunked; nothing else may).
 #[derive(Debug, Clone, PartialEq, Eq)]

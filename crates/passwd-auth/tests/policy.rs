@@ -3,7 +3,7 @@
 //! auth exchange's framing.
 
 use bytes::Bytes;
-use lineproto::testing::{Step, transcript};
+use lineproto::testing::{Step, split, transcript};
 use passwd_auth::exchange::{Event, Options, Server};
 use passwd_auth::{Authenticator, Error, FileKind, Outcome, PasswdDb, Policy, WireCode};
 use proptest::prelude::*;
@@ -303,18 +303,6 @@ fn debug_never_shows_the_password() {
     )
     .unwrap();
     assert!(!format!("{client:?}").contains("hunter2"));
-}
-
-fn split(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
-    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-    cuts.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    for cut in cuts.into_iter().chain([input.len()]) {
-        pieces.push(input[start..cut].to_vec());
-        start = cut;
-    }
-    pieces
 }
 
 proptest! {

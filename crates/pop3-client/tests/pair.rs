@@ -4,7 +4,7 @@
 
 use bytes::{Bytes, BytesMut};
 use lineproto::Secret;
-use lineproto::testing::{Pair, Step, transcript};
+use lineproto::testing::{Pair, Step, split, transcript};
 use pop3_client::client::{Client, Event, Options, Request, Response};
 use pop3_client::server::{self, Mailbox, Server, ServerOptions};
 use pop3_client::{Decoded, Error, MultiLineDecoder, ResponseCode};
@@ -459,18 +459,6 @@ fn a_fifty_megabyte_message_streams_in_bounded_pieces() {
     }
     assert_eq!(received, big.len());
     assert!(largest <= 16 * 1024, "chunks follow reads: {largest}");
-}
-
-fn split(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
-    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-    cuts.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    for cut in cuts.into_iter().chain([input.len()]) {
-        pieces.push(input[start..cut].to_vec());
-        start = cut;
-    }
-    pieces
 }
 
 /// Merges adjacent data chunks of the same message: how a stream is cut

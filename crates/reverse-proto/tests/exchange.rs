@@ -2,7 +2,7 @@
 //! the reversal exchange.
 
 use bytes::Bytes;
-use lineproto::testing::{Pair, Step, transcript};
+use lineproto::testing::{Pair, Step, split, transcript};
 use proptest::prelude::*;
 use reverse_proto::{Error, Mode, client, server};
 
@@ -130,19 +130,6 @@ fn client_bounds_the_reply() {
         steps.last(),
         Some(&Step::Done(Err(Error::ReplyTooLong { limit: 3 })))
     );
-}
-
-/// Cuts `input` at the given points (taken modulo its length).
-fn split(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
-    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-    cuts.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    for cut in cuts.into_iter().chain([input.len()]) {
-        pieces.push(input[start..cut].to_vec());
-        start = cut;
-    }
-    pieces
 }
 
 proptest! {

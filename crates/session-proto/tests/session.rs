@@ -2,7 +2,7 @@
 //! the session machines.
 
 use bytes::Bytes;
-use lineproto::testing::{Pair, Step, transcript};
+use lineproto::testing::{Pair, Step, split, transcript};
 use proptest::prelude::*;
 use session_proto::{Error, client, server};
 
@@ -190,18 +190,6 @@ fn pair_with_the_article_session() {
     );
     assert_eq!(outcome.client_result, Some(Ok(())));
     assert_eq!(outcome.server_result, Some(Ok(())));
-}
-
-fn split(input: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
-    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
-    cuts.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    for cut in cuts.into_iter().chain([input.len()]) {
-        pieces.push(input[start..cut].to_vec());
-        start = cut;
-    }
-    pieces
 }
 
 /// Session input rich in what matters: terminators, spaces, END, telnet IAC.
