@@ -88,6 +88,9 @@ pub enum Request {
     },
     /// `UTF8` (RFC 6856).
     Utf8,
+    /// `LANG`: the languages the server speaks ([`Response::Languages`]);
+    /// `LANG tag`: answer in that language from now on (RFC 6856).
+    Lang(Option<Bytes>),
     /// `STAT`
     Stat,
     /// `LIST`, or `LIST n` for one message.
@@ -208,6 +211,8 @@ pub enum Response {
     UniqueId(u32, Bytes),
     /// The answer to CAPA.
     Capabilities(Capabilities),
+    /// The answer to `LANG`: language tags and their descriptions.
+    Languages(Vec<(Bytes, Bytes)>),
     /// `+OK` to RETR or TOP; [`Event::MessageData`] chunks follow, then
     /// [`MessageEnd`](Self::MessageEnd).
     MessageStart(StatusLine),
@@ -252,6 +257,8 @@ pub enum Event {
 #[derive(Debug)]
 enum Awaiting {
     Capa,
+    /// `LANG` without a tag: a listing follows.
+    Languages,
     Stls,
     /// USER was sent; PASS follows on `+OK`.
     User(Secret<Vec<u8>>),
@@ -586,6 +593,8 @@ impl Client {
                 Awaiting::LoginUser(user, password),
             ),
             Request::Utf8 => (Command::Utf8, Awaiting::Login("UTF8")),
+            Request::Lang(None) => (Command::Lang(None), Awaiting::Languages),
+            Request::Lang(Some(tag)) => (Command::Lang(Some(tag)), Awaiting::Login("LANG")),
             Request::Stat => (Command::Stat, Awaiting::Stat),
             Request::List(n) => (Command::List(n), Awaiting::List(n)),
             Request::Uidl(n) => (Command::Uidl(n), Awaiting::Uidl(n)),
@@ -708,6 +717,7 @@ impl Client {
         if !status.is_ok() {
             let command = match &awaiting {
                 Awaiting::Capa => "CAPA",
+                Awaiting::Languages => "LANG",
                 Awaiting::Stls => "STLS",
                 Awaiting::User(_) => "USER",
                 Awaiting::Login(name) | Awaiting::Simple(name) | Awaiting::Message(name) => name,
@@ -758,7 +768,10 @@ impl Client {
                 let (n, id) = parse_unique_id_listing(&status.text)?;
                 self.respond(handle, Response::UniqueId(n, id));
             }
-            kind @ (Awaiting::Capa | Awaiting::List(None) | Awaiting::Uidl(None)) => {
+            kind @ (Awaiting::Capa
+            | Awaiting::Languages
+            | Awaiting::List(None)
+            | Awaiting::Uidl(None)) => {
                 self.in_flight
                     .push_front((handle, Awaiting::Simple("listing")));
                 self.body = Some((
@@ -833,6 +846,18 @@ fn listing(kind: Awaiting, data: &[u8]) -> Result<Response, Error> {
         .filter(|line| !line.is_empty());
     Ok(match kind {
         Awaiting::Capa => Response::Capabilities(Capabilities::parse(lines)?),
+        // `tag SP description`, e.g. `en English`.
+        Awaiting::Languages => Response::Languages(
+            lines
+                .map(|line| match memchr::memchr(b' ', line) {
+                    Some(space) => (
+                        Bytes::copy_from_slice(&line[..space]),
+                        Bytes::copy_from_slice(&line[space + 1..]),
+                    ),
+                    None => (Bytes::copy_from_slice(line), Bytes::new()),
+                })
+                .collect(),
+        ),
         Awaiting::List(_) => {
             Response::Listing(lines.map(parse_scan_listing).collect::<Result<_, _>>()?)
         }

@@ -345,6 +345,9 @@ pub enum Command {
     SaslResponse(Secret<Vec<u8>>),
     /// `UTF8` (RFC 6856)
     Utf8,
+    /// `LANG` (list the languages) or `LANG tag` (choose one; `*` for the
+    /// server's default), RFC 6856.
+    Lang(Option<Bytes>),
     /// `STAT`
     Stat,
     /// `LIST [n]`
@@ -418,6 +421,11 @@ impl Command {
             }
             Self::SaslResponse(response) => word(&mut line, response.expose())?,
             Self::Utf8 => word(&mut line, b"UTF8")?,
+            Self::Lang(None) => word(&mut line, b"LANG")?,
+            Self::Lang(Some(tag)) => {
+                word(&mut line, b"LANG ")?;
+                word(&mut line, tag)?;
+            }
             Self::Stat => word(&mut line, b"STAT")?,
             Self::List(None) => word(&mut line, b"LIST")?,
             Self::List(Some(n)) => word(&mut line, format!("LIST {n}").as_bytes())?,
@@ -451,6 +459,7 @@ impl Command {
             Self::Auth { .. } => "AUTH",
             Self::SaslResponse(_) => "AUTH (response)",
             Self::Utf8 => "UTF8",
+            Self::Lang(_) => "LANG",
             Self::Stat => "STAT",
             Self::List(_) => "LIST",
             Self::Uidl(_) => "UIDL",

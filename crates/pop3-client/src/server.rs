@@ -104,6 +104,8 @@ pub struct ServerOptions {
     pub utf8: bool,
     /// `LOGIN-DELAY n` in CAPA, if set. Default: none.
     pub login_delay: Option<u32>,
+    /// Offer `LANG` (RFC 6856) with English and German. Default: yes.
+    pub lang: bool,
     /// `EXPIRE` in CAPA (`NEVER` or a number of days). Default: `NEVER`.
     pub expire: Option<Bytes>,
     /// Answer a correct login with `-ERR [IN-USE]`, as a server whose
@@ -120,6 +122,7 @@ impl Default for ServerOptions {
             pipelining: true,
             apop_timestamp: Some(Bytes::from_static(b"<1896.697170952@pop3.demo.invalid>")),
             utf8: true,
+            lang: true,
             login_delay: None,
             expire: Some(Bytes::from_static(b"NEVER")),
             in_use: false,
@@ -245,6 +248,9 @@ impl Server {
         }
         if self.options.utf8 {
             caps.push("UTF8");
+        }
+        if self.options.lang {
+            caps.push("LANG");
         }
         for cap in caps {
             self.reply(cap);
@@ -376,6 +382,17 @@ impl Server {
             }
             (b"UTF8", false) if self.options.utf8 => self.reply("+OK UTF8 enabled"),
             (b"STLS", false) => self.reply("-ERR TLS is not available on this server."),
+            (b"LANG", _) if self.options.lang => match words.next() {
+                None => {
+                    self.reply("+OK Language listing follows");
+                    self.reply("en English");
+                    self.reply("de Deutsch");
+                    self.reply(".");
+                }
+                Some(b"en" | b"*") => self.reply("+OK en Language changed"),
+                Some(b"de") => self.reply("+OK de Sprache gewechselt"),
+                Some(_) => self.reply("-ERR invalid language"),
+            },
             (b"STAT", true) => {
                 let (count, octets) = self
                     .mailbox

@@ -712,3 +712,33 @@ fn secrets_go_out_in_their_own_buffers() {
         Output::Transmit("PASS doe\r\n".into())
     );
 }
+
+#[test]
+fn lang_lists_and_chooses_languages() {
+    let mut client = Client::new(Options::default());
+    let list = client.send(Request::Lang(None));
+    let de = client.send(Request::Lang(Some("de".into())));
+    let bad = client.send(Request::Lang(Some("xx".into())));
+    client.send(Request::Quit);
+    let outcome = Pair::new(
+        client,
+        Server::new(
+            Mailbox::new("john", "doe", vec![]),
+            ServerOptions::default(),
+        ),
+    )
+    .run();
+    let c = collect(&outcome.client_events);
+    assert_eq!(
+        response(&c, list),
+        Response::Languages(vec![
+            ("en".into(), "English".into()),
+            ("de".into(), "Deutsch".into())
+        ])
+    );
+    let Response::Ok(line) = response(&c, de) else {
+        panic!()
+    };
+    assert_eq!(line.text, "de Sprache gewechselt");
+    assert!(matches!(response(&c, bad), Response::Rejected(_)));
+}
