@@ -198,14 +198,6 @@ impl Server {
                 thread::sleep(Duration::from_millis(50));
             }
         }
-        let mut open = self.shared.open();
-        while !open.is_empty() {
-            open = self
-                .shared
-                .changed
-                .wait(open)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
         Ok(())
     }
 
