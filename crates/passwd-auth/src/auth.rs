@@ -268,8 +268,8 @@ fn check_account(shadow: Option<&crate::ShadowInfo>, today: i64) -> Outcome {
 /// (its salt and digest do not matter: the dummy's result is thrown away).
 fn representative_hash(db: &PasswdDb, limits: &CostLimits) -> Option<Vec<u8>> {
     // (format, setting) -> (how many accounts use it, one of their hashes)
-    type Tally<'a> = HashMap<(HashFormat, &'a [u8]), (usize, &'a [u8])>;
-    let mut by_setting = Tally::new();
+    type Tally<'a> = HashMap<(HashFormat, &'a [u8]), (usize, &'a [u8]), crate::MapHasher>;
+    let mut by_setting = Tally::default();
     for account in db.iter() {
         let StoredHash::Hash(stored) = account.stored_hash() else {
             continue;

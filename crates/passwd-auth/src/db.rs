@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
-use crate::Error;
+use crate::{Error, MapHasher};
 
 /// Which file a line came from, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -371,7 +371,7 @@ impl Account {
 #[derive(Debug, Clone, Default)]
 pub struct PasswdDb {
     accounts: Vec<Account>,
-    by_name: HashMap<Bytes, usize>,
+    by_name: HashMap<Bytes, usize, MapHasher>,
     problems: Vec<Error>,
 }
 
@@ -393,7 +393,7 @@ impl PasswdDb {
         }
         if let Some(shadow) = shadow {
             let shadow = Bytes::copy_from_slice(shadow);
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = std::collections::HashSet::<_, MapHasher>::default();
             for (number, line) in lines(&shadow) {
                 match ShadowLine::parse_fields(&line) {
                     Ok(Some(entry)) => {

@@ -259,34 +259,105 @@ fn yescrypt_shape(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> 
     if hash.len() != 43 {
         return Err(malformed("yescrypt digest is not 43 characters"));
     }
-    let parsed: yescrypt::Params = params
-        .parse()
-        .map_err(|_| malformed("yescrypt parameters are invalid"))?;
-    // The crate exposes N, r and p but not the time factor t (nor g), which
-    // multiplies the cost without bound. Accept only parameters that read
-    // back exactly as the read-write mode with N, r and p: t = g = 0, and a
-    // canonical encoding. Hashes with other parameters are rare; they are
-    // refused by type rather than verified at unknown cost.
-    let canonical = yescrypt::Params::new(
-        yescrypt::Mode::default(),
-        parsed.n(),
-        parsed.r(),
-        parsed.p(),
-    )
-    .map(|p| p.to_string())
-    .map_err(|_| malformed("yescrypt parameters are invalid"))?;
-    if canonical != params {
-        return Err(unsupported(
-            "yescrypt with a time factor, a mode or an encoding other than the default",
-        ));
-    }
-    let params = parsed;
-    let memory = 128u64
-        .saturating_mul(params.n())
-        .saturating_mul(u64::from(params.r()))
-        .saturating_mul(u64::from(params.p()));
-    check_cost(HashFormat::Yescrypt, memory, limits.max_yescrypt_memory)?;
+    let settings = YescryptSettings::decode(params)?;
+    check_cost(
+        HashFormat::Yescrypt,
+        settings.memory(),
+        limits.max_yescrypt_memory,
+    )?;
     Ok(HashFormat::Yescrypt)
+}
+
+/// The yescrypt "flavor" libxcrypt writes for every `$y$` hash: the
+/// read-write mode with 6 rounds, 4-way gather, 2-way simple and a 12 KiB
+/// S-box (`YESCRYPT_DEFAULTS`), encoded as `j`.
+const YESCRYPT_RW_FLAVOR: u32 = 0b10_1111;
+
+/// yescrypt parameters, decoded and checked here rather than by the
+/// yescrypt crate.
+///
+/// The crate's own parser trusts its input: a stored `$y$j.z...` reaches a
+/// `Display` that panics, and N = 2^63 loops forever in its log2. So every
+/// field is decoded with checked arithmetic, only the shape libxcrypt
+/// writes is accepted (read-write flavor, p = 1, t = 0, no upgrades, no
+/// ROM), and the encoding must be canonical, so the crate only ever sees
+/// parameters it handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct YescryptSettings {
+    log2_n: u32,
+    r: u32,
+}
+
+impl YescryptSettings {
+    fn decode(text: &str) -> Result<Self, Error> {
+        let mut reader = Yescrypt64 {
+            bytes: text.as_bytes(),
+        };
+        let flavor = reader.field(0)?;
+        let log2_n = reader.field(1)?;
+        let r = reader.field(1)?;
+        if flavor != YESCRYPT_RW_FLAVOR {
+            return Err(unsupported("yescrypt in a mode other than read-write"));
+        }
+        if !reader.bytes.is_empty() {
+            // Optional fields follow a bit set saying which are present;
+            // an empty set is never written.
+            let have = reader.field(1)?;
+            if have == 0 || have > 0b1111 {
+                return Err(malformed("yescrypt parameters are invalid"));
+            }
+            return Err(unsupported(
+                "yescrypt with p, t, an upgrade or a ROM other than the default",
+            ));
+        }
+        // N = 2^log2_n must exceed p = 1; 128 * N * r is bounded by the
+        // caller's memory ceiling, but must first be representable.
+        if !(1..=47).contains(&log2_n) {
+            return Err(malformed("yescrypt N is out of range"));
+        }
+        if r >= 1 << 30 {
+            return Err(malformed("yescrypt r is out of range"));
+        }
+        Ok(Self { log2_n, r })
+    }
+
+    /// Bytes of memory a verification takes: 128 * N * r.
+    fn memory(self) -> u64 {
+        (128u64 << self.log2_n).saturating_mul(u64::from(self.r))
+    }
+}
+
+/// Reads yescrypt's variable-length base-64 integers: a first character
+/// below 48 is a value on its own; higher ones open ranges of 2, 3, ...
+/// characters, each range continuing where the previous one ended, so every
+/// value has exactly one encoding.
+struct Yescrypt64<'a> {
+    bytes: &'a [u8],
+}
+
+impl Yescrypt64<'_> {
+    fn field(&mut self, min: u32) -> Result<u32, Error> {
+        let invalid = || malformed("yescrypt parameters are invalid");
+        let (&first, rest) = self.bytes.split_first().ok_or_else(invalid)?;
+        let first = crypt64_value(first).ok_or_else(invalid)?;
+        self.bytes = rest;
+        // (first character of the range, characters in it)
+        let (mut start, mut end, mut extra) = (0u64, 47u64, 0u32);
+        let mut offset = 0u64;
+        while first > end {
+            offset += (end + 1 - start) << (6 * extra);
+            start = end + 1;
+            end = start + (62 - end) / 2;
+            extra += 1;
+        }
+        let mut value = (first - start) << (6 * extra);
+        for shift in (0..extra).rev() {
+            let (&next, rest) = self.bytes.split_first().ok_or_else(invalid)?;
+            value |= crypt64_value(next).ok_or_else(invalid)? << (6 * shift);
+            self.bytes = rest;
+        }
+        u32::try_from(u64::from(min) + offset + value).map_err(|_| invalid())
+    }
 }
 
 /// `_` + 4 characters of rounds, 4 of salt, 11 of hash.
@@ -470,6 +541,65 @@ mod tests {
             ),
             "{result:?}"
         );
+    }
+
+    /// A 43-character digest, so only the parameters decide.
+    const DIGEST: &str = "Byt0CoQBZ6uq44qz6ans3t.gEQ2e0HnsdEbMyMDQqh5";
+
+    fn yescrypt_with(params: &str) -> String {
+        format!("$y${params}$YmmoKKC/j./bmivc08WMV/${DIGEST}")
+    }
+
+    #[test]
+    fn yescrypt_parameters_decode_as_libxcrypt_writes_them() {
+        // Debian's default (N = 4096, r = 32) and `mkpasswd -R 11` (N = 2^13).
+        assert_eq!(
+            YescryptSettings::decode("j9T"),
+            Ok(YescryptSettings { log2_n: 12, r: 32 })
+        );
+        assert_eq!(
+            YescryptSettings::decode("jAT"),
+            Ok(YescryptSettings { log2_n: 13, r: 32 })
+        );
+        // Two-character fields: 'k' opens the range starting at 48.
+        assert_eq!(
+            YescryptSettings::decode("j9k."),
+            Ok(YescryptSettings { log2_n: 12, r: 49 })
+        );
+    }
+
+    /// Parameter strings that panicked (`params encode failed`) or spun
+    /// forever (N = 2^63) inside the yescrypt crate: refused here, quickly.
+    #[test]
+    fn yescrypt_crash_regressions_are_refused() {
+        for params in [
+            "j.zyxvrD", "jkC.", "jkC/", "j.", "j", "", "jz", "j9T.", "j9T/", "j9T5.0",
+            "j953/2", "jC559", "j9T..", "/9T", ".9T", "j9zzzzzz",
+        ] {
+            let stored = yescrypt_with(params);
+            let shape = identify(stored.as_bytes(), &CostLimits::default());
+            assert!(shape.is_err(), "{params:?} gave {shape:?}");
+            assert!(verify(b"password", stored.as_bytes(), &CostLimits::default()).is_err());
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the parameter string, identification does not panic, and
+        /// what it accepts the yescrypt crate reads as the same N and r.
+        #[test]
+        fn yescrypt_parameters_agree_with_the_crate(
+            params in "j?[./0-9A-Za-z]{0,9}",
+        ) {
+            let stored = yescrypt_with(&params);
+            let limits = CostLimits::default();
+            if identify(stored.as_bytes(), &limits).is_ok() {
+                let ours = YescryptSettings::decode(&params).expect("accepted above");
+                let theirs: yescrypt::Params = params.parse().expect("the crate reads it too");
+                proptest::prop_assert_eq!(theirs.n(), 1u64 << ours.log2_n);
+                proptest::prop_assert_eq!(theirs.r(), ours.r);
+                proptest::prop_assert_eq!(theirs.p(), 1);
+            }
+        }
     }
 
     #[test]

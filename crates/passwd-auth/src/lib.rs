@@ -43,6 +43,15 @@ mod db;
 pub mod exchange;
 mod hash;
 
+
+/// The hasher of the crate's maps. std's randomly keyed one, except under
+/// `cargo fuzz` (`cfg(fuzzing)`), where fixed keys keep a fuzz run with a
+/// fixed seed the same on every machine (CI's fuzz step relies on it).
+#[cfg(not(fuzzing))]
+type MapHasher = std::collections::hash_map::RandomState;
+#[cfg(fuzzing)]
+type MapHasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+
 pub use auth::{Authenticator, Outcome, Policy, WireCode};
 pub use db::{Account, FileKind, PasswdDb, PasswdLine, ShadowInfo, ShadowLine, StoredHash};
 pub use hash::{CostLimits, HashFormat, MAX_PASSWORD_LEN, identify, verify};
