@@ -70,10 +70,10 @@ fn run(args: &Args) -> Result<WireCode, Box<dyn std::error::Error>> {
         Ok(password) => password,
         Err(_) => rpassword::prompt_password("Password: ")?,
     };
-    let mut client = Client::new(user.as_bytes(), Secret::new(password.into_bytes()))?;
+    let mut client = Client::new(user.as_bytes(), Secret::new(password.into_bytes()))?
+        .reply_timeout(Some(Duration::from_secs(args.timeout)));
 
-    let mut options = ClientOptions::default();
-    options.read_timeout = Some(Duration::from_secs(args.timeout));
+    let options = ClientOptions::default();
     let mut conn = connect(&args.connect, &options)
         .map_err(|e| format!("could not connect to {}: {e}", args.connect))?;
     let mut verdict = None;

@@ -9,7 +9,8 @@
 //! - splits the request at the first `:` and keeps the password as sent;
 //! - refuses locked and expired accounts;
 //! - costs the same time whether or not the user exists;
-//! - waits about 2 s after each failure, which holds up only that client;
+//! - holds each failure's answer about 2 s, on the machine's own timer, so
+//!   waiting clients hold no thread;
 //! - limits failed attempts per peer;
 //! - reloads the files when they change.
 //!
@@ -26,16 +27,17 @@
 mod support;
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use clap::Parser;
-use passwd_auth::exchange::{Event, Options, Server};
+use lineproto::{Machine, Output};
+use passwd_auth::exchange::{Event, Options, Server, Verifier};
 use passwd_auth::{Authenticator, Outcome, PasswdDb, Policy};
-use support::{ListenArgs, printable};
+use support::{ListenArgs, Service, printable, say};
 
 /// Answers `user:password` with 1, 0 or -1.
 #[derive(Debug, Parser)]
@@ -151,56 +153,111 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Arc<Args>) -> Result<(), String> {
-    // Each connection takes its own snapshot, so a reload never waits for
-    // connections (or their failure delays) to end.
-    let loaded = Arc::new(RwLock::new(Arc::new(load(&args)?)));
-    let failures = Arc::new(Failures::default());
     let mut options = Options::default();
     options.uniform_unknown_user = args.uniform;
-    let settings = Arc::clone(&args);
-    support::serve(&args.listen, move |conn| {
-        let args = &settings;
-        reload_if_changed(args, &loaded);
-        let Ok(peer) = conn.get_ref().peer_addr().map(|addr| addr.ip()) else {
-            return;
-        };
-        let window = Duration::from_secs(args.failure_window);
-        let limited = failures.recent(peer, window) >= args.max_failures;
-        let state = Arc::clone(&loaded.read().unwrap_or_else(PoisonError::into_inner));
-        let day = today();
-        let mut server = Server::new(options.clone(), |user: &[u8], password: &[u8]| {
-            if limited {
-                Outcome::TooManyAttempts
-            } else {
-                state.auth.authenticate(user, password, day)
-            }
-        });
-        let result = conn.run(
-            &mut server,
-            |_,
-             Event::Verdict {
-                 user,
-                 outcome,
-                 code,
-             }| {
-                println!(
-                    "Verdict for {}: {} (sent {})",
-                    printable(&user),
-                    outcome.describe(),
-                    code.as_str()
-                );
-                if !outcome.is_success() {
-                    failures.record(peer);
-                    // Only this connection's thread waits; others go on.
-                    std::thread::sleep(failure_delay(args.delay_ms));
-                }
-            },
-        );
-        if let Err(error) = result {
-            println!("Connection failed: {error}");
+    let service = Auth {
+        loaded: RwLock::new(Arc::new(load(&args)?)),
+        failures: Failures::default(),
+        options,
+        args: Arc::clone(&args),
+    };
+    support::serve(&args.listen, service)
+        .map_err(|error| format!("cannot serve on {}: {error}", args.listen.listen))
+}
+
+/// The server's state shared by every connection.
+struct Auth {
+    // Each connection takes its own snapshot, so a reload never waits for
+    // connections (or their failure delays) to end.
+    loaded: RwLock<Arc<Loaded>>,
+    failures: Failures,
+    options: Options,
+    args: Arc<Args>,
+}
+
+/// Judges one attempt against a snapshot of the accounts.
+struct Judge {
+    state: Arc<Loaded>,
+    /// The peer was over its failure limit when it connected.
+    limited: bool,
+    day: i64,
+}
+
+impl Verifier for Judge {
+    fn verify(&mut self, user: &[u8], password: &[u8]) -> Outcome {
+        if self.limited {
+            Outcome::TooManyAttempts
+        } else {
+            self.state.auth.authenticate(user, password, self.day)
         }
-    })
-    .map_err(|error| format!("cannot serve on {}: {error}", args.listen.listen))
+    }
+}
+
+/// One connection's exchange, and who it is with.
+#[derive(Debug)]
+struct Attempt {
+    server: Server<Judge>,
+    peer: IpAddr,
+}
+
+impl Machine for Attempt {
+    type Event = Event;
+    type Error = passwd_auth::Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        self.server.handle_input(bytes);
+    }
+
+    fn handle_eof(&mut self) {
+        self.server.handle_eof();
+    }
+
+    fn poll_output(&mut self, now: Instant) -> Output<Event, passwd_auth::Error> {
+        self.server.poll_output(now)
+    }
+}
+
+impl Service for Auth {
+    type Machine = Attempt;
+    // A changed file is reloaded before the connection is served.
+    const START_BLOCKS: bool = true;
+
+    fn start(&self, peer: SocketAddr) -> Option<Attempt> {
+        let args = &self.args;
+        reload_if_changed(args, &self.loaded);
+        let peer = peer.ip();
+        let window = Duration::from_secs(args.failure_window);
+        let judge = Judge {
+            state: Arc::clone(&self.loaded.read().unwrap_or_else(PoisonError::into_inner)),
+            limited: self.failures.recent(peer, window) >= args.max_failures,
+            day: today(),
+        };
+        Some(Attempt {
+            server: Server::new(self.options.clone(), judge),
+            peer,
+        })
+    }
+
+    fn on_event(&self, attempt: &mut Attempt, event: Event) {
+        let Event::Verdict {
+            user,
+            outcome,
+            code,
+        } = event;
+        say!(
+            "Verdict for {}: {} (sent {})",
+            printable(&user),
+            outcome.describe(),
+            code.as_str()
+        );
+        if !outcome.is_success() {
+            self.failures.record(attempt.peer);
+            // Held by the machine: no thread waits.
+            attempt
+                .server
+                .delay_reply(failure_delay(self.args.delay_ms));
+        }
+    }
 }
 
 /// pam_fail_delay's wait: the base time, varied by up to ±50%.
@@ -218,9 +275,9 @@ fn reload_if_changed(args: &Args, loaded: &RwLock<Arc<Loaded>>) {
     }
     match load(args) {
         Ok(fresh) => {
-            println!("Reloaded {} accounts", fresh.auth.db().len());
+            say!("Reloaded {} accounts", fresh.auth.db().len());
             *loaded.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
         }
-        Err(error) => println!("Reload failed, keeping the old accounts: {error}"),
+        Err(error) => say!("Reload failed, keeping the old accounts: {error}"),
     }
 }

@@ -16,16 +16,19 @@
 
 mod support;
 
+use std::convert::Infallible;
 use std::io::Read;
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::Parser;
+use lineproto::{Machine, Output};
 use reverse_proto::{Announce, Fortunes};
-use support::ListenArgs;
+use support::{ListenArgs, Service, say};
 
 /// The fortunes served when no --file or --command is given.
 const BUILT_IN: &str = include_str!("data/fortunes");
@@ -79,30 +82,69 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err("the fortune file holds no fortunes".into());
         }
     }
-    let source = Arc::new(source);
-    support::serve(&args.listen, move |conn| {
-        let fortune = match &*source {
-            Source::File(fortunes) => fortunes
+    support::serve(&args.listen, source)?;
+    Ok(())
+}
+
+/// The fortune exchange, keeping the text for the `Sent output` line.
+#[derive(Debug)]
+struct Telling {
+    announce: Announce,
+    fortune: Bytes,
+}
+
+impl Machine for Telling {
+    type Event = Infallible;
+    type Error = reverse_proto::Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        self.announce.handle_input(bytes);
+    }
+
+    fn handle_eof(&mut self) {
+        self.announce.handle_eof();
+    }
+
+    fn poll_output(&mut self, now: Instant) -> Output<Infallible, reverse_proto::Error> {
+        self.announce.poll_output(now)
+    }
+}
+
+impl Service for Source {
+    type Machine = Telling;
+    // A --command runs a program: off the async workers under tokio.
+    const START_BLOCKS: bool = true;
+
+    fn start(&self, _peer: SocketAddr) -> Option<Telling> {
+        let fortune = match self {
+            Self::File(fortunes) => fortunes
                 .pick(fastrand::u64(..))
                 .cloned()
                 .unwrap_or_default(),
-            Source::Command { program, args } => match run_command(program, args) {
+            Self::Command { program, args } => match run_command(program, args) {
                 Ok(output) => output,
                 Err(error) => {
-                    println!("Command failed: {error}");
-                    return;
+                    say!("Command failed: {error}");
+                    return None;
                 }
             },
         };
-        match conn.run(
-            &mut Announce::new(fortune.clone()),
-            |_, event| match event {},
-        ) {
-            Ok(()) => println!("Sent output: {}", String::from_utf8_lossy(&fortune)),
-            Err(error) => println!("Connection failed: {error}"),
+        Some(Telling {
+            announce: Announce::new(fortune.clone()),
+            fortune,
+        })
+    }
+
+    fn on_event(&self, _telling: &mut Telling, event: Infallible) {
+        match event {}
+    }
+
+    fn on_end(&self, telling: &Telling, result: Result<(), String>) {
+        match result {
+            Ok(()) => say!("Sent output: {}", String::from_utf8_lossy(&telling.fortune)),
+            Err(error) => say!("Connection failed: {error}"),
         }
-    })?;
-    Ok(())
+    }
 }
 
 /// Runs `program` with `args`, no shell and no input, and returns at most

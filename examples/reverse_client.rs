@@ -43,8 +43,9 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<String, Box<dyn std::error::Error>> {
     let mut options = ClientOptions::default();
     options.connect_timeout = Duration::from_secs(args.timeout);
-    options.read_timeout = Some(Duration::from_secs(args.timeout));
-    let mut client = Client::new(args.text.join(" "), Options::default())?;
+    let mut machine_options = Options::default();
+    machine_options.reply_timeout = Some(Duration::from_secs(args.timeout));
+    let mut client = Client::new(args.text.join(" "), machine_options)?;
     let mut conn = connect(&args.connect, &options)
         .map_err(|error| format!("could not connect to {}: {error}", args.connect))?;
     let mut reply = None;

@@ -9,10 +9,13 @@
 
 mod support;
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use clap::Parser;
 use reverse_proto::Mode;
 use reverse_proto::server::{Event, Options, Server};
-use support::{ListenArgs, printable};
+use support::{ListenArgs, Service, printable, say};
 
 /// Reverses one line per connection.
 #[derive(Debug, Parser)]
@@ -22,6 +25,26 @@ struct Args {
     /// Reverse byte by byte, exactly as PHP's strrev, instead of by character.
     #[arg(long)]
     bytes: bool,
+    /// Seconds a client has to send its whole request line (0: no limit).
+    #[arg(long, default_value_t = 10)]
+    request_timeout: u64,
+}
+
+struct Reverse(Options);
+
+impl Service for Reverse {
+    type Machine = Server;
+
+    fn start(&self, _peer: SocketAddr) -> Option<Server> {
+        Some(Server::new(self.0.clone()))
+    }
+
+    fn on_event(&self, _server: &mut Server, event: Event) {
+        match event {
+            Event::Received(input) => say!("Received input: {}", printable(&input)),
+            Event::Sent(output) => say!("Sent output: {}", printable(&output)),
+        }
+    }
 }
 
 fn main() -> std::io::Result<()> {
@@ -32,13 +55,7 @@ fn main() -> std::io::Result<()> {
     } else {
         Mode::Graphemes
     };
-    support::serve(&args.listen, move |conn| {
-        let result = conn.run(&mut Server::new(options.clone()), |_, event| match event {
-            Event::Received(input) => println!("Received input: {}", printable(&input)),
-            Event::Sent(output) => println!("Sent output: {}", printable(&output)),
-        });
-        if let Err(error) = result {
-            println!("Connection failed: {error}");
-        }
-    })
+    options.request_timeout =
+        (args.request_timeout > 0).then(|| Duration::from_secs(args.request_timeout));
+    support::serve(&args.listen, Reverse(options))
 }

@@ -10,11 +10,14 @@
 
 mod support;
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use clap::Parser;
 use reverse_proto::Mode;
 use session_proto::ReverseLines;
 use session_proto::server::{Event, Options, Server};
-use support::{ListenArgs, printable};
+use support::{ListenArgs, Service, printable, say};
 
 /// Reverses every line of a session until END.
 #[derive(Debug, Parser)]
@@ -27,12 +30,53 @@ struct Args {
     /// The longest line accepted, in bytes.
     #[arg(long, default_value_t = 8192)]
     max_line_len: usize,
+    /// Seconds a session may stay silent between lines (0: forever).
+    #[arg(long, default_value_t = 60)]
+    idle_timeout: u64,
+    /// Seconds one line may take from its first byte to its end (0: no limit).
+    #[arg(long, default_value_t = 30)]
+    line_timeout: u64,
+}
+
+struct Session {
+    options: Options,
+    handler: ReverseLines,
+}
+
+impl Service for Session {
+    type Machine = Server;
+
+    fn start(&self, _peer: SocketAddr) -> Option<Server> {
+        Some(Server::with_handler(self.options.clone(), self.handler))
+    }
+
+    fn on_event(&self, _server: &mut Server, event: Event) {
+        match event {
+            Event::Received(input) => say!("Received input: {}", printable(&input)),
+            Event::Sent(output) => say!("Sent output: {}", printable(&output)),
+            Event::LineTooLong { limit } => {
+                say!("Refused input: line longer than {limit} bytes")
+            }
+        }
+    }
+
+    fn on_end(&self, _server: &Server, result: Result<(), String>) {
+        if let Err(error) = result {
+            say!("Session ended: {error}");
+        }
+    }
+}
+
+fn seconds(value: u64) -> Option<Duration> {
+    (value > 0).then(|| Duration::from_secs(value))
 }
 
 fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let mut options = Options::default();
     options.max_line_len = args.max_line_len;
+    options.idle_timeout = seconds(args.idle_timeout);
+    options.line_timeout = seconds(args.line_timeout);
     let handler = ReverseLines {
         mode: if args.bytes {
             Mode::Bytes
@@ -40,17 +84,5 @@ fn main() -> std::io::Result<()> {
             Mode::Graphemes
         },
     };
-    support::serve(&args.listen, move |conn| {
-        let mut session = Server::with_handler(options.clone(), handler);
-        let result = conn.run(&mut session, |_, event| match event {
-            Event::Received(input) => println!("Received input: {}", printable(&input)),
-            Event::Sent(output) => println!("Sent output: {}", printable(&output)),
-            Event::LineTooLong { limit } => {
-                println!("Refused input: line longer than {limit} bytes")
-            }
-        });
-        if let Err(error) = result {
-            println!("Session ended: {error}");
-        }
-    })
+    support::serve(&args.listen, Session { options, handler })
 }

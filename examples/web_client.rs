@@ -29,14 +29,15 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
 /// Banner, message, one reply, END: the whole session.
 fn ask(message: &str, args: &WebArgs) -> Result<String, AskError> {
-    let mut session = Client::new(Options::default());
+    let mut machine_options = Options::default();
+    machine_options.reply_timeout = Some(args.timeout());
+    let mut session = Client::new(machine_options);
     // Refused messages (line breaks, too long) never reach the server.
     session.send(message).map_err(AskError::Refused)?;
     session.end();
 
     let mut options = ClientOptions::default();
     options.connect_timeout = args.timeout();
-    options.read_timeout = Some(args.timeout());
     options.write_timeout = Some(args.timeout());
     let mut conn = connect(&args.connect, &options).map_err(AskError::Unreachable)?;
 
@@ -47,7 +48,9 @@ fn ask(message: &str, args: &WebArgs) -> Result<String, AskError> {
         }
     })
     .map_err(|error| match error {
-        DriveError::TimedOut => AskError::TimedOut,
+        DriveError::TimedOut | DriveError::Protocol(session_proto::Error::ReplyTimeout { .. }) => {
+            AskError::TimedOut
+        }
         other => AskError::Failed(other.to_string()),
     })?;
     let reply = reply.ok_or_else(|| AskError::Failed("no reply".into()))?;

@@ -19,6 +19,7 @@ mod web;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Instant;
 
 use clap::Parser;
 use lineproto::{Machine, Output};
@@ -37,7 +38,9 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 }
 
 fn ask(message: &str, args: &WebArgs) -> Result<String, AskError> {
-    let mut session = Client::new(Options::default());
+    let mut machine_options = Options::default();
+    machine_options.reply_timeout = Some(args.timeout());
+    let mut session = Client::new(machine_options);
     session.send(message).map_err(AskError::Refused)?;
     session.end();
 
@@ -55,27 +58,40 @@ fn ask(message: &str, args: &WebArgs) -> Result<String, AskError> {
         _ => AskError::Failed(error.to_string()),
     };
     socket
-        .set_read_timeout(Some(args.timeout()))
-        .map_err(io_failed)?;
-    socket
         .set_write_timeout(Some(args.timeout()))
         .map_err(io_failed)?;
 
-    // The machine's driver loop, by hand.
+    // The machine's driver loop, by hand: the clock is read here, and each
+    // read waits no longer than the machine's deadline.
     let mut buffer = [0u8; 1024];
     let mut reply = None;
     loop {
-        match session.poll_output() {
+        match session.poll_output(Instant::now()) {
             Output::Transmit(bytes) => socket.write_all(&bytes).map_err(io_failed)?,
             Output::Event(Event::Reply(text)) => reply = Some(text),
             Output::Event(Event::Banner(_)) => {}
-            Output::NeedInput => match socket.read(&mut buffer) {
-                Ok(0) => session.handle_eof(),
-                Ok(read) => session.handle_input(&buffer[..read]),
-                Err(error) if error.kind() == ErrorKind::Interrupted => {}
-                Err(error) => return Err(io_failed(error)),
-            },
+            Output::Wait { deadline } => {
+                let left =
+                    deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+                if left.is_some_and(|left| left.is_zero()) {
+                    continue; // the deadline is here: drain again
+                }
+                socket.set_read_timeout(left).map_err(io_failed)?;
+                match socket.read(&mut buffer) {
+                    Ok(0) => session.handle_eof(),
+                    Ok(read) => session.handle_input(&buffer[..read]),
+                    Err(error)
+                        if matches!(
+                            error.kind(),
+                            ErrorKind::Interrupted | ErrorKind::WouldBlock | ErrorKind::TimedOut
+                        ) => {}
+                    Err(error) => return Err(io_failed(error)),
+                }
+            }
             Output::Done(Ok(())) => break,
+            Output::Done(Err(session_proto::Error::ReplyTimeout { .. })) => {
+                return Err(AskError::TimedOut);
+            }
             Output::Done(Err(error)) => return Err(AskError::Failed(error.to_string())),
         }
     }

@@ -49,7 +49,7 @@ pub(crate) const DEMO_MESSAGES: usize = 72;
 pub(crate) fn open(args: &ConnectArgs, program: &str) -> Result<Pop3Client, Pop3Error> {
     let mut options = Pop3Options::default();
     options.net.connect_timeout = Duration::from_secs(args.timeout);
-    options.net.read_timeout = Some(Duration::from_secs(args.timeout));
+    options.machine.response_timeout = Some(Duration::from_secs(args.timeout));
     options.security = match (args.tls, args.starttls) {
         (true, _) => Security::Implicit,
         (_, true) => Security::StartTls,

@@ -1,52 +1,238 @@
-//! What the example servers share: the listening flags, the serve loop with
-//! the article's debug lines, and safe printing of peer bytes.
+//! What the example servers share: the listening flags, one serve loop for
+//! each runtime with the article's debug lines, signal handling, and safe
+//! printing of peer bytes.
+//!
+//! An example describes its protocol once, as a [`Service`] (which machine
+//! serves a connection, what to print on its events and at its end), and
+//! runs unchanged on either adapter: `--runtime std` (net-std, a thread per
+//! connection, the default) or `--runtime tokio` (net-tokio).
 
 #![allow(dead_code)] // each example uses a different part
 
-use std::net::TcpStream;
+use std::error::Error;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use net_std::{Conn, Server, ServerOptions};
+use lineproto::Machine;
+
+/// Prints one line on stdout. A closed stdout (`auth_server | head -1`)
+/// or a full disk is ignored: printing a debug line must never fail a
+/// connection, and `println!` would panic on EPIPE.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
+/// Which adapter drives the connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Runtime {
+    /// net-std: blocking sockets, a thread per connection.
+    Std,
+    /// net-tokio: tasks on a multi-threaded tokio runtime.
+    Tokio,
+}
 
 /// Flags every example server takes.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ListenArgs {
-    /// Address to listen on.
+    /// Address to listen on (IP:PORT).
     #[arg(long, default_value = "127.0.0.1:1234")]
-    pub(crate) listen: String,
+    pub(crate) listen: SocketAddr,
     /// Serve one client, then exit (as the article's servers do).
     #[arg(long)]
     pub(crate) once: bool,
-    /// Drop a client that sends nothing for this many seconds (0: never).
-    #[arg(long, default_value_t = 60)]
-    pub(crate) idle_timeout: u64,
-    /// Serve at most this many clients at once.
+    /// Which adapter serves the connections.
+    #[arg(long, value_enum, default_value_t = Runtime::Std)]
+    pub(crate) runtime: Runtime,
+    /// Serve at most this many clients at once; more wait in the backlog.
     #[arg(long, default_value_t = 1024)]
     pub(crate) max_connections: usize,
+    /// Let one client address hold at most this many connections (0: no cap).
+    #[arg(long, default_value_t = 256)]
+    pub(crate) max_per_peer: usize,
+    /// The listen backlog: connections the kernel queues before accept.
+    #[arg(long, default_value_t = 1024)]
+    pub(crate) backlog: u32,
+    /// On SIGINT or SIGTERM, let open connections finish for this many
+    /// seconds before cutting them. A second signal cuts them at once.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) grace: u64,
+}
+
+/// One protocol, as the serve loops run it.
+pub(crate) trait Service: Send + Sync + 'static {
+    /// The machine that serves one connection.
+    type Machine: Machine<Event: Send> + Send + 'static;
+
+    /// Whether [`start`](Self::start) may block (read files, run a
+    /// command); the tokio loop then runs it off the async workers.
+    const START_BLOCKS: bool = false;
+
+    /// The machine for a connection from `peer`; `None` closes it unserved.
+    fn start(&self, peer: SocketAddr) -> Option<Self::Machine>;
+
+    /// Handles one event (prints the article's debug line, say).
+    fn on_event(&self, machine: &mut Self::Machine, event: <Self::Machine as Machine>::Event);
+
+    /// Called when the connection's exchange is over.
+    fn on_end(&self, machine: &Self::Machine, result: Result<(), String>) {
+        let _ = machine;
+        if let Err(error) = result {
+            say!("Connection failed: {error}");
+        }
+    }
+}
+
+/// An error and its sources, joined with `: ` (the adapters' errors name
+/// only their own layer, so the chain is what tells the whole story).
+pub(crate) fn chain(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Binds, prints `Waiting for connections...`, and serves each connection
-/// with `handler`, framed by the article's `Received connection request`
-/// and `Socket terminated` lines.
-pub(crate) fn serve(
-    args: &ListenArgs,
-    handler: impl Fn(&mut Conn<TcpStream>) + Send + Sync + 'static,
-) -> std::io::Result<()> {
-    let mut options = ServerOptions::default();
-    options.idle_timeout = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
+/// with `service` on the chosen runtime, framed by the article's `Received
+/// connection request` and `Socket terminated` lines. Returns when the
+/// server stops: after one client with `--once`, or after SIGINT/SIGTERM
+/// and the grace period (then `Socket terminated` closes the output, as
+/// the article's server prints it when its listening socket closes).
+pub(crate) fn serve<S: Service>(args: &ListenArgs, service: S) -> io::Result<()> {
+    let service = Arc::new(service);
+    match args.runtime {
+        Runtime::Std => serve_std(args, service),
+        Runtime::Tokio => serve_tokio(args, service),
+    }
+}
+
+fn serve_std<S: Service>(args: &ListenArgs, service: Arc<S>) -> io::Result<()> {
+    let mut options = net_std::ServerOptions::default();
     options.max_connections = args.max_connections;
-    let server = Server::bind(&args.listen, options)?;
-    println!("Waiting for connections...");
-    let framed = move |conn: &mut Conn<TcpStream>| {
-        println!("Received connection request");
-        handler(conn);
-        println!("Socket terminated");
+    options.max_per_peer = args.max_per_peer;
+    options.backlog = args.backlog;
+    options.shutdown_grace = Duration::from_secs(args.grace);
+    let server = net_std::Server::bind(args.listen, options)?;
+    let stop = server.shutdown_handle();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    let signalled = stop.clone();
+    std::thread::spawn(move || {
+        let mut signals = signals.forever();
+        if signals.next().is_some() {
+            signalled.shutdown();
+        }
+        if signals.next().is_some() {
+            signalled.shutdown_now();
+        }
+    });
+    say!("Waiting for connections...");
+    let handler = move |conn: &mut net_std::Conn<std::net::TcpStream>| {
+        say!("Received connection request");
+        let peer = conn.get_ref().peer_addr();
+        if let Some(mut machine) = peer.ok().and_then(|peer| service.start(peer)) {
+            let result = conn.run(&mut machine, |machine, event| {
+                service.on_event(machine, event)
+            });
+            service.on_end(&machine, result.map_err(|error| chain(&error)));
+        }
+        say!("Socket terminated");
     };
     if args.once {
-        server.serve_one(framed)
+        server.serve_one(handler)?;
     } else {
-        server.serve(framed)
+        server.serve(handler)?;
     }
+    if stop.is_shutdown() {
+        say!("Socket terminated");
+    }
+    Ok(())
+}
+
+fn serve_tokio<S: Service>(args: &ListenArgs, service: Arc<S>) -> io::Result<()> {
+    let mut options = net_tokio::ServerOptions::default();
+    options.max_connections = args.max_connections;
+    options.max_per_peer = args.max_per_peer;
+    options.backlog = args.backlog;
+    options.shutdown_grace = Duration::from_secs(args.grace);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let once = args.once;
+    let listen = args.listen;
+    runtime.block_on(async move {
+        let server = net_tokio::Server::bind(listen, options)?;
+        let stop = server.shutdown_handle();
+        let signalled = stop.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut interrupt), Ok(mut terminate)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            signalled.shutdown();
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            // A second signal: do not wait for the grace period.
+            say!("Socket terminated");
+            std::process::exit(0);
+        });
+        say!("Waiting for connections...");
+        let handler = move |mut conn: net_tokio::Conn<tokio::net::TcpStream>,
+                            info: net_tokio::ConnInfo| {
+            let service = Arc::clone(&service);
+            async move {
+                say!("Received connection request");
+                let peer = info.peer_addr;
+                let machine = if S::START_BLOCKS {
+                    let starting = Arc::clone(&service);
+                    tokio::task::spawn_blocking(move || starting.start(peer))
+                        .await
+                        .ok()
+                        .flatten()
+                } else {
+                    service.start(peer)
+                };
+                if let Some(mut machine) = machine {
+                    let result = conn
+                        .run(&mut machine, |machine, event| {
+                            service.on_event(machine, event)
+                        })
+                        .await;
+                    service.on_end(&machine, result.map_err(|error| chain(&error)));
+                }
+                say!("Socket terminated");
+            }
+        };
+        if once {
+            server.serve_one(handler).await?;
+        } else {
+            server.serve(handler).await?;
+        }
+        if stop.is_shutdown() {
+            say!("Socket terminated");
+        }
+        Ok(())
+    })
 }
 
 /// Peer bytes made safe for a terminal: invalid UTF-8 replaced, control

@@ -2,14 +2,16 @@
 //!
 //! * [`Machine`] and [`Output`]: the contract every protocol machine
 //!   implements. A machine is fed bytes with [`Machine::handle_input`] and
-//!   drained with [`Machine::poll_output`] until [`Output::NeedInput`] or
-//!   [`Output::Done`]; it never does I/O itself.
+//!   drained, at a time the driver hands in, with [`Machine::poll_output`]
+//!   until [`Output::Wait`] (which carries the machine's next deadline) or
+//!   [`Output::Done`]; it never does I/O and never reads a clock.
 //! * [`LineBuffer`]: LF/CRLF line framing with a length limit, built on
 //!   `memchr`, that never rescans a byte and recovers after an overlong line.
 //! * [`Secret`]: a wrapper whose `Debug` output is redacted and whose memory
 //!   is zeroed on drop.
-//! * [`testing`]: drivers for tests: feed a machine chunks, or run a client
-//!   machine against a server machine with no sockets.
+//! * [`testing`]: drivers for tests on virtual time: feed a machine chunks
+//!   (at given times), or run a client machine against a server machine
+//!   with no sockets.
 //!
 //! This crate does no I/O. Drivers live in other crates (`net-std` drives any
 //! machine over `std::io::Read + Write`), so a protocol crate depends on this
@@ -31,7 +33,7 @@ mod secret;
 pub mod testing;
 
 pub use line_buffer::LineBuffer;
-pub use machine::{Machine, Output};
+pub use machine::{Machine, Output, earliest};
 pub use secret::Secret;
 
 /// Errors of the core crate.

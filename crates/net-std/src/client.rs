@@ -12,9 +12,6 @@ use crate::Conn;
 pub struct ClientOptions {
     /// How long to try each address the host name resolves to. Default: 10 s.
     pub connect_timeout: Duration,
-    /// How long one read may wait for the server; `None` waits forever.
-    /// Default: 30 s.
-    pub read_timeout: Option<Duration>,
     /// How long one write may block; `None` waits forever. Default: 30 s.
     pub write_timeout: Option<Duration>,
 }
@@ -23,7 +20,6 @@ impl Default for ClientOptions {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(10),
-            read_timeout: Some(Duration::from_secs(30)),
             write_timeout: Some(Duration::from_secs(30)),
         }
     }
@@ -48,7 +44,6 @@ pub fn connect(addr: impl ToSocketAddrs, options: &ClientOptions) -> io::Result<
     for addr in addr.to_socket_addrs()? {
         match TcpStream::connect_timeout(&addr, options.connect_timeout) {
             Ok(stream) => {
-                stream.set_read_timeout(options.read_timeout)?;
                 stream.set_write_timeout(options.write_timeout)?;
                 stream.set_nodelay(true)?;
                 return Ok(Conn::new(stream));

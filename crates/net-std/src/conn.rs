@@ -1,6 +1,8 @@
 //! Driving one machine over one byte stream.
 
 use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use lineproto::{Machine, Output};
 
@@ -12,14 +14,16 @@ pub const READ_SIZE: usize = 8 * 1024;
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum DriveError<E> {
-    /// A read or write timed out (the stream's read or write timeout).
-    #[error("timed out waiting for the peer")]
+    /// A write blocked longer than the stream's write timeout: the peer
+    /// stopped reading. (Read deadlines belong to the machine, which ends
+    /// with its own error.)
+    #[error("timed out writing to the peer")]
     TimedOut,
     /// Reading or writing failed.
-    #[error("i/o error: {0}")]
+    #[error("i/o error")]
     Io(#[source] io::Error),
     /// The machine ended the exchange with an error.
-    #[error("protocol error: {0}")]
+    #[error("protocol error")]
     Protocol(#[source] E),
 }
 
@@ -33,14 +37,59 @@ impl<E> From<io::Error> for DriveError<E> {
     }
 }
 
+/// A stream whose reads can be limited in time: how [`Conn`] wakes a
+/// machine at its deadline while blocked in a read.
+///
+/// Implemented for `TcpStream` and `UnixStream`; a TLS stream forwards to
+/// the socket under it. A stream that cannot time out (an in-memory one in
+/// a test) may do nothing and return `Ok(())`: its reads then never block.
+pub trait ReadTimeout {
+    /// Limits how long each following read may block; `None`: forever.
+    /// Never called with a zero duration.
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl ReadTimeout for TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        Self::set_read_timeout(self, timeout)
+    }
+}
+
+#[cfg(unix)]
+impl ReadTimeout for std::os::unix::net::UnixStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        Self::set_read_timeout(self, timeout)
+    }
+}
+
+impl<T: ReadTimeout + ?Sized> ReadTimeout for &mut T {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_read_timeout(timeout)
+    }
+}
+
+impl<T: ReadTimeout + ?Sized> ReadTimeout for Box<T> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_read_timeout(timeout)
+    }
+}
+
+/// A re-armed socket timeout that is off by less than this is left as it
+/// is: in the common case (an idle timer restarted by each line) the
+/// timeout stays the same and no system call is made per read.
+const REARM_SLACK: Duration = Duration::from_millis(1);
+
 /// A byte stream that drives [`Machine`]s: the loop of the
 /// [machine contract](Machine#call-order), written once.
 ///
-/// Works over anything `Read + Write`: a `TcpStream`, a `UnixStream`, or an
-/// in-memory stream in a test. Timeouts are the stream's own (for TCP,
-/// `set_read_timeout` and `set_write_timeout`; [`crate::connect`] and
-/// [`crate::Server`] set them); a timeout ends the drive with
-/// [`DriveError::TimedOut`].
+/// Works over anything `Read + Write +` [`ReadTimeout`]: a `TcpStream`, a
+/// `UnixStream`, or an in-memory stream in a test. The clock is read here,
+/// and only here: each drain gets `Instant::now()`, and while the machine
+/// waits with a deadline, reads block no longer than until then (the
+/// socket's read timeout is set from the deadline), after which the
+/// machine is drained again and decides. Writes are limited by the
+/// stream's write timeout ([`crate::connect`] and [`crate::Server`] set
+/// it); a write that times out ends the drive with [`DriveError::TimedOut`].
 ///
 /// ```
 /// use std::io::Cursor;
@@ -56,6 +105,10 @@ impl<E> From<io::Error> for DriveError<E> {
 ///     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> { self.output.write(buf) }
 ///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
 /// }
+/// // Its reads never block, so there is nothing to time out.
+/// impl net_std::ReadTimeout for Fake {
+///     fn set_read_timeout(&mut self, _: Option<std::time::Duration>) -> std::io::Result<()> { Ok(()) }
+/// }
 ///
 /// let fake = Fake { input: Cursor::new(b"jack frost\n".to_vec()), output: Vec::new() };
 /// let mut conn = Conn::new(fake);
@@ -69,14 +122,18 @@ impl<E> From<io::Error> for DriveError<E> {
 pub struct Conn<S> {
     stream: S,
     read_buffer: Box<[u8]>,
+    /// The read timeout last set on the stream; `None` if unknown (never
+    /// set here, or the stream was lent out with `get_mut`).
+    armed: Option<Option<Duration>>,
 }
 
-impl<S: Read + Write> Conn<S> {
-    /// Wraps a stream.
+impl<S: Read + Write + ReadTimeout> Conn<S> {
+    /// Wraps a stream. Its read timeout is managed from now on.
     pub fn new(stream: S) -> Self {
         Self {
             stream,
             read_buffer: vec![0; READ_SIZE].into_boxed_slice(),
+            armed: None,
         }
     }
 
@@ -88,10 +145,13 @@ impl<S: Read + Write> Conn<S> {
     /// The stream, mutably; reading from it directly takes bytes away from
     /// the machine.
     pub fn get_mut(&mut self) -> &mut S {
+        // The caller may change the stream's timeouts.
+        self.armed = None;
         &mut self.stream
     }
 
-    /// Unwraps the stream.
+    /// Unwraps the stream. Its read timeout is whatever the last drive
+    /// left.
     pub fn into_inner(self) -> S {
         self.stream
     }
@@ -104,14 +164,16 @@ impl<S: Read + Write> Conn<S> {
         machine: &mut M,
     ) -> Result<Option<M::Event>, DriveError<M::Error>> {
         loop {
-            match machine.poll_output() {
+            match machine.poll_output(Instant::now()) {
                 Output::Transmit(bytes) => self.stream.write_all(&bytes)?,
                 Output::Event(event) => return Ok(Some(event)),
-                Output::NeedInput => {
+                Output::Wait { deadline } => {
                     self.stream.flush()?;
-                    match self.read()? {
-                        0 => machine.handle_eof(),
-                        read => machine.handle_input(&self.read_buffer[..read]),
+                    match self.read_until(deadline)? {
+                        Some(0) => machine.handle_eof(),
+                        Some(read) => machine.handle_input(&self.read_buffer[..read]),
+                        // The deadline came: drain again, the machine decides.
+                        None => {}
                     }
                 }
                 Output::Done(result) => {
@@ -136,12 +198,49 @@ impl<S: Read + Write> Conn<S> {
         Ok(())
     }
 
-    fn read(&mut self) -> io::Result<usize> {
+    /// Reads once, blocking until data, end of input (`Some(0)`), or the
+    /// deadline (`None`).
+    fn read_until(&mut self, deadline: Option<Instant>) -> io::Result<Option<usize>> {
         loop {
+            let timeout = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(None);
+                    }
+                    Some(left)
+                }
+                None => None,
+            };
+            self.arm(timeout)?;
             match self.stream.read(&mut self.read_buffer) {
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other,
+                Ok(read) => return Ok(Some(read)),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                // The socket timeout ran out: the deadline is here, or
+                // (with the slack of `arm`) within a millisecond.
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) && deadline.is_some() =>
+                {
+                    return Ok(None);
+                }
+                Err(error) => return Err(error),
             }
         }
+    }
+
+    fn arm(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let close_enough = match (self.armed, timeout) {
+            (Some(Some(armed)), Some(wanted)) => armed.abs_diff(wanted) <= REARM_SLACK,
+            (Some(None), None) => true,
+            _ => false,
+        };
+        if !close_enough {
+            self.stream.set_read_timeout(timeout)?;
+            self.armed = Some(timeout);
+        }
+        Ok(())
     }
 }

@@ -56,5 +56,5 @@ pub mod pop3;
 mod server;
 
 pub use client::{ClientOptions, connect};
-pub use conn::{Conn, DriveError, READ_SIZE};
-pub use server::{Server, ServerOptions, ShutdownHandle};
+pub use conn::{Conn, DriveError, READ_SIZE, ReadTimeout};
+pub use server::{Server, ServerOptions, ServerStats, ShutdownHandle};

@@ -4,6 +4,7 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bytes::Bytes;
 use lineproto::Secret;
@@ -47,7 +48,8 @@ pub enum Login {
 #[non_exhaustive]
 #[derive(Debug, Clone, Default)]
 pub struct Pop3Options {
-    /// Connect, read and write timeouts.
+    /// Connect and write timeouts. How long to wait for each response is
+    /// the machine's [`response_timeout`](Options::response_timeout).
     pub net: ClientOptions,
     /// Plain text, implicit TLS or STLS.
     pub security: Security,
@@ -123,6 +125,17 @@ impl Read for Transport {
             #[cfg(feature = "tls")]
             Self::Tls(stream) => stream.read(buf),
             Self::Switching => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+impl crate::ReadTimeout for Transport {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Self::Plain(stream) => stream.set_read_timeout(timeout),
+            #[cfg(feature = "tls")]
+            Self::Tls(stream) => stream.get_ref().set_read_timeout(timeout),
+            Self::Switching => Ok(()),
         }
     }
 }

@@ -1,9 +1,12 @@
-//! A threaded TCP server: one thread per connection, a connection limit,
-//! timeouts, and a handle that stops it.
+//! A threaded TCP server: one thread per connection, a connection limit, a
+//! cap per peer address, a listen backlog, and a handle that stops it
+//! gracefully.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
-use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs,
+};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -12,15 +15,26 @@ use std::time::{Duration, Instant};
 use crate::Conn;
 
 /// Settings of a [`Server`].
+///
+/// Read deadlines are not here: they belong to the machines (a request
+/// deadline, an idle timeout), and [`Conn`] sets each socket's read timeout
+/// from the machine's next deadline.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerOptions {
     /// How many connections are served at once. When all are busy, new
     /// connections wait in the listen backlog until one ends. Default: 1024.
     pub max_connections: usize,
-    /// How long a connection may stay silent before it is dropped; `None`
-    /// (or zero) waits forever. Default: 60 s.
-    pub idle_timeout: Option<Duration>,
+    /// How many connections one peer address may hold open at once; `0`
+    /// means no cap. A connection over the cap is closed as soon as it is
+    /// accepted, and counted in [`ServerStats::refused_over_peer_cap`], so
+    /// one address cannot take every slot. Default: 256.
+    pub max_per_peer: usize,
+    /// The listen backlog: how many connections the kernel queues before
+    /// they are accepted (capped by `net.core.somaxconn`). std's default of
+    /// 128 drops SYNs in a burst of connections, which then wait a second
+    /// for the retry. Default: 1024.
+    pub backlog: u32,
     /// How long one write may block on a peer that does not read; `None`
     /// (or zero) waits forever. Default: 30 s.
     pub write_timeout: Option<Duration>,
@@ -30,6 +44,10 @@ pub struct ServerOptions {
     /// reply before the peer reads it; draining first avoids that.
     /// Default: 1 s.
     pub close_linger: Duration,
+    /// On shutdown, how long open connections may go on before they are
+    /// cut (their sockets shut down, so their handlers return). Default:
+    /// 10 s.
+    pub shutdown_grace: Duration,
     /// Stack size of each connection thread. Default: 256 KiB.
     pub thread_stack_size: usize,
 }
@@ -38,20 +56,35 @@ impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             max_connections: 1024,
-            idle_timeout: Some(Duration::from_secs(60)),
+            max_per_peer: 256,
+            backlog: 1024,
             write_timeout: Some(Duration::from_secs(30)),
             close_linger: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(10),
             thread_stack_size: 256 * 1024,
         }
     }
 }
 
+/// Counters of a running [`Server`], from [`ShutdownHandle::stats`].
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Connections accepted and served (or being served).
+    pub accepted: u64,
+    /// Connections closed at once because their address held
+    /// [`max_per_peer`](ServerOptions::max_per_peer) already.
+    pub refused_over_peer_cap: u64,
+    /// Connections open right now.
+    pub open: usize,
+}
+
 /// A TCP server that hands each connection, on its own thread, to a handler.
 ///
-/// The handler gets a [`Conn`] whose stream has the configured timeouts set;
-/// it usually builds a machine and calls [`Conn::run`]. When the handler
-/// returns, the server closes the connection gracefully (see
-/// [`ServerOptions::close_linger`]).
+/// The handler gets a [`Conn`] whose stream has the write timeout set; it
+/// usually builds a machine and calls [`Conn::run`], which wakes the machine
+/// at its deadlines. When the handler returns, the server closes the
+/// connection gracefully (see [`ServerOptions::close_linger`]).
 ///
 /// ```
 /// use std::io::{Read, Write};
@@ -84,9 +117,10 @@ pub struct Server {
     shared: Arc<Shared>,
 }
 
-/// Stops a [`Server`]: no new connections are accepted, open ones are shut
-/// down, and `serve` returns once their handlers have. Cloneable and `Send`,
-/// so a signal handler or a test can hold it.
+/// Stops a [`Server`]: no new connections are accepted, open ones may finish
+/// within [`ServerOptions::shutdown_grace`] and are then cut, and `serve`
+/// returns once every handler has. Cloneable and `Send`, so a signal
+/// handler or a test can hold it.
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
     shared: Arc<Shared>,
@@ -97,26 +131,85 @@ struct Shared {
     local_addr: SocketAddr,
     stopping: AtomicBool,
     next_id: AtomicU64,
-    /// Clones of open connections' streams, so shutdown can close them.
-    open: Mutex<HashMap<u64, TcpStream>>,
+    accepted: AtomicU64,
+    refused_over_peer_cap: AtomicU64,
+    open: Mutex<Registry>,
     /// Signalled whenever a connection ends or shutdown starts.
     changed: Condvar,
 }
 
+/// The open connections.
+#[derive(Debug, Default)]
+struct Registry {
+    /// Clones of the streams, so shutdown can cut them, and their peers.
+    streams: HashMap<u64, (TcpStream, IpAddr)>,
+    /// How many connections each address holds; an address leaves the map
+    /// when its last connection ends, so the map is never larger than
+    /// `streams`.
+    per_peer: HashMap<IpAddr, usize>,
+}
+
+impl Registry {
+    fn len(&self) -> usize {
+        self.streams.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some((_, peer)) = self.streams.remove(&id) {
+            if let Some(count) = self.per_peer.get_mut(&peer) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_peer.remove(&peer);
+                }
+            }
+        }
+    }
+
+    fn cut_all(&self) {
+        for (stream, _) in self.streams.values() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
 impl Shared {
-    fn open(&self) -> MutexGuard<'_, HashMap<u64, TcpStream>> {
-        // A handler that panicked cannot leave the map inconsistent: every
-        // critical section is a single insert or remove.
+    fn open(&self) -> MutexGuard<'_, Registry> {
+        // A handler that panicked cannot leave the registry inconsistent:
+        // every critical section completes without calling out.
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl Server {
-    /// Binds a listener. Use port 0 for an ephemeral port, and
-    /// [`local_addr`](Self::local_addr) to learn it.
+    /// Binds a listener with the configured backlog (and `SO_REUSEADDR`,
+    /// so a restarted server can bind while old connections linger). Use
+    /// port 0 for an ephemeral port, and [`local_addr`](Self::local_addr)
+    /// to learn it. Each address `addr` resolves to is tried in turn.
     pub fn bind(addr: impl ToSocketAddrs, options: ServerOptions) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr)?;
+        let mut last_error = None;
+        for addr in addr.to_socket_addrs()? {
+            match listen(addr, options.backlog) {
+                Ok(listener) => return Self::from_listener(listener, options),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")
+        }))
+    }
+
+    /// Serves on a listener made elsewhere: one handed over by systemd or
+    /// `listenfd`, say. Its backlog is set again to
+    /// [`backlog`](ServerOptions::backlog) (Linux lets a listening socket
+    /// change it).
+    pub fn from_listener(listener: TcpListener, options: ServerOptions) -> io::Result<Self> {
         let local_addr = listener.local_addr()?;
+        listener.set_nonblocking(false)?;
+        socket2::SockRef::from(&listener).listen(backlog_arg(options.backlog))?;
         Ok(Self {
             listener,
             options,
@@ -124,7 +217,9 @@ impl Server {
                 local_addr,
                 stopping: AtomicBool::new(false),
                 next_id: AtomicU64::new(0),
-                open: Mutex::new(HashMap::new()),
+                accepted: AtomicU64::new(0),
+                refused_over_peer_cap: AtomicU64::new(0),
+                open: Mutex::new(Registry::default()),
                 changed: Condvar::new(),
             }),
         })
@@ -143,9 +238,12 @@ impl Server {
     }
 
     /// Serves connections until shut down, each on its own thread, at most
-    /// [`max_connections`](ServerOptions::max_connections) at once. Returns
-    /// after shutdown, once every handler has returned. Transient accept
-    /// errors (a peer that left, too many open files) are retried.
+    /// [`max_connections`](ServerOptions::max_connections) at once and
+    /// [`max_per_peer`](ServerOptions::max_per_peer) per address. Returns
+    /// after shutdown, once every handler has returned: open connections
+    /// get [`shutdown_grace`](ServerOptions::shutdown_grace) to finish, then
+    /// their sockets are shut down. Transient accept errors (a peer that
+    /// left, too many open files) are retried.
     pub fn serve<F>(self, handler: F) -> io::Result<()>
     where
         F: Fn(&mut Conn<TcpStream>) + Send + Sync + 'static,
@@ -153,13 +251,22 @@ impl Server {
         let handler = Arc::new(handler);
         let result = self.accept_loop(&handler);
         // Whether stopped or failed, return only once every handler has.
+        let grace_ends = Instant::now() + self.options.shutdown_grace;
         let mut open = self.shared.open();
+        let mut cut = false;
         while !open.is_empty() {
+            let left = grace_ends.saturating_duration_since(Instant::now());
+            if left.is_zero() && !cut {
+                open.cut_all();
+                cut = true;
+            }
+            let wait = if cut { Duration::from_secs(1) } else { left };
             open = self
                 .shared
                 .changed
-                .wait(open)
-                .unwrap_or_else(PoisonError::into_inner);
+                .wait_timeout(open, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
         result
     }
@@ -173,10 +280,10 @@ impl Server {
             if self.shared.stopping.load(Ordering::SeqCst) {
                 break;
             }
-            let Some(stream) = self.accept()? else {
+            let Some((stream, peer)) = self.accept()? else {
                 continue;
             };
-            let Some(id) = self.register(&stream) else {
+            let Some(id) = self.register(&stream, peer.ip()) else {
                 continue;
             };
             let handler = Arc::clone(handler);
@@ -194,7 +301,7 @@ impl Server {
                 });
             if spawned.is_err() {
                 // Out of threads: this connection is dropped, the next may fit.
-                self.shared.open().remove(&id);
+                self.shared.open().remove(id);
                 thread::sleep(Duration::from_millis(50));
             }
         }
@@ -211,10 +318,10 @@ impl Server {
             if self.shared.stopping.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            if let Some(stream) = self.accept()? {
+            if let Some((stream, peer)) = self.accept()? {
                 // Unregistered (if the stream cannot be cloned), the
                 // connection is still served; shutdown just cannot cut it short.
-                let _unregister = self.register(&stream).map(|id| Unregister {
+                let _unregister = self.register(&stream, peer.ip()).map(|id| Unregister {
                     shared: &self.shared,
                     id,
                 });
@@ -226,13 +333,13 @@ impl Server {
 
     /// Accepts one connection; `None` for a transient failure or the
     /// shutdown wake-up.
-    fn accept(&self) -> io::Result<Option<TcpStream>> {
+    fn accept(&self) -> io::Result<Option<(TcpStream, SocketAddr)>> {
         match self.listener.accept() {
             Ok((stream, _)) if self.shared.stopping.load(Ordering::SeqCst) => {
                 drop(stream);
                 Ok(None)
             }
-            Ok((stream, _)) => Ok(Some(stream)),
+            Ok(accepted) => Ok(Some(accepted)),
             Err(error) => match error.kind() {
                 // The peer gave up before we accepted, or a signal arrived.
                 io::ErrorKind::ConnectionAborted
@@ -264,16 +371,27 @@ impl Server {
         }
     }
 
-    /// Records an open connection so shutdown can reach it; `None` if the
-    /// stream cannot be cloned (the connection is then dropped).
-    fn register(&self, stream: &TcpStream) -> Option<u64> {
+    /// Records an open connection so shutdown can reach it; `None` if its
+    /// address is over the cap, the server is stopping, or the stream
+    /// cannot be cloned (the connection is then dropped).
+    fn register(&self, stream: &TcpStream, peer: IpAddr) -> Option<u64> {
         let clone = stream.try_clone().ok()?;
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let mut open = self.shared.open();
         if self.shared.stopping.load(Ordering::SeqCst) {
             return None;
         }
-        open.insert(id, clone);
+        let held = open.per_peer.get(&peer).copied().unwrap_or(0);
+        let cap = self.options.max_per_peer;
+        if cap != 0 && held >= cap {
+            self.shared
+                .refused_over_peer_cap
+                .fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        *open.per_peer.entry(peer).or_insert(0) += 1;
+        open.streams.insert(id, (clone, peer));
+        self.shared.accepted.fetch_add(1, Ordering::Relaxed);
         Some(id)
     }
 }
@@ -286,9 +404,28 @@ struct Unregister<'a> {
 
 impl Drop for Unregister<'_> {
     fn drop(&mut self) {
-        self.shared.open().remove(&self.id);
+        self.shared.open().remove(self.id);
         self.shared.changed.notify_all();
     }
+}
+
+/// A listening socket with `SO_REUSEADDR` and the given backlog.
+fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        // As std does: an IPv6 wildcard serves IPv4 too where the system
+        // allows, and a failure here is not fatal.
+        let _ = socket.set_only_v6(false);
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(backlog_arg(backlog))?;
+    Ok(socket.into())
+}
+
+fn backlog_arg(backlog: u32) -> i32 {
+    i32::try_from(backlog.max(1)).unwrap_or(i32::MAX)
 }
 
 fn serve_connection(
@@ -298,7 +435,6 @@ fn serve_connection(
 ) {
     // Failing to set an option leaves the OS default, which still works.
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(options.idle_timeout.filter(|t| !t.is_zero()));
     let _ = stream.set_write_timeout(options.write_timeout.filter(|t| !t.is_zero()));
     let mut conn = Conn::new(stream);
     handler(&mut conn);
@@ -326,15 +462,12 @@ fn close_gracefully(mut stream: TcpStream, linger: Duration) {
 }
 
 impl ShutdownHandle {
-    /// Stops the server. Idempotent. Returns promptly (it makes one local
+    /// Stops accepting. Idempotent. Returns promptly (it makes one local
     /// connection, with a one-second limit, to wake the accepting thread)
-    /// while `serve` winds down.
+    /// while `serve` lets open connections finish within the grace period.
     pub fn shutdown(&self) {
         if self.shared.stopping.swap(true, Ordering::SeqCst) {
             return;
-        }
-        for stream in self.shared.open().values() {
-            let _ = stream.shutdown(Shutdown::Both);
         }
         self.shared.changed.notify_all();
         // `accept` blocks; a connection of our own wakes it up.
@@ -342,9 +475,25 @@ impl ShutdownHandle {
         let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
     }
 
+    /// Stops accepting and cuts every open connection at once, without a
+    /// grace period.
+    pub fn shutdown_now(&self) {
+        self.shutdown();
+        self.shared.open().cut_all();
+    }
+
     /// Whether shutdown has been requested.
     pub fn is_shutdown(&self) -> bool {
         self.shared.stopping.load(Ordering::SeqCst)
+    }
+
+    /// The server's counters so far.
+    pub fn stats(&self) -> ServerStats {
+        ServerStats {
+            accepted: self.shared.accepted.load(Ordering::Relaxed),
+            refused_over_peer_cap: self.shared.refused_over_peer_cap.load(Ordering::Relaxed),
+            open: self.shared.open().len(),
+        }
     }
 }
 

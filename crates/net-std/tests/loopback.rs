@@ -145,38 +145,111 @@ fn two_hundred_concurrent_sessions_all_get_their_replies() {
     }
 }
 
+/// A client dripping one byte every 50 ms never completes a request: the
+/// machine's whole-request deadline (here 500 ms) cuts it, however often it
+/// sends, while twenty others are served meanwhile.
 #[test]
-fn a_silent_client_is_dropped_at_the_idle_timeout_without_delaying_others() {
-    let mut options = ServerOptions::default();
-    options.idle_timeout = Some(Duration::from_millis(500));
-    let server = reverse_server(options);
+fn a_slow_drip_client_is_cut_at_the_request_deadline_while_others_are_served() {
+    let server = start(ServerOptions::default(), |conn| {
+        let mut options = reverse_server::Options::default();
+        options.request_timeout = Some(Duration::from_millis(500));
+        let _ = conn.run(&mut reverse_server::Server::new(options), |_, _| {});
+    });
 
     let started = Instant::now();
-    let mut silent = TcpStream::connect(server.addr).unwrap();
+    let mut drip = TcpStream::connect(server.addr).unwrap();
+    let dripper = thread::spawn(move || {
+        let mut sent = 0;
+        // Bounded: 100 bytes, 5 s at most.
+        for _ in 0..100 {
+            if drip.write_all(b"a").is_err() {
+                break;
+            }
+            sent += 1;
+            thread::sleep(Duration::from_millis(50));
+        }
+        (drip, sent)
+    });
     for i in 0..20 {
         assert_eq!(
             reverse_over_tcp(server.addr, &format!("ab{i}")),
             format!("{}ba", i.to_string().chars().rev().collect::<String>())
         );
     }
-    // The other clients were served while the silent one waited.
-    assert!(
-        started.elapsed() < Duration::from_millis(450),
-        "others were delayed: {:?}",
-        started.elapsed()
-    );
-
-    silent
-        .set_read_timeout(Some(Duration::from_secs(10)))
+    let (mut drip, sent) = dripper.join().unwrap();
+    drip.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut rest = Vec::new();
-    silent.read_to_end(&mut rest).unwrap();
-    assert!(rest.is_empty());
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(450) && waited < Duration::from_secs(5),
-        "dropped after {waited:?}"
-    );
+    // Cut with no reply (a reset is as good as a close here).
+    let _ = drip.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "the drip got a reply: {rest:?}");
+    // It kept sending until the write failed, well before its 100 bytes.
+    assert!(sent < 60, "still accepted after {sent} bytes");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn the_per_peer_cap_refuses_the_extra_connection_and_counts_it() {
+    let mut options = ServerOptions::default();
+    options.max_per_peer = 2;
+    let server = session_server(options);
+    let greeted = |stream: &mut TcpStream| {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut banner = vec![0; GREETING.len()];
+        stream.read_exact(&mut banner).map(|()| banner)
+    };
+    let mut first = TcpStream::connect(server.addr).unwrap();
+    let mut second = TcpStream::connect(server.addr).unwrap();
+    assert_eq!(greeted(&mut first).unwrap(), GREETING.as_bytes());
+    assert_eq!(greeted(&mut second).unwrap(), GREETING.as_bytes());
+    // The third from the same address is closed without a banner.
+    let mut third = TcpStream::connect(server.addr).unwrap();
+    assert!(greeted(&mut third).is_err());
+    assert_eq!(server.stop.stats().refused_over_peer_cap, 1);
+    // Another address is served meanwhile.
+    let other = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    other
+        .bind(&SocketAddr::from(([127, 0, 0, 2], 0)).into())
+        .unwrap();
+    other.connect(&server.addr.into()).unwrap();
+    let mut other: TcpStream = other.into();
+    assert_eq!(greeted(&mut other).unwrap(), GREETING.as_bytes());
+    // When one of the two ends, the address may connect again.
+    first.write_all(b"END\n").unwrap();
+    let mut rest = Vec::new();
+    first.read_to_end(&mut rest).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.stop.stats().open > 2 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    let mut fourth = TcpStream::connect(server.addr).unwrap();
+    assert_eq!(greeted(&mut fourth).unwrap(), GREETING.as_bytes());
+    drop(second);
+}
+
+#[test]
+fn shutdown_lets_an_open_session_finish_within_the_grace_period() {
+    let server = session_server(ServerOptions::default());
+    let mut open = TcpStream::connect(server.addr).unwrap();
+    open.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut banner = vec![0; GREETING.len()];
+    open.read_exact(&mut banner).unwrap();
+    server.stop.shutdown();
+    // No new connections...
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect_timeout(&server.addr, Duration::from_millis(200)).is_ok()
+        && Instant::now() < deadline
+    {
+        thread::sleep(Duration::from_millis(20));
+    }
+    // ...but the open session still gets its answers.
+    open.write_all(b"abc\nEND\n").unwrap();
+    let mut rest = String::new();
+    open.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "cba\n? ");
 }
 
 #[test]
@@ -327,16 +400,24 @@ fn serve_one_serves_a_single_client_then_returns() {
 }
 
 #[test]
-fn client_read_timeout_is_reported_as_timed_out() {
+fn a_client_machine_deadline_ends_the_drive_against_a_mute_server() {
     // A listener that accepts (in the backlog) and never answers.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut options = ClientOptions::default();
-    options.read_timeout = Some(Duration::from_millis(200));
-    let mut conn = connect(listener.local_addr().unwrap(), &options).unwrap();
-    let mut client = session_client::Client::new(session_client::Options::default());
+    let mut conn = connect(listener.local_addr().unwrap(), &ClientOptions::default()).unwrap();
+    let mut options = session_client::Options::default();
+    options.reply_timeout = Some(Duration::from_millis(200));
+    let mut client = session_client::Client::new(options);
     client.send("hello").unwrap();
+    let started = Instant::now();
     let error = conn.run(&mut client, |_, _| {}).unwrap_err();
-    assert!(matches!(error, DriveError::TimedOut), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            DriveError::Protocol(session_proto::Error::ReplyTimeout { .. })
+        ),
+        "{error:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(190));
 }
 
 #[test]

@@ -2,10 +2,11 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lineproto::{Machine, Output, Secret};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::{Error, Outcome, WireCode};
 
@@ -35,6 +36,17 @@ pub struct Options {
     /// Answer `0` for an unknown user instead of the article's `-1`, so
     /// the reply does not tell whether the user exists. Default: no.
     pub uniform_unknown_user: bool,
+    /// How long the whole request line may take to arrive, from the start
+    /// of the exchange (not per read). Then the exchange ends with
+    /// [`Error::RequestTimeout`] and no code. `None` waits forever.
+    /// Default: 10 s.
+    pub request_timeout: Option<Duration>,
+    /// How long every code but `1` is held, counted from when the request
+    /// was judged. The machine holds it on its own timer, so a thousand
+    /// delayed failures cost no thread each. An application can lengthen
+    /// one reply's delay with [`Server::delay_reply`] (to add jitter, say).
+    /// Default: none.
+    pub failure_delay: Duration,
 }
 
 impl Default for Options {
@@ -42,6 +54,8 @@ impl Default for Options {
         Self {
             max_line_len: 1024,
             uniform_unknown_user: false,
+            request_timeout: Some(Duration::from_secs(10)),
+            failure_delay: Duration::ZERO,
         }
     }
 }
@@ -49,8 +63,8 @@ impl Default for Options {
 /// What the server tells its application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// An attempt was judged; the code goes out next. A server applying a
-    /// failure delay waits here before draining further.
+    /// An attempt was judged; the code goes out next, once any delay has
+    /// run out ([`Options::failure_delay`], [`Server::delay_reply`]).
     Verdict {
         /// The user name as sent (bytes; not necessarily UTF-8).
         user: Bytes,
@@ -102,7 +116,15 @@ pub struct Server<V> {
     /// More than the limit arrived without a LF.
     overflowed: bool,
     eof: bool,
+    /// When the request must be complete (`Some(None)`: never); set at the
+    /// first drain.
+    deadline: Option<Option<Instant>>,
+    /// When the request was judged.
+    judged_at: Option<Instant>,
+    /// The code is not sent before this.
+    hold_until: Option<Instant>,
     pending: Option<VecDeque<Output<Event, Error>>>,
+    outcome: Result<(), Error>,
 }
 
 impl<V: Verifier> Server<V> {
@@ -120,8 +142,33 @@ impl<V: Verifier> Server<V> {
             scanned: 0,
             overflowed: false,
             eof: false,
+            deadline: None,
+            judged_at: None,
+            hold_until: None,
             pending: None,
+            outcome: Ok(()),
         }
+    }
+
+    /// Holds the code until `delay` after the request was judged (or
+    /// longer, if [`Options::failure_delay`] already asks for more). Call
+    /// it on the [`Event::Verdict`], before draining again; once the code is
+    /// sent it does nothing.
+    pub fn delay_reply(&mut self, delay: Duration) {
+        let Some(until) = self.judged_at.and_then(|at| at.checked_add(delay)) else {
+            return;
+        };
+        if self.code_pending() {
+            self.hold_until = Some(self.hold_until.map_or(until, |held| held.max(until)));
+        }
+    }
+
+    fn code_pending(&self) -> bool {
+        self.pending.as_ref().is_some_and(|pending| {
+            pending
+                .iter()
+                .any(|output| matches!(output, Output::Transmit(_)))
+        })
     }
 
     /// The request line without its terminator, once complete.
@@ -179,7 +226,6 @@ impl<V: Verifier> Server<V> {
                 code,
             }),
             Output::Transmit(Bytes::from_static(code.as_str().as_bytes())),
-            Output::Done(Ok(())),
         ])
     }
 }
@@ -209,18 +255,54 @@ impl<V: Verifier> Machine for Server<V> {
         self.eof = true;
     }
 
-    fn poll_output(&mut self) -> Output<Event, Error> {
+    fn poll_output(&mut self, now: Instant) -> Output<Event, Error> {
         if self.pending.is_none() {
+            let timeout = self.options.request_timeout;
+            let deadline = *self
+                .deadline
+                .get_or_insert_with(|| timeout.and_then(|timeout| now.checked_add(timeout)));
             match self.complete_line() {
-                Some(line) => self.pending = Some(self.judge(line)),
-                None if self.eof => return Output::Done(Ok(())),
-                None => return Output::NeedInput,
+                Some(line) => {
+                    let judged = self.judge(line);
+                    // The password is needed no longer: zero it now rather
+                    // than when the machine is dropped, after any delay.
+                    self.request.zeroize();
+                    self.judged_at = Some(now);
+                    let accepted = judged.iter().any(|output| {
+                        matches!(
+                            output,
+                            Output::Event(Event::Verdict {
+                                code: WireCode::Accepted,
+                                ..
+                            })
+                        )
+                    });
+                    if !accepted && !self.options.failure_delay.is_zero() {
+                        self.hold_until = now.checked_add(self.options.failure_delay);
+                    }
+                    self.pending = Some(judged);
+                }
+                None if self.eof => self.pending = Some(VecDeque::new()),
+                None => match (deadline, timeout) {
+                    (Some(deadline), Some(timeout)) if now >= deadline => {
+                        self.outcome = Err(Error::RequestTimeout { timeout });
+                        self.pending = Some(VecDeque::new());
+                    }
+                    _ => return Output::Wait { deadline },
+                },
             }
         }
-        self.pending
-            .as_mut()
-            .and_then(VecDeque::pop_front)
-            .unwrap_or(Output::Done(Ok(())))
+        let pending = self.pending.get_or_insert_with(VecDeque::new);
+        if let (Some(Output::Transmit(_)), Some(until)) = (pending.front(), self.hold_until) {
+            if now < until {
+                return Output::Wait {
+                    deadline: Some(until),
+                };
+            }
+        }
+        pending
+            .pop_front()
+            .unwrap_or_else(|| Output::Done(self.outcome.clone()))
     }
 }
 
@@ -232,6 +314,8 @@ impl<V> fmt::Debug for Server<V> {
             .field("buffered", &self.request.len())
             .field("overflowed", &self.overflowed)
             .field("eof", &self.eof)
+            .field("judged_at", &self.judged_at)
+            .field("hold_until", &self.hold_until)
             .finish()
     }
 }
@@ -255,6 +339,10 @@ pub struct Client {
     reply: Vec<u8>,
     eof: bool,
     done: Option<Result<(), Error>>,
+    reply_timeout: Option<Duration>,
+    /// When the code must be in (`Some(None)`: never); set at the first
+    /// drain.
+    deadline: Option<Option<Instant>>,
 }
 
 impl Client {
@@ -281,7 +369,18 @@ impl Client {
             reply: Vec::new(),
             eof: false,
             done: None,
+            reply_timeout: Some(Duration::from_secs(30)),
+            deadline: None,
         })
+    }
+
+    /// Sets how long the server may take to answer and close, from the
+    /// start of the exchange; then it ends with [`Error::ReplyTimeout`].
+    /// `None` waits forever. Default: 30 s, well above a server's failure
+    /// delay.
+    pub fn reply_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.reply_timeout = timeout;
+        self
     }
 }
 
@@ -300,15 +399,25 @@ impl Machine for Client {
         self.eof = true;
     }
 
-    fn poll_output(&mut self) -> Output<WireCode, Error> {
+    fn poll_output(&mut self, now: Instant) -> Output<WireCode, Error> {
         if let Some(done) = &self.done {
             return Output::Done(done.clone());
         }
+        let timeout = self.reply_timeout;
+        let deadline = *self
+            .deadline
+            .get_or_insert_with(|| timeout.and_then(|timeout| now.checked_add(timeout)));
         if let Some(request) = self.request.take() {
             return Output::Transmit(request);
         }
         if !self.eof {
-            return Output::NeedInput;
+            return match (deadline, timeout) {
+                (Some(deadline), Some(timeout)) if now >= deadline => {
+                    self.done = Some(Err(Error::ReplyTimeout { timeout }));
+                    self.poll_output(now)
+                }
+                _ => Output::Wait { deadline },
+            };
         }
         // The server sends the bare code and closes; tolerate a line end.
         let reply = self.reply.strip_suffix(b"\n").unwrap_or(&self.reply);
@@ -320,7 +429,7 @@ impl Machine for Client {
             }
             None => {
                 self.done = Some(Err(Error::UnexpectedReply));
-                self.poll_output()
+                self.poll_output(now)
             }
         }
     }
@@ -333,6 +442,7 @@ impl fmt::Debug for Client {
             .field("reply", &self.reply)
             .field("eof", &self.eof)
             .field("done", &self.done)
+            .field("reply_timeout", &self.reply_timeout)
             .finish()
     }
 }

@@ -573,8 +573,8 @@ mod tests {
     #[test]
     fn yescrypt_crash_regressions_are_refused() {
         for params in [
-            "j.zyxvrD", "jkC.", "jkC/", "j.", "j", "", "jz", "j9T.", "j9T/", "j9T5.0",
-            "j953/2", "jC559", "j9T..", "/9T", ".9T", "j9zzzzzz",
+            "j.zyxvrD", "jkC.", "jkC/", "j.", "j", "", "jz", "j9T.", "j9T/", "j9T5.0", "j953/2",
+            "jC559", "j9T..", "/9T", ".9T", "j9zzzzzz",
         ] {
             let stored = yescrypt_with(params);
             let shape = identify(stored.as_bytes(), &CostLimits::default());

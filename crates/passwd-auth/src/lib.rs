@@ -43,7 +43,6 @@ mod db;
 pub mod exchange;
 mod hash;
 
-
 /// The hasher of the crate's maps. std's randomly keyed one, except under
 /// `cargo fuzz` (`cfg(fuzzing)`), where fixed keys keep a fuzz run with a
 /// fixed seed the same on every machine (CI's fuzz step relies on it).
@@ -121,4 +120,16 @@ pub enum Error {
     /// The server's reply was not `1`, `0` or `-1`.
     #[error("server reply is not 1, 0 or -1")]
     UnexpectedReply,
+    /// The request line did not arrive within the server's deadline.
+    #[error("request not complete within {timeout:?}")]
+    RequestTimeout {
+        /// The deadline, from the start of the exchange.
+        timeout: std::time::Duration,
+    },
+    /// The server's code did not arrive within the client's deadline.
+    #[error("no reply within {timeout:?}")]
+    ReplyTimeout {
+        /// The deadline, from the start of the exchange.
+        timeout: std::time::Duration,
+    },
 }

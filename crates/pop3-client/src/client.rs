@@ -2,6 +2,7 @@
 //! queued requests answered in order and pipelining when the server allows.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use lineproto::{Machine, Output, Secret};
@@ -31,6 +32,32 @@ pub struct Options {
     /// that what is written never fills the socket buffers while the
     /// server's replies are not being read, which could deadlock both sides.
     pub pipeline_window: usize,
+    /// How long the server may take over one response. Default: 60 s.
+    /// `None` waits forever.
+    ///
+    /// The clock starts when the client starts waiting for the response:
+    /// at the start of the session for the greeting, when the command is
+    /// sent, or, for a pipelined command, when the response before it is
+    /// complete. Greetings, status lines, SASL challenges and listings
+    /// (LIST, UIDL, CAPA, LANG) must then be complete within the timeout,
+    /// however the bytes trickle in: a server that sends one byte every
+    /// second is not kept alive by it. A message (RETR, TOP) may take as
+    /// long as it needs, as long as no stretch of the timeout passes without
+    /// a complete line of it: a large message on a slow link completes,
+    /// while a server that stalls, or trickles bytes without line ends, is
+    /// cut off. A LIST or UIDL of a huge maildrop over a slow link may need
+    /// a longer timeout.
+    ///
+    /// When it runs out, the session ends with [`Error::ResponseTimeout`]
+    /// and every request without its answer gets one
+    /// ([`Response::Unanswered`] or [`Response::NotSent`]).
+    pub response_timeout: Option<Duration>,
+    /// How long the whole session may last, from the first drain. Default:
+    /// `None` (no limit). When it runs out, even between commands, the
+    /// session ends with [`Error::SessionTimeout`] and unanswered requests
+    /// are answered as for a response timeout. No QUIT is sent, so no
+    /// deletion takes effect.
+    pub session_timeout: Option<Duration>,
 }
 
 impl Default for Options {
@@ -40,6 +67,8 @@ impl Default for Options {
             max_listing_len: 64 << 20,
             pipelining: true,
             pipeline_window: 32,
+            response_timeout: Some(Duration::from_secs(60)),
+            session_timeout: None,
         }
     }
 }
@@ -262,7 +291,11 @@ enum Awaiting {
     Stls,
     /// USER was sent; PASS follows on `+OK`.
     User(Secret<Vec<u8>>),
+    /// A login command (PASS, APOP, AUTH): `+OK` means logged in.
     Login(&'static str),
+    /// A command that changes the session's settings (UTF8, `LANG tag`):
+    /// never pipelined, and not a login.
+    Setting(&'static str),
     /// AUTH PLAIN without initial response: the credentials answer the challenge.
     PlainChallenge(Secret<Vec<u8>>),
     /// AUTH LOGIN: user name, then password, each answering a challenge.
@@ -274,6 +307,40 @@ enum Awaiting {
     Uidl(Option<u32>),
     Message(&'static str),
     Quit,
+}
+
+impl Awaiting {
+    /// The command whose reply this is, for errors.
+    fn command(&self) -> &'static str {
+        match self {
+            Self::Capa => "CAPA",
+            Self::Languages => "LANG",
+            Self::Stls => "STLS",
+            Self::User(_) => "USER",
+            Self::Login(name) | Self::Setting(name) | Self::Simple(name) | Self::Message(name) => {
+                name
+            }
+            Self::PlainChallenge(_) => "AUTH PLAIN",
+            Self::LoginUser(..) | Self::LoginPassword(_) => "AUTH LOGIN",
+            Self::Stat => "STAT",
+            Self::List(_) => "LIST",
+            Self::Uidl(_) => "UIDL",
+            Self::Quit => "QUIT",
+        }
+    }
+
+    /// Whether this waits on a step of a login, the commands a
+    /// `[LOGIN-DELAY]` refusal can answer (RFC 2449 section 8.1.2).
+    fn is_login(&self) -> bool {
+        matches!(
+            self,
+            Self::User(_)
+                | Self::Login(_)
+                | Self::PlainChallenge(_)
+                | Self::LoginUser(..)
+                | Self::LoginPassword(_)
+        )
+    }
 }
 
 /// A multi-line response being read.
@@ -312,8 +379,17 @@ enum Phase {
 /// message never has to be in memory.
 ///
 /// The session ends (`Done(Ok)`) when QUIT is answered. It ends with an
-/// error if the server closes first, sends something that is not POP3, or
-/// greets with `-ERR`.
+/// error if the server closes first, sends something that is not POP3,
+/// greets with `-ERR`, or runs out of time.
+///
+/// # Time
+///
+/// The client never reads a clock: time is the `now` of each drain. It owns
+/// two deadlines, [`response_timeout`](Options::response_timeout) and
+/// [`session_timeout`](Options::session_timeout), and reports the earlier
+/// in [`Output::Wait`]. It also reports, as data, when the server's
+/// LOGIN-DELAY allows the next login: see
+/// [`next_login_allowed`](Self::next_login_allowed). It never waits for it.
 ///
 /// ```
 /// use lineproto::Secret;
@@ -359,6 +435,16 @@ pub struct Client {
     /// The outbox's last buffer holds a secret (and must not be merged).
     last_out_secret: bool,
     failure: Option<Error>,
+    /// The first drain's `now`: when the session began.
+    started: Option<Instant>,
+    /// When the response being awaited started counting against the
+    /// response timeout. `None` while nothing is awaited, and right after a
+    /// response completed or a message line arrived: the next wait then
+    /// starts it at that drain's `now`.
+    awaited_since: Option<Instant>,
+    /// When the last login succeeded, or was refused with `[LOGIN-DELAY]`:
+    /// where the server's login delay counts from.
+    login_delay_from: Option<Instant>,
 }
 
 impl Client {
@@ -381,6 +467,9 @@ impl Client {
             window_full: false,
             last_out_secret: false,
             failure: None,
+            started: None,
+            awaited_since: None,
+            login_delay_from: None,
         }
     }
 
@@ -422,6 +511,44 @@ impl Client {
         self.in_flight.len()
     }
 
+    /// The earliest time a new login to this server may be tried, as the
+    /// server's LOGIN-DELAY (RFC 2449 section 6.5) has it, or `None` if no
+    /// delay is known.
+    ///
+    /// RFC 2449 counts the delay from the `+OK` to a PASS, APOP or AUTH
+    /// command, so this is the `now` of the drain that read the last
+    /// successful login, plus the `LOGIN-DELAY` of the last CAPA (send CAPA
+    /// after the login: a value listed before it, tagged `USER`, may differ
+    /// per user). A login refused with `[LOGIN-DELAY]` means the previous
+    /// one, in another session, was too recent; it counts from the refusal,
+    /// which gives a time by which that delay has certainly run out. `None`
+    /// until a login has succeeded or been refused that way, and while the
+    /// capabilities hold no LOGIN-DELAY (they are forgotten at STLS). The
+    /// client only reports this; waiting is up to the application.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lineproto::Secret;
+    /// use lineproto::testing::{epoch, timed_transcript};
+    /// use pop3_client::client::{Client, Options, Request};
+    ///
+    /// let mut client = Client::new(Options::default());
+    /// client.send(Request::Capa);
+    /// client.send(Request::UserPass { user: "john".into(), password: Secret::new(b"doe".to_vec()) });
+    /// let server = [
+    ///     (Duration::ZERO, "+OK ready\r\n+OK\r\nLOGIN-DELAY 900\r\n.\r\n"),
+    ///     (Duration::from_secs(1), "+OK\r\n"),
+    ///     // Logged in 5 s into the session.
+    ///     (Duration::from_secs(5), "+OK logged in\r\n"),
+    /// ];
+    /// timed_transcript(&mut client, server);
+    /// assert_eq!(client.next_login_allowed(), Some(epoch() + Duration::from_secs(905)));
+    /// ```
+    pub fn next_login_allowed(&self) -> Option<Instant> {
+        let delay = self.capabilities.as_ref()?.login_delay()?;
+        self.login_delay_from?.checked_add(delay)
+    }
+
     /// Tells the client the transport is now TLS, after
     /// [`Response::StartTls`]. Bytes received before the switch are thrown
     /// away: a man in the middle could have appended them to the plaintext
@@ -458,6 +585,48 @@ impl Client {
         while let Some((handle, _)) = self.queue.pop_front() {
             self.respond(handle, Response::NotSent(Error::SessionEnded));
         }
+    }
+
+    /// The deadline to wait on, or the timeout error if it has passed.
+    fn next_deadline(&mut self, now: Instant, started: Instant) -> Result<Option<Instant>, Error> {
+        let response = self.response_deadline(now);
+        let session = self.options.session_timeout.and_then(|timeout| {
+            // An overflowing deadline is one that never comes.
+            Some((
+                started.checked_add(timeout)?,
+                Error::SessionTimeout { timeout },
+            ))
+        });
+        // The deadline that comes first decides, and names the error.
+        let first = match (response, session) {
+            (Some(response), Some(session)) if session.0 < response.0 => Some(session),
+            (response, session) => response.or(session),
+        };
+        match first {
+            Some((deadline, error)) if now >= deadline => Err(error),
+            Some((deadline, _)) => Ok(Some(deadline)),
+            None => Ok(None),
+        }
+    }
+
+    /// When the response being awaited must be complete (or make progress),
+    /// and the error if it is not; starts its clock at `now` if it is not
+    /// running yet.
+    fn response_deadline(&mut self, now: Instant) -> Option<(Instant, Error)> {
+        let command = match (self.phase, self.in_flight.front()) {
+            (Phase::Greeting, _) => "greeting",
+            (Phase::Session, Some((_, awaiting))) => awaiting.command(),
+            _ => {
+                self.awaited_since = None;
+                return None;
+            }
+        };
+        let since = *self.awaited_since.get_or_insert(now);
+        let timeout = self.options.response_timeout?;
+        Some((
+            since.checked_add(timeout)?,
+            Error::ResponseTimeout { command, timeout },
+        ))
     }
 
     /// Appends a command line to the outbox (see the field's comment).
@@ -592,9 +761,9 @@ impl Client {
                 },
                 Awaiting::LoginUser(user, password),
             ),
-            Request::Utf8 => (Command::Utf8, Awaiting::Login("UTF8")),
+            Request::Utf8 => (Command::Utf8, Awaiting::Setting("UTF8")),
             Request::Lang(None) => (Command::Lang(None), Awaiting::Languages),
-            Request::Lang(Some(tag)) => (Command::Lang(Some(tag)), Awaiting::Login("LANG")),
+            Request::Lang(Some(tag)) => (Command::Lang(Some(tag)), Awaiting::Setting("LANG")),
             Request::Stat => (Command::Stat, Awaiting::Stat),
             Request::List(n) => (Command::List(n), Awaiting::List(n)),
             Request::Uidl(n) => (Command::Uidl(n), Awaiting::Uidl(n)),
@@ -630,8 +799,9 @@ impl Client {
         }
     }
 
-    /// Decodes what the input holds; returns whether anything happened.
-    fn read(&mut self) -> Result<bool, Error> {
+    /// Decodes what the input holds, as of `now`; returns whether anything
+    /// happened.
+    fn read(&mut self, now: Instant) -> Result<bool, Error> {
         if let Some((decoder, body)) = &mut self.body {
             return match decoder.decode(&mut self.input) {
                 Decoded::NeedMore => Ok(false),
@@ -643,6 +813,11 @@ impl Client {
                                 .front()
                                 .map(|(h, _)| *h)
                                 .ok_or(Error::UnexpectedData)?;
+                            // A complete line is progress: the response
+                            // timeout starts again (see the option).
+                            if memchr::memrchr(b'\n', &chunk).is_some() {
+                                self.awaited_since = None;
+                            }
                             self.events.push_back(Event::MessageData { handle, chunk });
                         }
                         Body::Listing { data, .. } => {
@@ -661,6 +836,7 @@ impl Client {
                         return Ok(true);
                     };
                     let (handle, _) = self.in_flight.pop_front().ok_or(Error::UnexpectedData)?;
+                    self.awaited_since = None;
                     let response = match body {
                         Body::Message => Response::MessageEnd,
                         Body::Listing { kind, data } => match listing(kind, &data) {
@@ -686,6 +862,7 @@ impl Client {
             let greeting = Greeting::parse(&line)?;
             let refused = !greeting.line.is_ok();
             self.greeting = Some(greeting.clone());
+            self.awaited_since = None;
             self.events.push_back(Event::Greeting(greeting.clone()));
             if refused {
                 self.fail(Error::Refused(ServerError::from_line(
@@ -700,34 +877,36 @@ impl Client {
         let Some((handle, awaiting)) = self.in_flight.pop_front() else {
             return Err(Error::UnexpectedData);
         };
-        if let Err(error) = self.on_reply(handle, awaiting, &line) {
+        if let Err(error) = self.on_reply(handle, awaiting, &line, now) {
             self.respond(handle, Response::Unanswered(error.clone()));
             return Err(error);
+        }
+        // A reply line completes a response, except the `+OK` that opens a
+        // listing: a listing must be complete within one timeout.
+        if !matches!(self.body, Some((_, Body::Listing { .. }))) {
+            self.awaited_since = None;
         }
         Ok(true)
     }
 
-    /// Handles the reply line to the oldest command in flight.
-    fn on_reply(&mut self, handle: Handle, awaiting: Awaiting, line: &[u8]) -> Result<(), Error> {
+    /// Handles the reply line to the oldest command in flight, read at `now`.
+    fn on_reply(
+        &mut self,
+        handle: Handle,
+        awaiting: Awaiting,
+        line: &[u8],
+        now: Instant,
+    ) -> Result<(), Error> {
         // SASL challenges: `+ base64`.
         if line.starts_with(b"+ ") || line == b"+" {
             return self.on_challenge(handle, awaiting, line.get(2..).unwrap_or_default());
         }
         let status = StatusLine::parse(line)?;
         if !status.is_ok() {
-            let command = match &awaiting {
-                Awaiting::Capa => "CAPA",
-                Awaiting::Languages => "LANG",
-                Awaiting::Stls => "STLS",
-                Awaiting::User(_) => "USER",
-                Awaiting::Login(name) | Awaiting::Simple(name) | Awaiting::Message(name) => name,
-                Awaiting::PlainChallenge(_) => "AUTH PLAIN",
-                Awaiting::LoginUser(..) | Awaiting::LoginPassword(_) => "AUTH LOGIN",
-                Awaiting::Stat => "STAT",
-                Awaiting::List(_) => "LIST",
-                Awaiting::Uidl(_) => "UIDL",
-                Awaiting::Quit => "QUIT",
-            };
+            let command = awaiting.command();
+            if awaiting.is_login() && status.code == Some(ResponseCode::LoginDelay) {
+                self.login_delay_from = Some(now);
+            }
             if matches!(awaiting, Awaiting::Quit) {
                 self.quit_answered = true;
             }
@@ -755,7 +934,17 @@ impl Client {
                 self.input.clear();
                 self.respond(handle, Response::StartTls);
             }
-            Awaiting::Login(_) | Awaiting::Simple(_) => self.respond(handle, Response::Ok(status)),
+            Awaiting::Login(_)
+            | Awaiting::PlainChallenge(_)
+            | Awaiting::LoginUser(..)
+            | Awaiting::LoginPassword(_) => {
+                // Logged in (a server may accept AUTH without a challenge).
+                self.login_delay_from = Some(now);
+                self.respond(handle, Response::Ok(status));
+            }
+            Awaiting::Setting(_) | Awaiting::Simple(_) => {
+                self.respond(handle, Response::Ok(status))
+            }
             Awaiting::Stat => {
                 let (count, octets) = parse_stat(&status.text)?;
                 self.respond(handle, Response::Stat { count, octets });
@@ -773,7 +962,7 @@ impl Client {
             | Awaiting::List(None)
             | Awaiting::Uidl(None)) => {
                 self.in_flight
-                    .push_front((handle, Awaiting::Simple("listing")));
+                    .push_front((handle, Awaiting::Simple(kind.command())));
                 self.body = Some((
                     MultiLineDecoder::default(),
                     Body::Listing {
@@ -782,17 +971,13 @@ impl Client {
                     },
                 ));
             }
-            Awaiting::Message(_) => {
-                self.in_flight
-                    .push_front((handle, Awaiting::Simple("message")));
+            Awaiting::Message(name) => {
+                self.in_flight.push_front((handle, Awaiting::Simple(name)));
                 self.body = Some((MultiLineDecoder::default(), Body::Message));
                 self.respond(handle, Response::MessageStart(status));
             }
             Awaiting::Quit => {
                 self.quit_answered = true;
-                self.respond(handle, Response::Ok(status));
-            }
-            Awaiting::PlainChallenge(_) | Awaiting::LoginUser(..) | Awaiting::LoginPassword(_) => {
                 self.respond(handle, Response::Ok(status));
             }
         }
@@ -884,7 +1069,8 @@ impl Machine for Client {
         self.eof = true;
     }
 
-    fn poll_output(&mut self) -> Output<Event, Error> {
+    fn poll_output(&mut self, now: Instant) -> Output<Event, Error> {
+        let started = *self.started.get_or_insert(now);
         loop {
             if let Some(bytes) = self.outbox.pop_front() {
                 return Output::Transmit(bytes);
@@ -898,30 +1084,39 @@ impl Machine for Client {
                     self.fail(Error::UnexpectedEof);
                     continue;
                 }
-                Phase::TlsPending => return Output::NeedInput,
-                Phase::Greeting | Phase::Session => {}
-            }
-            if self.quit_answered && self.in_flight.is_empty() {
-                self.finish();
-                continue;
-            }
-            self.pump();
-            if !self.outbox.is_empty() || !self.events.is_empty() {
-                continue;
-            }
-            match self.read() {
-                Ok(true) => continue,
-                Ok(false) => {}
-                Err(error) => {
-                    self.fail(error);
-                    continue;
+                // Waiting for the driver's handshake: only the session
+                // deadline runs.
+                Phase::TlsPending => {}
+                Phase::Greeting | Phase::Session => {
+                    if self.quit_answered && self.in_flight.is_empty() {
+                        self.finish();
+                        continue;
+                    }
+                    self.pump();
+                    if !self.outbox.is_empty() || !self.events.is_empty() {
+                        continue;
+                    }
+                    match self.read(now) {
+                        Ok(true) => continue,
+                        Ok(false) => {}
+                        Err(error) => {
+                            self.fail(error);
+                            continue;
+                        }
+                    }
+                    if self.eof {
+                        self.fail(Error::UnexpectedEof);
+                        continue;
+                    }
                 }
             }
-            if self.eof {
-                self.fail(Error::UnexpectedEof);
-                continue;
+            // Drained. Deadlines are looked at only now, after everything
+            // that had arrived was read: a response that is complete by
+            // this drain's `now` counts as in time.
+            match self.next_deadline(now, started) {
+                Ok(deadline) => return Output::Wait { deadline },
+                Err(error) => self.fail(error),
             }
-            return Output::NeedInput;
         }
     }
 }

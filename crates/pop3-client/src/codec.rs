@@ -2,6 +2,8 @@
 //! lists, scan listings, and command encoding. Pure functions over bytes;
 //! the state lives in [`crate::client`].
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use lineproto::Secret;
 use zeroize::Zeroizing;
@@ -266,6 +268,31 @@ impl Capabilities {
     /// `UTF8`: the `UTF8` command is available (RFC 6856).
     pub fn utf8(&self) -> bool {
         self.has(b"UTF8")
+    }
+
+    /// `LOGIN-DELAY n`: the server accepts no new login for `n` seconds
+    /// after a successful one (RFC 2449 section 6.5). `None` if it is not
+    /// listed or its argument is not a number of seconds. Listed in
+    /// AUTHORIZATION state with a second argument `USER`, the value may
+    /// differ per user; CAPA in TRANSACTION state gives this user's.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pop3_client::Capabilities;
+    ///
+    /// let caps = Capabilities::parse([&b"LOGIN-DELAY 900 USER"[..]])?;
+    /// assert_eq!(caps.login_delay(), Some(Duration::from_secs(900)));
+    /// assert_eq!(Capabilities::parse([&b"LOGIN-DELAY soon"[..]])?.login_delay(), None);
+    /// # Ok::<(), pop3_client::Error>(())
+    /// ```
+    pub fn login_delay(&self) -> Option<Duration> {
+        let seconds = self.args(b"LOGIN-DELAY")?.first()?;
+        // Digits only: `u64::from_str` would also take a leading `+`.
+        if !seconds.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let seconds = std::str::from_utf8(seconds).ok()?.parse().ok()?;
+        Some(Duration::from_secs(seconds))
     }
 
     /// Whether `SASL` lists `mechanism` (case-insensitive).

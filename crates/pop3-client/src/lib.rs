@@ -21,6 +21,17 @@
 //! `pop3_count` demo mailbox and the client/server tests that need no
 //! sockets.
 //!
+//! Neither machine reads a clock: time is what the driver hands to each
+//! drain. The client gives up on a server that takes too long over a
+//! response ([`Options::response_timeout`](client::Options::response_timeout),
+//! 60 s by default) or a session that lasts too long
+//! ([`Options::session_timeout`](client::Options::session_timeout)), and
+//! reports when LOGIN-DELAY allows the next login
+//! ([`Client::next_login_allowed`](client::Client::next_login_allowed)). The
+//! server logs out a client idle for 10 minutes
+//! ([`ServerOptions::idle_timeout`](server::ServerOptions::idle_timeout)).
+//! Tests run all of it on virtual time.
+//!
 //! ```
 //! use lineproto::Secret;
 //! use lineproto::testing::Pair;
@@ -41,6 +52,8 @@
 //! assert_eq!(count, Some(72));
 //! ```
 #![forbid(unsafe_code)]
+
+use std::time::Duration;
 
 mod body;
 pub mod client;
@@ -105,4 +118,31 @@ pub enum Error {
     /// for TLS goes out in clear.
     #[error("the server refused STLS: {0}")]
     StartTlsRefused(ServerError),
+    /// The server took too long over a response (the greeting included):
+    /// it was not complete within
+    /// [`response_timeout`](client::Options::response_timeout) of when the
+    /// client started waiting for it or, while a message streams in, no
+    /// complete line of it arrived for that long.
+    #[error("timed out after {timeout:?} waiting for the {command} response")]
+    ResponseTimeout {
+        /// The command whose response was awaited (`greeting` for the
+        /// greeting).
+        command: &'static str,
+        /// The configured response timeout.
+        timeout: Duration,
+    },
+    /// The session was not over within
+    /// [`session_timeout`](client::Options::session_timeout) of its start.
+    #[error("session not over within {timeout:?}")]
+    SessionTimeout {
+        /// The configured session timeout.
+        timeout: Duration,
+    },
+    /// The server machine: the client sent no command for
+    /// [`idle_timeout`](server::ServerOptions::idle_timeout).
+    #[error("client sent no command for {timeout:?}")]
+    IdleTimeout {
+        /// The configured idle timeout.
+        timeout: Duration,
+    },
 }

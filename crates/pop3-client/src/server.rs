@@ -5,6 +5,7 @@
 //! offer: UTF8, LOGIN-DELAY and EXPIRE in CAPA, and `[IN-USE]`.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use lineproto::{LineBuffer, Machine, Output, Secret};
@@ -114,6 +115,12 @@ pub struct ServerOptions {
     /// The longest command line accepted. Default: 1024 (RFC 2449 says
     /// 255, and SASL responses may be longer).
     pub max_line_len: usize,
+    /// The autologout timer of RFC 1939: how long the client may go
+    /// without a complete command line. When it runs out, the server
+    /// closes the connection without a reply and deletes nothing, ending
+    /// with [`Error::IdleTimeout`]. RFC 1939 requires at least 10 minutes;
+    /// tests may set less. `None` waits forever. Default: 10 minutes.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for ServerOptions {
@@ -127,6 +134,7 @@ impl Default for ServerOptions {
             expire: Some(Bytes::from_static(b"NEVER")),
             in_use: false,
             max_line_len: 1024,
+            idle_timeout: Some(Duration::from_secs(10 * 60)),
         }
     }
 }
@@ -158,6 +166,11 @@ enum State {
 
 /// A POP3 server for one [`Mailbox`].
 ///
+/// The first drain's `now` is when the connection was accepted. From then
+/// on, a client that sends no command line for
+/// [`idle_timeout`](ServerOptions::idle_timeout) is logged out: the session
+/// ends with [`Error::IdleTimeout`], with no reply and nothing deleted.
+///
 /// ```
 /// use lineproto::testing::{transcript, Step};
 /// use pop3_client::server::{Mailbox, Server, ServerOptions};
@@ -182,6 +195,11 @@ pub struct Server {
     eof: bool,
     outbox: BytesMut,
     events: VecDeque<Event>,
+    /// When the last command line was read (at first, when the connection
+    /// was accepted): where the idle timeout counts from.
+    last_command: Option<Instant>,
+    /// Why the session ended, if not with QUIT or the client leaving.
+    failure: Option<Error>,
 }
 
 impl Server {
@@ -197,6 +215,8 @@ impl Server {
             eof: false,
             outbox: BytesMut::new(),
             events: VecDeque::new(),
+            last_command: None,
+            failure: None,
         }
     }
 
@@ -505,7 +525,8 @@ impl Machine for Server {
         self.eof = true;
     }
 
-    fn poll_output(&mut self) -> Output<Event, Error> {
+    fn poll_output(&mut self, now: Instant) -> Output<Event, Error> {
+        self.last_command.get_or_insert(now);
         loop {
             if !self.greeted {
                 self.greeted = true;
@@ -525,15 +546,41 @@ impl Machine for Server {
                 return Output::Event(event);
             }
             if matches!(self.state, State::Closed) {
-                return Output::Done(Ok(()));
+                return Output::Done(self.failure.clone().map_or(Ok(()), Err));
             }
             // Pipelined commands are answered one at a time, in order.
             match self.lines.next_line() {
-                Some(Ok(line)) => self.on_line(&line),
-                Some(Err(_)) => self.reply("-ERR Line too long."),
+                Some(line) => {
+                    // Any command, even a bad or overlong one, resets the
+                    // autologout timer (RFC 1939 section 3); bytes that make
+                    // no line do not, or a client could hold the session
+                    // open by trickling them.
+                    self.last_command = Some(now);
+                    match line {
+                        Ok(line) => self.on_line(&line),
+                        Err(_) => self.reply("-ERR Line too long."),
+                    }
+                }
                 // A client that leaves without QUIT deletes nothing.
                 None if self.eof => self.state = State::Closed,
-                None => return Output::NeedInput,
+                None => {
+                    let deadline = self.options.idle_timeout.and_then(|timeout| {
+                        let deadline = self.last_command?.checked_add(timeout)?;
+                        Some((deadline, timeout))
+                    });
+                    match deadline {
+                        // Autologout: close without a reply, deleting nothing.
+                        Some((deadline, timeout)) if now >= deadline => {
+                            self.failure = Some(Error::IdleTimeout { timeout });
+                            self.state = State::Closed;
+                        }
+                        deadline => {
+                            return Output::Wait {
+                                deadline: deadline.map(|(deadline, _)| deadline),
+                            };
+                        }
+                    }
+                }
             }
         }
     }

@@ -2,9 +2,13 @@
 //! command, pipelining on and off, streaming bodies, chunking invariance,
 //! and random mailboxes.
 
+use std::time::Duration;
+
 use bytes::{Bytes, BytesMut};
 use lineproto::Secret;
-use lineproto::testing::{Pair, Step, split, transcript};
+use lineproto::testing::{
+    Arrival, Pair, Step, epoch, split, timed_transcript, transcript, untimed,
+};
 use pop3_client::client::{Client, Event, Options, Request, Response};
 use pop3_client::server::{self, Mailbox, Server, ServerOptions};
 use pop3_client::{Decoded, Error, MultiLineDecoder, ResponseCode};
@@ -387,7 +391,7 @@ fn stls_discards_plaintext_after_ok_and_forgets_capabilities() {
     assert!(client.capabilities().is_none());
     use lineproto::Machine;
     assert_eq!(
-        client.poll_output(),
+        client.poll_output(epoch()),
         lineproto::Output::Transmit("USER john\r\n".into())
     );
 }
@@ -485,12 +489,19 @@ fn normalized(steps: Vec<Step<Event, Error>>) -> Vec<Step<Event, Error>> {
     out
 }
 
-fn server_bytes_for(messages: Vec<Bytes>, pipelining: bool) -> (Vec<u8>, Client) {
+/// What the server sends to a client that logs in, lists unique ids,
+/// retrieves every message and quits; and a fresh such client, with
+/// `client_options`, to feed it to.
+fn server_bytes_for(
+    messages: Vec<Bytes>,
+    pipelining: bool,
+    client_options: Options,
+) -> (Vec<u8>, Client) {
     let mut options = ServerOptions::default();
     options.pipelining = pipelining;
     let mailbox = Mailbox::new("john", "doe", messages.clone());
     let make_client = || {
-        let mut client = Client::new(Options::default());
+        let mut client = Client::new(client_options.clone());
         client.send(Request::Capa);
         client.send(login());
         client.send(Request::Uidl(None));
@@ -521,10 +532,40 @@ proptest! {
         cuts in prop::collection::vec(any::<usize>(), 0..30),
         pipelining in any::<bool>(),
     ) {
-        let (from_server, client) = server_bytes_for(messages.clone(), pipelining);
+        let (from_server, client) = server_bytes_for(messages.clone(), pipelining, Options::default());
         let whole = normalized(transcript(client, [&from_server], false));
-        let (_, client) = server_bytes_for(messages, pipelining);
+        let (_, client) = server_bytes_for(messages, pipelining, Options::default());
         prop_assert_eq!(normalized(transcript(client, split(&from_server, &cuts), false)), whole);
+    }
+
+    #[test]
+    fn client_steps_do_not_depend_on_arrival_times(
+        messages in prop::collection::vec(message(), 0..5),
+        cuts in prop::collection::vec(any::<usize>(), 0..30),
+        gaps in prop::collection::vec(0u64..1_900, 31),
+        pipelining in any::<bool>(),
+    ) {
+        let mut options = Options::default();
+        options.session_timeout = Some(Duration::from_secs(59));
+        let (from_server, client) = server_bytes_for(messages.clone(), pipelining, options.clone());
+        // Time frozen: no deadline can fire.
+        let frozen = normalized(transcript(client, [&from_server], false));
+        prop_assert_eq!(frozen.last(), Some(&Step::Done(Ok(()))));
+        // At most 31 pieces, under 1.9 s apart: all within 59 s of the
+        // start, so before every response deadline and the session's.
+        let mut at = Duration::ZERO;
+        let arrivals: Vec<(Duration, Arrival)> = split(&from_server, &cuts)
+            .iter()
+            .zip(&gaps)
+            .map(|(piece, gap)| {
+                at += Duration::from_millis(*gap);
+                (at, Arrival::from(piece.as_slice()))
+            })
+            .collect();
+        let (_, client) = server_bytes_for(messages, pipelining, options);
+        let timed = timed_transcript(client, arrivals);
+        prop_assert!(timed.iter().all(|step| step.at <= at));
+        prop_assert_eq!(normalized(untimed(timed)), frozen);
     }
 
     #[test]
@@ -657,7 +698,7 @@ fn every_request_gets_an_answer_even_when_the_session_fails() {
     let late = client.send(Request::Noop);
     use lineproto::Machine;
     assert_eq!(
-        client.poll_output(),
+        client.poll_output(epoch()),
         lineproto::Output::Event(Event::Response {
             handle: late,
             response: Response::NotSent(Error::SessionEnded)
@@ -698,17 +739,23 @@ fn secrets_go_out_in_their_own_buffers() {
     client.send(login());
     client.handle_input(b"+OK hi\r\n");
     assert!(matches!(
-        client.poll_output(),
+        client.poll_output(epoch()),
         Output::Event(Event::Greeting(_))
     ));
     assert_eq!(
-        client.poll_output(),
+        client.poll_output(epoch()),
         Output::Transmit("USER john\r\n".into())
     );
-    assert_eq!(client.poll_output(), Output::NeedInput);
+    // Drained, with USER's answer due within the response timeout.
+    assert_eq!(
+        client.poll_output(epoch()),
+        Output::Wait {
+            deadline: Some(epoch() + Duration::from_secs(60))
+        }
+    );
     client.handle_input(b"+OK\r\n");
     assert_eq!(
-        client.poll_output(),
+        client.poll_output(epoch()),
         Output::Transmit("PASS doe\r\n".into())
     );
 }

@@ -1,5 +1,7 @@
 //! The client side of the one-shot reversal exchange.
 
+use std::time::{Duration, Instant};
+
 use bytes::{Bytes, BytesMut};
 use lineproto::{LineBuffer, Machine, Output};
 
@@ -12,12 +14,18 @@ pub struct Options {
     /// The longest reply accepted, LF not counted. Default: 64 KiB, far
     /// above what a server with the default 1024-byte request limit sends.
     pub max_reply_len: usize,
+    /// How long the reply may take, from the start of the exchange to its
+    /// LF, however the server spreads it out. When it runs out, the
+    /// exchange ends with [`Error::ReplyTimeout`]. `None` waits forever.
+    /// Default: 30 s.
+    pub reply_timeout: Option<Duration>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             max_reply_len: 64 * 1024,
+            reply_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -48,6 +56,10 @@ pub enum Event {
 pub struct Client {
     request: Option<Bytes>,
     reply: LineBuffer,
+    reply_timeout: Option<Duration>,
+    /// When the reply must be in (`Some(None)`: never); set at the first
+    /// drain.
+    deadline: Option<Option<Instant>>,
     eof: bool,
     done: Option<Result<(), Error>>,
 }
@@ -66,6 +78,8 @@ impl Client {
         Ok(Self {
             request: Some(line.freeze()),
             reply: LineBuffer::new(options.max_reply_len),
+            reply_timeout: options.reply_timeout,
+            deadline: None,
             eof: false,
             done: None,
         })
@@ -86,10 +100,14 @@ impl Machine for Client {
         self.eof = true;
     }
 
-    fn poll_output(&mut self) -> Output<Event, Error> {
+    fn poll_output(&mut self, now: Instant) -> Output<Event, Error> {
         if let Some(done) = &self.done {
             return Output::Done(done.clone());
         }
+        let timeout = self.reply_timeout;
+        let deadline = *self
+            .deadline
+            .get_or_insert_with(|| timeout.and_then(|timeout| now.checked_add(timeout)));
         if let Some(request) = self.request.take() {
             return Output::Transmit(request);
         }
@@ -102,10 +120,16 @@ impl Machine for Client {
                 Some(tail) => tail,
                 None => {
                     self.done = Some(Err(Error::ClosedBeforeReply));
-                    return self.poll_output();
+                    return self.poll_output(now);
                 }
             },
-            None => return Output::NeedInput,
+            None => match (deadline, timeout) {
+                (Some(deadline), Some(timeout)) if now >= deadline => {
+                    self.done = Some(Err(Error::ReplyTimeout { timeout }));
+                    return self.poll_output(now);
+                }
+                _ => return Output::Wait { deadline },
+            },
         };
         match result {
             Ok(reply) => {
@@ -117,7 +141,7 @@ impl Machine for Client {
                     lineproto::Error::LineTooLong { limit } => Error::ReplyTooLong { limit },
                     other => Error::Framing(other),
                 }));
-                self.poll_output()
+                self.poll_output(now)
             }
         }
     }

@@ -2,6 +2,7 @@
 //! format it serves from.
 
 use std::convert::Infallible;
+use std::time::Instant;
 
 use bytes::Bytes;
 use lineproto::{Machine, Output};
@@ -45,7 +46,7 @@ impl Machine for Announce {
 
     fn handle_eof(&mut self) {}
 
-    fn poll_output(&mut self) -> Output<Infallible, Error> {
+    fn poll_output(&mut self, _now: Instant) -> Output<Infallible, Error> {
         match self.text.take() {
             Some(text) if !text.is_empty() => Output::Transmit(text),
             _ => Output::Done(Ok(())),
@@ -168,6 +169,9 @@ mod tests {
     #[test]
     fn announce_with_empty_text_just_closes() {
         let mut announce = Announce::new("");
-        assert_eq!(announce.poll_output(), Output::Done(Ok(())));
+        assert_eq!(
+            announce.poll_output(lineproto::testing::epoch()),
+            Output::Done(Ok(()))
+        );
     }
 }

@@ -52,6 +52,18 @@ pub enum Error {
     /// The server closed the connection without replying.
     #[error("server closed the connection before replying")]
     ClosedBeforeReply,
+    /// The whole request did not arrive within the server's deadline.
+    #[error("request not complete within {timeout:?}")]
+    RequestTimeout {
+        /// The deadline, counted from the start of the exchange.
+        timeout: std::time::Duration,
+    },
+    /// The reply did not arrive within the client's deadline.
+    #[error("no reply within {timeout:?}")]
+    ReplyTimeout {
+        /// The deadline, counted from the start of the exchange.
+        timeout: std::time::Duration,
+    },
     /// Line framing failed in a way not covered above.
     #[error(transparent)]
     Framing(#[from] lineproto::Error),

@@ -1,6 +1,7 @@
 //! The server side of the one-shot reversal exchange.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use lineproto::{Machine, Output};
@@ -16,6 +17,12 @@ pub struct Options {
     /// The most bytes read as the request. Default: 1024, the size of the
     /// article's single `socket_read`.
     pub max_request_len: usize,
+    /// How long the whole request may take to arrive, from the start of the
+    /// exchange to its end (not per read: a peer dripping one byte at a
+    /// time gets no more time than one sending it at once). When it runs
+    /// out, the exchange ends with [`Error::RequestTimeout`] and no reply.
+    /// `None` waits forever. Default: 10 s.
+    pub request_timeout: Option<Duration>,
 }
 
 impl Default for Options {
@@ -23,6 +30,7 @@ impl Default for Options {
         Self {
             mode: Mode::Graphemes,
             max_request_len: 1024,
+            request_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -48,6 +56,9 @@ pub enum Event {
 /// reversed depended on how TCP happened to split the input; this framing
 /// gives the same answer for every split.
 ///
+/// The whole request must arrive within
+/// [`request_timeout`](Options::request_timeout) of the first drain.
+///
 /// ```
 /// use lineproto::testing::{transcript, Step};
 /// use reverse_proto::server::{Event, Options, Server};
@@ -69,8 +80,13 @@ pub struct Server {
     /// Whether the peer sent any byte at all (with a zero limit, none is kept).
     received: bool,
     eof: bool,
-    /// Set once the request is framed: what is left to hand out.
+    /// When the request must be complete (`Some(None)`: never); set at the
+    /// first drain.
+    deadline: Option<Option<Instant>>,
+    /// Set once the request is framed: what is left to hand out before
+    /// `Done(outcome)`.
     pending: Option<VecDeque<Output<Event, Error>>>,
+    outcome: Result<(), Error>,
 }
 
 impl Server {
@@ -82,7 +98,9 @@ impl Server {
             scanned: 0,
             received: false,
             eof: false,
+            deadline: None,
             pending: None,
+            outcome: Ok(()),
         }
     }
 
@@ -110,7 +128,6 @@ impl Server {
             Output::Event(Event::Received(received)),
             Output::Transmit(line.freeze()),
             Output::Event(Event::Sent(reversed)),
-            Output::Done(Ok(())),
         ])
     }
 }
@@ -137,18 +154,28 @@ impl Machine for Server {
         self.eof = true;
     }
 
-    fn poll_output(&mut self) -> Output<Event, Error> {
+    fn poll_output(&mut self, now: Instant) -> Output<Event, Error> {
         if self.pending.is_none() {
+            let timeout = self.options.request_timeout;
+            let deadline = *self
+                .deadline
+                .get_or_insert_with(|| timeout.and_then(|timeout| now.checked_add(timeout)));
             match self.framed_request() {
                 Some(request) => self.pending = Some(self.answer(&request)),
-                None if self.eof => return Output::Done(Ok(())),
-                None => return Output::NeedInput,
+                None if self.eof => self.pending = Some(VecDeque::new()),
+                None => match (deadline, timeout) {
+                    (Some(deadline), Some(timeout)) if now >= deadline => {
+                        self.outcome = Err(Error::RequestTimeout { timeout });
+                        self.pending = Some(VecDeque::new());
+                    }
+                    _ => return Output::Wait { deadline },
+                },
             }
         }
         let pending = self.pending.get_or_insert_with(VecDeque::new);
         match pending.pop_front() {
             Some(output) => output,
-            None => Output::Done(Ok(())),
+            None => Output::Done(self.outcome.clone()),
         }
     }
 }

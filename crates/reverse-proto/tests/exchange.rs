@@ -2,7 +2,11 @@
 //! the reversal exchange.
 
 use bytes::Bytes;
-use lineproto::testing::{Pair, Step, split, transcript};
+use std::time::Duration;
+
+use lineproto::testing::{
+    Arrival, Pair, Step, Timed, split, timed_transcript, transcript, untimed,
+};
 use proptest::prelude::*;
 use reverse_proto::{Error, Mode, client, server};
 
@@ -189,4 +193,98 @@ fn zero_limit_answers_a_peer_that_sent_something_and_not_one_that_did_not() {
     );
     let steps = transcript(server_with(Mode::Graphemes, 0), [b"abc".as_slice()], false);
     assert_eq!(steps[1], Step::Transmit("\n".into()));
+}
+
+/// A peer that drips one byte a second never completes a request: it is cut
+/// at the whole-request deadline, 10 s after the start, with no reply.
+#[test]
+fn a_slow_drip_is_cut_at_the_request_deadline() {
+    let drip = (0..30).map(|second| (Duration::from_secs(second), "a"));
+    let steps = timed_transcript(server::Server::new(server::Options::default()), drip);
+    assert_eq!(
+        steps,
+        [Timed {
+            at: Duration::from_secs(10),
+            step: Step::Done(Err(Error::RequestTimeout {
+                timeout: Duration::from_secs(10)
+            })),
+        }]
+    );
+}
+
+#[test]
+fn a_request_completed_just_before_the_deadline_is_answered() {
+    let steps = timed_transcript(
+        server::Server::new(server::Options::default()),
+        [
+            (Duration::from_secs(1), "ab"),
+            (Duration::from_millis(9_999), "c\n"),
+        ],
+    );
+    assert_eq!(steps[1].step, Step::Transmit("cba\n".into()));
+    assert_eq!(steps.last().unwrap().at, Duration::from_millis(9_999));
+    assert_eq!(steps.last().unwrap().step, Step::Done(Ok(())));
+}
+
+#[test]
+fn an_idle_peer_is_cut_and_no_deadline_means_waiting_forever() {
+    let steps = timed_transcript(
+        server::Server::new(server::Options::default()),
+        Vec::<(Duration, Arrival)>::new(),
+    );
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0].at, Duration::from_secs(10));
+
+    let mut options = server::Options::default();
+    options.request_timeout = None;
+    let steps = timed_transcript(
+        server::Server::new(options),
+        [(Duration::from_secs(86_400), "late\n")],
+    );
+    assert_eq!(steps[1].step, Step::Transmit("etal\n".into()));
+}
+
+#[test]
+fn the_client_gives_up_on_a_trickling_server() {
+    let client = client::Client::new("q", client::Options::default()).unwrap();
+    let trickle = (0..100).map(|i| (Duration::from_millis(1_500 * i), "x"));
+    let steps = timed_transcript(client, trickle);
+    let last = steps.last().unwrap();
+    assert_eq!(last.at, Duration::from_secs(30));
+    assert_eq!(
+        last.step,
+        Step::Done(Err(Error::ReplyTimeout {
+            timeout: Duration::from_secs(30)
+        }))
+    );
+}
+
+proptest! {
+    /// Timing invariance: the same bytes arriving at any times before the
+    /// deadline give the same steps as arriving all at once.
+    #[test]
+    fn server_output_does_not_depend_on_arrival_times(
+        input in prop::collection::vec(prop_oneof![Just(b'\n'), Just(b' '), any::<u8>()], 0..64),
+        cuts in prop::collection::vec(any::<usize>(), 0..16),
+        mut times in prop::collection::vec(0u64..9_999, 17),
+        eof in any::<bool>(),
+    ) {
+        let pieces = split(&input, &cuts);
+        times.sort_unstable();
+        let mut arrivals: Vec<(Duration, Arrival)> = pieces
+            .iter()
+            .zip(&times)
+            .map(|(piece, &ms)| (Duration::from_millis(ms), Arrival::from(piece.as_slice())))
+            .collect();
+        if eof {
+            arrivals.push((Duration::from_millis(9_999), Arrival::Eof));
+        }
+        let timed = timed_transcript(server::Server::new(server::Options::default()), arrivals);
+        let whole = transcript(server::Server::new(server::Options::default()), [&input], eof);
+        // Without end of input, an unterminated short request is cut at the
+        // deadline instead of waiting forever; everything before matches.
+        let untimed = untimed(timed);
+        prop_assert!(untimed.len() >= whole.len());
+        prop_assert_eq!(&untimed[..whole.len()], &whole[..]);
+    }
 }

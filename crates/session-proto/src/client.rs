@@ -1,6 +1,7 @@
 //! The client side of the session, as the article's web clients use it.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use lineproto::{LineBuffer, Machine, Output};
@@ -20,6 +21,13 @@ pub struct Options {
     /// The longest line sent or received, terminator not counted.
     /// Default: 8 KiB, the server's default limit.
     pub max_line_len: usize,
+    /// How long the server may take to send something it owes (the banner,
+    /// a reply, or its close after the end command), counted from when the
+    /// wait began or the server's last line. Then the session ends with
+    /// [`Error::ReplyTimeout`]. While nothing is owed no timer runs: the
+    /// application decides how long to keep a session open. `None` waits
+    /// forever. Default: 30 s.
+    pub reply_timeout: Option<Duration>,
 }
 
 impl Default for Options {
@@ -28,6 +36,7 @@ impl Default for Options {
             prompt: Bytes::from_static(b"? "),
             end_command: Bytes::from_static(b"END"),
             max_line_len: 8 * 1024,
+            reply_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -92,6 +101,8 @@ pub struct Client {
     eof: bool,
     events: VecDeque<Event>,
     done: Option<Result<(), Error>>,
+    /// Since when the server owes something, if it does.
+    owed_since: Option<Instant>,
 }
 
 impl Client {
@@ -109,6 +120,7 @@ impl Client {
             eof: false,
             events: VecDeque::new(),
             done: None,
+            owed_since: None,
         }
     }
 
@@ -217,7 +229,7 @@ impl Machine for Client {
         self.eof = true;
     }
 
-    fn poll_output(&mut self) -> Output<Event, Error> {
+    fn poll_output(&mut self, now: Instant) -> Output<Event, Error> {
         loop {
             if let Some(event) = self.events.pop_front() {
                 return Output::Event(event);
@@ -236,18 +248,48 @@ impl Machine for Client {
                 return Output::Transmit(end.freeze());
             }
             let step = match self.lines.next_line() {
-                Some(Ok(line)) => self.on_line(line),
+                Some(Ok(line)) => {
+                    // Each line from the server restarts the reply timer.
+                    self.owed_since = None;
+                    self.on_line(line)
+                }
                 Some(Err(error)) => Err(self.framing(error)),
                 None if self.eof => {
                     let result = self.on_eof();
                     self.done = Some(result);
                     continue;
                 }
-                None => return Output::NeedInput,
+                None => match self.reply_timer(now) {
+                    Ok(deadline) => return Output::Wait { deadline },
+                    Err(error) => Err(error),
+                },
             };
             if let Err(error) = step {
                 self.done = Some(Err(error));
             }
+        }
+    }
+}
+
+impl Client {
+    /// Whether the server owes the banner, a reply, or its close.
+    fn server_owes(&self) -> bool {
+        !self.banner_seen || self.replies_owed > 0 || self.end_sent
+    }
+
+    /// The reply deadline to wait on, or the error once it has passed.
+    fn reply_timer(&mut self, now: Instant) -> Result<Option<Instant>, Error> {
+        if !self.server_owes() {
+            self.owed_since = None;
+            return Ok(None);
+        }
+        let since = *self.owed_since.get_or_insert(now);
+        let Some(timeout) = self.options.reply_timeout else {
+            return Ok(None);
+        };
+        match since.checked_add(timeout) {
+            Some(deadline) if now >= deadline => Err(Error::ReplyTimeout { timeout }),
+            deadline => Ok(deadline),
         }
     }
 }

@@ -71,6 +71,24 @@ pub enum Error {
     /// The server sent a reply nobody asked for.
     #[error("server sent a reply to no line")]
     UnexpectedReply,
+    /// The peer sent no line within the idle timeout.
+    #[error("no line within {timeout:?}")]
+    IdleTimeout {
+        /// The idle timeout.
+        timeout: std::time::Duration,
+    },
+    /// A line was started but not finished within the line timeout.
+    #[error("line not complete within {timeout:?}")]
+    LineTimeout {
+        /// The line timeout.
+        timeout: std::time::Duration,
+    },
+    /// The server did not send the banner or a reply it owed in time.
+    #[error("no answer from the server within {timeout:?}")]
+    ReplyTimeout {
+        /// The reply timeout.
+        timeout: std::time::Duration,
+    },
     /// The server closed the connection before its banner.
     #[error("server closed the connection before its banner")]
     ClosedBeforeBanner,

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use lineproto::{LineBuffer, Machine, Output};
@@ -22,6 +23,15 @@ pub struct Options {
     pub end_command: Bytes,
     /// The longest line accepted, terminator not counted. Default: 8 KiB.
     pub max_line_len: usize,
+    /// How long the peer may stay silent, with no partial line buffered,
+    /// after the banner or a reply. Then the session ends with
+    /// [`Error::IdleTimeout`]. Telnet negotiation does not count as input.
+    /// `None` waits forever. Default: 60 s.
+    pub idle_timeout: Option<Duration>,
+    /// How long a line may take from its first byte to its end, however
+    /// the peer spreads it out. Then the session ends with
+    /// [`Error::LineTimeout`]. `None`: no limit. Default: 30 s.
+    pub line_timeout: Option<Duration>,
 }
 
 impl Default for Options {
@@ -31,6 +41,8 @@ impl Default for Options {
             prompt: Bytes::from_static(b"? "),
             end_command: Bytes::from_static(b"END"),
             max_line_len: 8 * 1024,
+            idle_timeout: Some(Duration::from_secs(60)),
+            line_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -98,6 +110,11 @@ impl LineHandler for ReverseLines {
 /// commands are removed from the stream before it is cut into lines (see
 /// [`TelnetFilter`]), and the limit counts what is left.
 ///
+/// Two timers guard the session: the [idle timeout](Options::idle_timeout)
+/// runs while nothing is buffered, from the banner or the last line on; the
+/// [line timeout](Options::line_timeout) runs from the first byte of a line
+/// to its end. Either ends the session with an error and no further output.
+///
 /// ```
 /// use lineproto::testing::{transcript, Step};
 /// use session_proto::server::{Event, Options, Server};
@@ -135,6 +152,10 @@ pub struct Server<H = ReverseLines> {
     ending: bool,
     /// Why the session failed, if it did; `Done` repeats it.
     failure: Option<Error>,
+    /// When the last line was handled (or the banner sent).
+    idle_since: Option<Instant>,
+    /// When the first byte of the line in progress was seen.
+    line_since: Option<Instant>,
 }
 
 impl Server<ReverseLines> {
@@ -157,6 +178,8 @@ impl<H: LineHandler> Server<H> {
             eof: false,
             ending: false,
             failure: None,
+            idle_since: None,
+            line_since: None,
         }
     }
 
@@ -221,9 +244,10 @@ impl<H: LineHandler> Machine for Server<H> {
         self.eof = true;
     }
 
-    fn poll_output(&mut self) -> Output<Event, Error> {
+    fn poll_output(&mut self, now: Instant) -> Output<Event, Error> {
         if !self.greeted {
             self.greeted = true;
+            self.idle_since = Some(now);
             let mut greeting = BytesMut::from(&self.options.banner[..]);
             greeting.extend_from_slice(&self.options.prompt);
             return Output::Transmit(greeting.freeze());
@@ -246,8 +270,17 @@ impl<H: LineHandler> Machine for Server<H> {
                         None => continue,
                     }
                 }
-                None => return Output::NeedInput,
+                None => match self.timer(now) {
+                    Ok(deadline) => return Output::Wait { deadline },
+                    Err(timeout) => {
+                        self.ending = true;
+                        self.failure = Some(timeout);
+                        continue;
+                    }
+                },
             };
+            self.idle_since = Some(now);
+            self.line_since = None;
             match line {
                 Ok(line) => self.on_line(&line),
                 Err(lineproto::Error::LineTooLong { limit }) => self.on_overlong_line(limit),
@@ -256,6 +289,37 @@ impl<H: LineHandler> Machine for Server<H> {
                     self.failure = Some(Error::Framing(other));
                 }
             }
+        }
+    }
+}
+
+impl<H> Server<H> {
+    /// The deadline to wait on now, or the error if it has passed: the line
+    /// timer while part of a line is buffered, the idle timer otherwise.
+    fn timer(&mut self, now: Instant) -> Result<Option<Instant>, Error> {
+        let after = |since: Option<Instant>, timeout: Option<Duration>| {
+            since
+                .zip(timeout)
+                .and_then(|(since, timeout)| since.checked_add(timeout))
+        };
+        let (deadline, error) = if self.lines.buffered_len() > 0 {
+            let since = *self.line_since.get_or_insert(now);
+            let timeout = self.options.line_timeout;
+            (
+                after(Some(since), timeout),
+                timeout.map(|timeout| Error::LineTimeout { timeout }),
+            )
+        } else {
+            self.line_since = None;
+            let timeout = self.options.idle_timeout;
+            (
+                after(self.idle_since, timeout),
+                timeout.map(|timeout| Error::IdleTimeout { timeout }),
+            )
+        };
+        match (deadline, error) {
+            (Some(deadline), Some(error)) if now >= deadline => Err(error),
+            _ => Ok(deadline),
         }
     }
 }
@@ -271,6 +335,8 @@ impl<H> fmt::Debug for Server<H> {
             .field("eof", &self.eof)
             .field("ending", &self.ending)
             .field("failure", &self.failure)
+            .field("idle_since", &self.idle_since)
+            .field("line_since", &self.line_since)
             .finish()
     }
 }

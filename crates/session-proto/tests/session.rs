@@ -2,7 +2,11 @@
 //! the session machines.
 
 use bytes::Bytes;
-use lineproto::testing::{Pair, Step, split, transcript};
+use std::time::Duration;
+
+use lineproto::testing::{
+    Arrival, Pair, Step, Timed, split, timed_transcript, transcript, untimed,
+};
 use proptest::prelude::*;
 use session_proto::{Error, client, server};
 
@@ -306,7 +310,10 @@ fn client_done_is_sticky() {
     client.end();
     assert_eq!(client.send("x"), Err(Error::SessionEnded));
     use lineproto::Machine;
-    assert_eq!(client.poll_output(), lineproto::Output::Done(Ok(())));
+    assert_eq!(
+        client.poll_output(lineproto::testing::epoch()),
+        lineproto::Output::Done(Ok(()))
+    );
 }
 
 #[test]
@@ -336,5 +343,124 @@ proptest! {
             filter.filter(&piece, |run| data.extend_from_slice(run));
         }
         prop_assert_eq!(data, whole);
+    }
+}
+
+fn secs(seconds: u64) -> Duration {
+    Duration::from_secs(seconds)
+}
+
+#[test]
+fn a_silent_peer_is_cut_at_the_idle_timeout() {
+    let steps = timed_transcript(
+        server::Server::new(server::Options::default()),
+        Vec::<(Duration, Arrival)>::new(),
+    );
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert_eq!(
+        steps[1],
+        Timed {
+            at: secs(60),
+            step: Step::Done(Err(Error::IdleTimeout { timeout: secs(60) })),
+        }
+    );
+}
+
+#[test]
+fn each_line_restarts_the_idle_timer() {
+    let arrivals = [
+        (secs(50), "one\n"),
+        (secs(100), "two\n"),
+        (secs(150), "END\n"),
+    ];
+    let steps = timed_transcript(server::Server::new(server::Options::default()), arrivals);
+    assert_eq!(steps.last().unwrap().step, Step::Done(Ok(())));
+    assert_eq!(steps.last().unwrap().at, secs(150));
+    assert_eq!(
+        sent_by(&untimed(steps)),
+        format!("{GREETING}eno\n? owt\n? ").as_bytes()
+    );
+}
+
+/// One byte every 10 s never makes a line in under 30 s: the line timer
+/// cuts it, although the peer is never silent for the idle timeout.
+#[test]
+fn a_slow_drip_line_is_cut_at_the_line_timeout() {
+    let drip = (1..20).map(|i| (secs(10 * i), "x"));
+    let steps = timed_transcript(server::Server::new(server::Options::default()), drip);
+    assert_eq!(
+        steps.last().unwrap(),
+        &Timed {
+            at: secs(40),
+            step: Step::Done(Err(Error::LineTimeout { timeout: secs(30) })),
+        }
+    );
+}
+
+#[test]
+fn telnet_negotiation_alone_does_not_keep_a_session_open() {
+    // IAC NOP every 5 s: no line data, so the idle timer runs on.
+    let nops = (1..30).map(|i| (secs(5 * i), &[255u8, 241][..]));
+    let steps = timed_transcript(server::Server::new(server::Options::default()), nops);
+    assert_eq!(steps.last().unwrap().at, secs(60));
+}
+
+#[test]
+fn the_client_gives_up_on_a_server_that_owes_a_reply() {
+    let mut client = client::Client::new(client::Options::default());
+    client.send("hello").unwrap();
+    let steps = timed_transcript(client, [(secs(1), GREETING)]);
+    assert_eq!(
+        steps.last().unwrap(),
+        &Timed {
+            at: secs(31),
+            step: Step::Done(Err(Error::ReplyTimeout { timeout: secs(30) })),
+        }
+    );
+}
+
+#[test]
+fn an_idle_client_owes_nothing_and_waits_without_a_deadline() {
+    let client = client::Client::new(client::Options::default());
+    let steps = timed_transcript(client, [(secs(1), GREETING)]);
+    assert_eq!(steps.len(), 1, "only the banner event: {steps:?}");
+}
+
+#[test]
+fn a_pair_ends_at_the_server_idle_timeout_when_the_client_goes_quiet() {
+    let mut client = client::Client::new(client::Options::default());
+    client.send("jack").unwrap();
+    // No `end()`: the client sits idle after its reply.
+    let outcome = Pair::new(client, server::Server::new(server::Options::default())).run();
+    assert_eq!(outcome.elapsed, secs(60));
+    assert_eq!(
+        outcome.server_result,
+        Some(Err(Error::IdleTimeout { timeout: secs(60) }))
+    );
+    assert_eq!(outcome.client_result, Some(Ok(())));
+}
+
+proptest! {
+    /// Timing invariance: the same bytes arriving at any times that keep
+    /// within the timers give the same steps as arriving all at once.
+    #[test]
+    fn server_output_does_not_depend_on_arrival_times(
+        input in session_input(),
+        cuts in prop::collection::vec(any::<usize>(), 0..16),
+        mut gaps in prop::collection::vec(0u64..1_700, 17),
+    ) {
+        let pieces = split(&input, &cuts);
+        // Gaps under 1.7 s: 17 of them stay under the 30 s line timer.
+        let mut at = Duration::ZERO;
+        gaps.truncate(pieces.len());
+        let mut arrivals = Vec::new();
+        for (piece, gap) in pieces.iter().zip(&gaps) {
+            at += Duration::from_millis(*gap);
+            arrivals.push((at, Arrival::from(piece.as_slice())));
+        }
+        arrivals.push((at, Arrival::Eof));
+        let timed = untimed(timed_transcript(server_with_limit(16), arrivals));
+        let whole = transcript(server_with_limit(16), [&input], true);
+        prop_assert_eq!(timed, whole);
     }
 }

@@ -1,0 +1,478 @@
+//! A TCP server: one task per connection, a connection limit, a per-peer
+//! limit, graceful close, and a handle that shuts it down.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::task::JoinSet;
+
+use crate::Conn;
+use crate::conn::{DropHook, close_gracefully};
+use crate::race::{Either, race};
+
+/// Settings of a [`Server`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// How many connections are served at once. While that many are open
+    /// the server stops accepting, and new connections wait in the listen
+    /// backlog until one ends. Zero counts as one. Default: 1024.
+    pub max_connections: usize,
+    /// How many connections one peer address may have open at once; zero
+    /// means no cap. A connection over the cap is closed as soon as it is
+    /// accepted and counted in [`ServerStats::refused_over_peer_cap`].
+    /// Default: 256.
+    pub max_per_peer: usize,
+    /// The listen backlog [`Server::bind`] asks for. Default: 1024.
+    pub backlog: u32,
+    /// How long a write may make no progress before the connection's drive
+    /// fails; `None` (or zero) waits forever. See
+    /// [`Conn::set_write_timeout`]. Default: 30 s.
+    pub write_timeout: Option<Duration>,
+    /// After the handler drops its [`Conn`], how long to keep reading (and
+    /// discarding) what the peer still sends before closing; see
+    /// [`Conn::close`]. Default: 1 s.
+    pub close_linger: Duration,
+    /// On shutdown, how long open connections may go on before they are
+    /// dropped. Default: 10 s.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_per_peer: 256,
+            backlog: 1024,
+            write_timeout: Some(Duration::from_secs(30)),
+            close_linger: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the server knows about a connection it hands to the handler.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// The peer's address.
+    pub peer_addr: SocketAddr,
+    /// A number unique to this connection within its server, counting from
+    /// zero in the order connections were accepted.
+    pub id: u64,
+}
+
+/// Counters of a [`Server`], from [`ShutdownHandle::stats`].
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServerStats {
+    /// Connections accepted and handed to the handler (those refused over
+    /// the per-peer cap are not counted here).
+    pub accepted: u64,
+    /// Connections open now: handed to the handler and not yet closed.
+    pub open: usize,
+    /// Connections closed at once because their peer address already had
+    /// [`ServerOptions::max_per_peer`] open.
+    pub refused_over_peer_cap: u64,
+}
+
+/// A TCP server that hands each connection, in its own task, to a handler.
+///
+/// The handler gets a [`Conn`] (with `TCP_NODELAY` and the write timeout
+/// set) and a [`ConnInfo`]; it usually builds a machine and calls
+/// [`Conn::run`]. When the handler drops the `Conn`, the server closes the
+/// connection gracefully (see [`ServerOptions::close_linger`]). See the
+/// [crate docs](crate) for an example.
+#[derive(Debug)]
+pub struct Server {
+    /// Kept as a std listener until `serve`, so that binding needs no
+    /// runtime.
+    listener: std::net::TcpListener,
+    local_addr: SocketAddr,
+    options: ServerOptions,
+    shared: Arc<Shared>,
+}
+
+/// Shuts down a [`Server`] and reads its counters. Cloneable and `Send`, so
+/// a signal handler, another task or a test can hold it.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    stop: watch::Sender<bool>,
+    next_id: AtomicU64,
+    accepted: AtomicU64,
+    open: AtomicUsize,
+    refused_over_peer_cap: AtomicU64,
+    /// Open connections per peer address; an address leaves the map when
+    /// its count reaches zero, so the map is bounded by the open
+    /// connections.
+    peers: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl Shared {
+    fn peers(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
+        // Every critical section is a single update: a panic cannot leave
+        // the map inconsistent.
+        self.peers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn stopped(&self) {
+        let mut stop = self.stop.subscribe();
+        // The sender lives as long as `self`, so this only ends on `true`.
+        let _ = stop.wait_for(|stop| *stop).await;
+    }
+}
+
+impl Server {
+    /// Binds a listener to the first address `addr` resolves to that can be
+    /// bound, with `SO_REUSEADDR` (except on Windows, where it means
+    /// something else) and the configured backlog. Use port 0 for an
+    /// ephemeral port, and [`local_addr`](Self::local_addr) to learn it.
+    /// Needs no runtime; [`serve`](Self::serve) does.
+    pub fn bind(addr: impl ToSocketAddrs, options: ServerOptions) -> io::Result<Self> {
+        let mut last_error = None;
+        for addr in addr.to_socket_addrs()? {
+            match listen(addr, options.backlog) {
+                Ok(listener) => return Self::from_listener(listener, options),
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing")
+        }))
+    }
+
+    /// Serves on a listener bound elsewhere: one passed by systemd or
+    /// `listenfd`, say. It is switched to non-blocking mode; its backlog is
+    /// whatever it was created with.
+    pub fn from_listener(
+        listener: std::net::TcpListener,
+        options: ServerOptions,
+    ) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            local_addr,
+            options,
+            shared: Arc::new(Shared {
+                stop: watch::Sender::new(false),
+                next_id: AtomicU64::new(0),
+                accepted: AtomicU64::new(0),
+                open: AtomicUsize::new(0),
+                refused_over_peer_cap: AtomicU64::new(0),
+                peers: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that shuts this server down and reads its counters.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Serves connections until shut down, each in its own task
+    /// (`tokio::spawn`), at most
+    /// [`max_connections`](ServerOptions::max_connections) at once.
+    ///
+    /// On shutdown it stops accepting and closes the listener, then waits
+    /// for the open connections to end, for at most
+    /// [`shutdown_grace`](ServerOptions::shutdown_grace), after which it
+    /// drops them; then it returns. Handlers can watch for shutdown with
+    /// [`ShutdownHandle::wait`] to wind down early. Transient accept errors
+    /// (a peer that left, too many open files) are retried; an error that
+    /// makes the listener unusable stops the server the same way and is
+    /// returned.
+    ///
+    /// Must be called within a tokio runtime with time and I/O enabled.
+    pub async fn serve<H, F>(self, mut handler: H) -> io::Result<()>
+    where
+        H: FnMut(Conn<TcpStream>, ConnInfo) -> F,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Self {
+            listener,
+            options,
+            shared,
+            ..
+        } = self;
+        let listener = TcpListener::from_std(listener)?;
+        let slots = Arc::new(Semaphore::new(
+            options.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+        ));
+        let mut tasks = JoinSet::new();
+        let mut slot = None;
+        let result = loop {
+            // Finished tasks keep their slot in the set until joined.
+            while tasks.try_join_next().is_some() {}
+            if slot.is_none() {
+                // All slots busy: stop accepting; the backlog holds the rest.
+                match race(shared.stopped(), Arc::clone(&slots).acquire_owned()).await {
+                    Either::Right(Ok(permit)) => slot = Some(permit),
+                    Either::Left(()) | Either::Right(Err(_)) => break Ok(()),
+                }
+            }
+            let (stream, peer_addr) = match race(shared.stopped(), listener.accept()).await {
+                Either::Left(()) => break Ok(()),
+                Either::Right(Ok(accepted)) => accepted,
+                Either::Right(Err(error)) => match accept_error(error) {
+                    AcceptError::Retry => continue,
+                    AcceptError::Backoff => {
+                        let pause = tokio::time::sleep(Duration::from_millis(50));
+                        match race(shared.stopped(), pause).await {
+                            Either::Left(()) => break Ok(()),
+                            Either::Right(()) => continue,
+                        }
+                    }
+                    AcceptError::Fatal(error) => break Err(error),
+                },
+            };
+            let Ok(peer) = PeerSlot::enter(&shared, peer_addr.ip(), options.max_per_peer) else {
+                shared.refused_over_peer_cap.fetch_add(1, Ordering::Relaxed);
+                drop(stream);
+                continue;
+            };
+            let slot = slot.take();
+            let (conn, info, session) = prepare(&shared, &options, stream, peer_addr);
+            let handling = handler(conn, info);
+            tasks.spawn(async move {
+                let _slot = slot;
+                let _peer = peer;
+                session.run(handling).await;
+            });
+        };
+        // Stop accepting at once: connections still in the backlog are
+        // refused rather than left waiting.
+        drop(listener);
+        shared.stop.send_replace(true);
+        let finish = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(options.shutdown_grace, finish)
+            .await
+            .is_err()
+        {
+            tasks.shutdown().await;
+        }
+        result
+    }
+
+    /// Serves exactly one connection in the calling task, then returns: for
+    /// servers that exit after their first client. Returns without serving
+    /// if shut down before a connection arrives; on shutdown during the
+    /// connection, it is given [`shutdown_grace`](ServerOptions::shutdown_grace)
+    /// to finish.
+    pub async fn serve_one<H, F>(self, handler: H) -> io::Result<()>
+    where
+        H: FnOnce(Conn<TcpStream>, ConnInfo) -> F,
+        F: Future<Output = ()>,
+    {
+        let Self {
+            listener,
+            options,
+            shared,
+            ..
+        } = self;
+        let listener = TcpListener::from_std(listener)?;
+        let (stream, peer_addr) = loop {
+            match race(shared.stopped(), listener.accept()).await {
+                Either::Left(()) => return Ok(()),
+                Either::Right(Ok(accepted)) => break accepted,
+                Either::Right(Err(error)) => match accept_error(error) {
+                    AcceptError::Retry => {}
+                    AcceptError::Backoff => tokio::time::sleep(Duration::from_millis(50)).await,
+                    AcceptError::Fatal(error) => return Err(error),
+                },
+            }
+        };
+        drop(listener);
+        let (conn, info, session) = prepare(&shared, &options, stream, peer_addr);
+        let session = session.run(handler(conn, info));
+        let grace = async {
+            shared.stopped().await;
+            tokio::time::sleep(options.shutdown_grace).await;
+        };
+        let _ = race(session, grace).await;
+        Ok(())
+    }
+}
+
+/// Sets up one accepted connection: the handler's arguments, and what
+/// closes the connection after it.
+fn prepare(
+    shared: &Arc<Shared>,
+    options: &ServerOptions,
+    stream: TcpStream,
+    peer_addr: SocketAddr,
+) -> (Conn<TcpStream>, ConnInfo, Session) {
+    // Failing to set it leaves the OS default, which still works.
+    let _ = stream.set_nodelay(true);
+    let info = ConnInfo {
+        peer_addr,
+        id: shared.next_id.fetch_add(1, Ordering::Relaxed),
+    };
+    shared.accepted.fetch_add(1, Ordering::Relaxed);
+    // The stream comes back here when the handler drops its `Conn`.
+    let (give_back, given_back) = oneshot::channel();
+    let hook: DropHook<TcpStream> = Box::new(move |stream| {
+        let _ = give_back.send(stream);
+    });
+    let conn = Conn::with_drop_hook(stream, options.write_timeout, Some(hook));
+    let session = Session {
+        _open: Open::new(shared),
+        given_back,
+        linger: options.close_linger,
+    };
+    (conn, info, session)
+}
+
+/// One connection, from the server's side: counted as open while this
+/// lives, and closed gracefully once the handler is done with it.
+struct Session {
+    _open: Open,
+    given_back: oneshot::Receiver<TcpStream>,
+    linger: Duration,
+}
+
+impl Session {
+    /// Runs the handler's future, then closes the connection.
+    async fn run(self, handler: impl Future<Output = ()>) {
+        handler.await;
+        // Waits while the handler's `Conn` lives on elsewhere; ends at once
+        // if its stream was taken out.
+        if let Ok(mut stream) = self.given_back.await {
+            let _ = close_gracefully(&mut stream, self.linger).await;
+        }
+    }
+}
+
+/// Creates a listening socket with `SO_REUSEADDR` and `backlog`.
+fn listen(addr: SocketAddr, backlog: u32) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(not(windows))]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+enum AcceptError {
+    /// The peer gave up before it was accepted: try the next one.
+    Retry,
+    /// Out of file descriptors, buffers or memory: these come back as
+    /// connections close, so wait a little instead of spinning.
+    Backoff,
+    /// The listener itself is unusable.
+    Fatal(io::Error),
+}
+
+fn accept_error(error: io::Error) -> AcceptError {
+    match error.kind() {
+        io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::Interrupted
+        | io::ErrorKind::WouldBlock => AcceptError::Retry,
+        io::ErrorKind::InvalidInput | io::ErrorKind::NotConnected => AcceptError::Fatal(error),
+        _ => AcceptError::Backoff,
+    }
+}
+
+/// Counts a connection as open while it lives.
+struct Open(Arc<Shared>);
+
+impl Open {
+    fn new(shared: &Arc<Shared>) -> Self {
+        shared.open.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(shared))
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One open connection of a peer address, under the per-peer cap; `None`
+/// inside when there is no cap (nothing is counted then).
+struct PeerSlot(Option<(Arc<Shared>, IpAddr)>);
+
+impl PeerSlot {
+    /// Takes a slot for `ip`, or fails if it already has `cap` open.
+    fn enter(shared: &Arc<Shared>, ip: IpAddr, cap: usize) -> Result<Self, ()> {
+        if cap == 0 {
+            return Ok(Self(None));
+        }
+        // An IPv4 peer of a dual-stack listener shows up as ::ffff:a.b.c.d.
+        let ip = ip.to_canonical();
+        let mut peers = shared.peers();
+        let count = peers.entry(ip).or_insert(0);
+        if *count >= cap {
+            return Err(());
+        }
+        *count += 1;
+        Ok(Self(Some((Arc::clone(shared), ip))))
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        if let Some((shared, ip)) = self.0.take() {
+            let mut peers = shared.peers();
+            if let Some(count) = peers.get_mut(&ip) {
+                *count -= 1;
+                if *count == 0 {
+                    peers.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+impl ShutdownHandle {
+    /// Shuts the server down: it stops accepting at once and gives open
+    /// connections [`shutdown_grace`](ServerOptions::shutdown_grace) to
+    /// end. Idempotent; returns at once.
+    pub fn shutdown(&self) {
+        self.shared.stop.send_replace(true);
+    }
+
+    /// Whether shutdown has been requested (or the server stopped on a
+    /// listener error).
+    pub fn is_shutdown(&self) -> bool {
+        *self.shared.stop.borrow()
+    }
+
+    /// Resolves once shutdown has been requested: for handlers that want
+    /// to say goodbye to their peer within the grace period.
+    pub async fn wait(&self) {
+        self.shared.stopped().await;
+    }
+
+    /// The server's counters now.
+    pub fn stats(&self) -> ServerStats {
+        ServerStats {
+            accepted: self.shared.accepted.load(Ordering::Relaxed),
+            open: self.shared.open.load(Ordering::Relaxed),
+            refused_over_peer_cap: self.shared.refused_over_peer_cap.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! TLS for any protocol, through tokio-rustls on the ring provider.
+//!
+//! Each function takes a [`Conn`] and returns a new `Conn` over the TLS
+//! stream, keeping its write timeout, so one shape covers:
+//!
+//! * implicit TLS: [`connect`] right after [`crate::connect`], or
+//!   [`accept`] first thing in a [`Server`](crate::Server) handler;
+//! * STARTTLS: drive the plain `Conn` until the protocol says to switch
+//!   (its machine's event), then hand the same `Conn` to [`connect`] or
+//!   [`accept`] and go on driving with the new one.
+//!
+//! A `Conn` holds no read-ahead buffer, so nothing the peer sent in plain
+//! text before the switch is carried into the TLS stream by the driver;
+//! whatever the machine itself had buffered is for the machine to discard
+//! (anything else allows STARTTLS command injection).
+//!
+//! The handshake has no timeout of its own; bound it with
+//! `tokio::time::timeout`, as a server must, or a peer that never
+//! completes it holds its connection slot:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use net_tokio::{Server, ServerOptions, tls};
+//!
+//! # async fn example(config: Arc<tls::rustls::ServerConfig>) -> std::io::Result<()> {
+//! let server = Server::bind("127.0.0.1:0", ServerOptions::default())?;
+//! server
+//!     .serve(move |conn, _info| {
+//!         let config = Arc::clone(&config);
+//!         async move {
+//!             let handshake = tls::accept(conn, config);
+//!             let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_secs(10), handshake).await
+//!             else {
+//!                 return;
+//!             };
+//!             // ... drive a machine over `conn` ...
+//!             # drop(conn);
+//!         }
+//!     })
+//!     .await
+//! # }
+//! ```
+//!
+//! Certificates, trust roots and ALPN are the caller's, in the rustls
+//! [`ClientConfig`] and [`ServerConfig`]; build them with the ring provider
+//! (`rustls::crypto::ring::default_provider()`), the one this crate
+//! enables. [`rustls`] is re-exported so that the versions match.
+
+use std::io;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::rustls::pki_types::{InvalidDnsNameError, ServerName};
+use tokio_rustls::rustls::{ClientConfig, ServerConfig};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::Conn;
+use crate::conn::DropHook;
+
+pub use tokio_rustls::rustls;
+
+/// The client side of a TLS stream over `S`.
+pub type ClientTlsStream<S> = tokio_rustls::client::TlsStream<S>;
+
+/// The server side of a TLS stream over `S`.
+pub type ServerTlsStream<S> = tokio_rustls::server::TlsStream<S>;
+
+/// Why starting TLS failed.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The server name is neither a DNS name nor an IP address.
+    #[error("invalid server name")]
+    InvalidServerName(#[source] InvalidDnsNameError),
+    /// Writing what the `Conn` still had unsent, before the handshake,
+    /// failed.
+    #[error("i/o error before the handshake")]
+    Io(#[source] io::Error),
+    /// The handshake failed: an I/O error, or a TLS error (a certificate
+    /// that does not verify, no common protocol version) wrapped in an
+    /// `io::Error` of kind `InvalidData`.
+    #[error("tls handshake failed")]
+    Handshake(#[source] io::Error),
+}
+
+/// Starts TLS as a client over `conn`'s stream, verifying the server as
+/// `server_name` (a DNS name or an IP address) with `config`.
+///
+/// Unsent bytes of `conn` are written first. The new `Conn` keeps `conn`'s
+/// write timeout.
+pub async fn connect<S>(
+    mut conn: Conn<S>,
+    server_name: &str,
+    config: Arc<ClientConfig>,
+) -> Result<Conn<ClientTlsStream<S>>, TlsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let server_name =
+        ServerName::try_from(server_name.to_owned()).map_err(TlsError::InvalidServerName)?;
+    conn.flush().await.map_err(TlsError::Io)?;
+    let (stream, write_timeout, hook) = conn.into_parts();
+    match TlsConnector::from(config)
+        .connect(server_name, stream)
+        .into_fallible()
+        .await
+    {
+        Ok(tls) => Ok(Conn::with_drop_hook(
+            tls,
+            write_timeout,
+            hook.map(|hook| unwrap_on_drop(hook, |tls: ClientTlsStream<S>| tls.into_inner().0)),
+        )),
+        Err((error, stream)) => {
+            if let Some(hook) = hook {
+                hook(stream);
+            }
+            Err(TlsError::Handshake(error))
+        }
+    }
+}
+
+/// Accepts TLS as a server over `conn`'s stream, with `config`.
+///
+/// Unsent bytes of `conn` are written first. The new `Conn` keeps `conn`'s
+/// write timeout, and a connection served by [`Server`](crate::Server)
+/// is still closed gracefully at the TCP level when the new `Conn` is
+/// dropped (call [`Conn::close`] to send a TLS `close_notify` first).
+pub async fn accept<S>(
+    mut conn: Conn<S>,
+    config: Arc<ServerConfig>,
+) -> Result<Conn<ServerTlsStream<S>>, TlsError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    conn.flush().await.map_err(TlsError::Io)?;
+    let (stream, write_timeout, hook) = conn.into_parts();
+    match TlsAcceptor::from(config)
+        .accept(stream)
+        .into_fallible()
+        .await
+    {
+        Ok(tls) => Ok(Conn::with_drop_hook(
+            tls,
+            write_timeout,
+            hook.map(|hook| unwrap_on_drop(hook, |tls: ServerTlsStream<S>| tls.into_inner().0)),
+        )),
+        Err((error, stream)) => {
+            if let Some(hook) = hook {
+                hook(stream);
+            }
+            Err(TlsError::Handshake(error))
+        }
+    }
+}
+
+/// A drop hook for the TLS stream that hands the plain stream under it to
+/// the plain stream's hook.
+fn unwrap_on_drop<S: 'static, T>(
+    hook: DropHook<S>,
+    unwrap: impl FnOnce(T) -> S + Send + Sync + 'static,
+) -> DropHook<T> {
+    Box::new(move |tls| hook(unwrap(tls)))
+}
