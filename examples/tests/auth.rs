@@ -45,6 +45,9 @@ impl Drop for Files {
 }
 
 /// The auth_server example, killed on drop; its stdout lines arrive on a channel.
+/// Every test runs on both adapters.
+const RUNTIMES: [&str; 2] = ["std", "tokio"];
+
 struct AuthServer {
     child: Child,
     port: u16,
@@ -53,14 +56,16 @@ struct AuthServer {
 }
 
 impl AuthServer {
-    fn start(extra: &[&str]) -> Self {
-        Self::start_with(Files::new(), extra)
+    fn start(runtime: &str, extra: &[&str]) -> Self {
+        Self::start_with(runtime, Files::new(), extra)
     }
 
-    fn start_with(files: Files, extra: &[&str]) -> Self {
+    fn start_with(runtime: &str, files: Files, extra: &[&str]) -> Self {
         let port = free_port();
         let mut child = Command::new(example("auth_server"))
             .args([
+                "--runtime",
+                runtime,
                 "--listen",
                 &format!("127.0.0.1:{port}"),
                 "--passwd",
@@ -126,98 +131,108 @@ fn ask(port: u16, request: &str) -> String {
 
 #[test]
 fn answers_the_articles_codes_without_a_line_end() {
-    let server = AuthServer::start(&["--delay-ms", "0"]);
-    assert_eq!(server.ask("alice:secret"), "1");
-    assert_eq!(server.ask("alice:wrong"), "0");
-    assert_eq!(server.ask("nosuchuser:hahaha"), "-1");
-    assert_eq!(
-        server.ask("trent:a:b c "),
-        "1",
-        "passwords keep their ':' and spaces"
-    );
-    assert_eq!(
-        server.ask("walter:secret"),
-        "1",
-        "not just the first user in the file"
-    );
-    assert_eq!(server.ask("carol:secret"), "0", "locked");
-    assert_eq!(server.ask("grace:secret"), "0", "expired");
-    let printed = server.printed().join("\n");
-    assert!(
-        printed.contains("Verdict for alice: authenticated (sent 1)"),
-        "{printed}"
-    );
-    assert!(
-        printed.contains("Verdict for grace: account expired (sent 0)"),
-        "{printed}"
-    );
-    assert!(
-        !printed.contains("secret"),
-        "the password must never be printed: {printed}"
-    );
+    for runtime in RUNTIMES {
+        let server = AuthServer::start(runtime, &["--delay-ms", "0"]);
+        assert_eq!(server.ask("alice:secret"), "1");
+        assert_eq!(server.ask("alice:wrong"), "0");
+        assert_eq!(server.ask("nosuchuser:hahaha"), "-1");
+        assert_eq!(
+            server.ask("trent:a:b c "),
+            "1",
+            "passwords keep their ':' and spaces"
+        );
+        assert_eq!(
+            server.ask("walter:secret"),
+            "1",
+            "not just the first user in the file"
+        );
+        assert_eq!(server.ask("carol:secret"), "0", "locked");
+        assert_eq!(server.ask("grace:secret"), "0", "expired");
+        let printed = server.printed().join("\n");
+        assert!(
+            printed.contains("Verdict for alice: authenticated (sent 1)"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("Verdict for grace: account expired (sent 0)"),
+            "{printed}"
+        );
+        assert!(
+            !printed.contains("secret"),
+            "the password must never be printed: {printed}"
+        );
+    }
 }
 
 #[test]
 fn uniform_answers_zero_for_unknown_users() {
-    let server = AuthServer::start(&["--delay-ms", "0", "--uniform"]);
-    assert_eq!(server.ask("nosuchuser:hahaha"), "0");
-    assert_eq!(server.ask("alice:secret"), "1");
+    for runtime in RUNTIMES {
+        let server = AuthServer::start(runtime, &["--delay-ms", "0", "--uniform"]);
+        assert_eq!(server.ask("nosuchuser:hahaha"), "0");
+        assert_eq!(server.ask("alice:secret"), "1");
+    }
 }
 
 #[test]
 fn twenty_concurrent_failures_take_about_one_delay_not_twenty() {
-    let server = AuthServer::start(&["--delay-ms", "1000", "--max-failures", "100"]);
-    let port = server.port;
-    let started = Instant::now();
-    let clients: Vec<_> = (0..20)
-        .map(|i| std::thread::spawn(move || ask(port, &format!("alice:wrong{i}"))))
-        .collect();
-    for client in clients {
-        assert_eq!(client.join().unwrap(), "0");
+    for runtime in RUNTIMES {
+        let server = AuthServer::start(runtime, &["--delay-ms", "1000", "--max-failures", "100"]);
+        let port = server.port;
+        let started = Instant::now();
+        let clients: Vec<_> = (0..20)
+            .map(|i| std::thread::spawn(move || ask(port, &format!("alice:wrong{i}"))))
+            .collect();
+        for client in clients {
+            assert_eq!(client.join().unwrap(), "0");
+        }
+        let elapsed = started.elapsed();
+        // Each waits 0.5 to 1.5 s, all at once; one after another would be ~20 s.
+        assert!(
+            elapsed >= Duration::from_millis(450),
+            "no delay at all: {elapsed:?}"
+        );
+        assert!(
+            elapsed < Duration::from_secs(4),
+            "the delays added up: {elapsed:?}"
+        );
+        // A right password is not delayed.
+        let started = Instant::now();
+        assert_eq!(server.ask("alice:secret"), "1");
+        assert!(started.elapsed() < Duration::from_millis(450));
     }
-    let elapsed = started.elapsed();
-    // Each waits 0.5 to 1.5 s, all at once; one after another would be ~20 s.
-    assert!(
-        elapsed >= Duration::from_millis(450),
-        "no delay at all: {elapsed:?}"
-    );
-    assert!(
-        elapsed < Duration::from_secs(4),
-        "the delays added up: {elapsed:?}"
-    );
-    // A right password is not delayed.
-    let started = Instant::now();
-    assert_eq!(server.ask("alice:secret"), "1");
-    assert!(started.elapsed() < Duration::from_millis(450));
 }
 
 #[test]
 fn too_many_failures_from_one_peer_are_refused_even_with_the_right_password() {
-    let server = AuthServer::start(&["--delay-ms", "0", "--max-failures", "3"]);
-    for _ in 0..3 {
-        assert_eq!(server.ask("alice:wrong"), "0");
+    for runtime in RUNTIMES {
+        let server = AuthServer::start(runtime, &["--delay-ms", "0", "--max-failures", "3"]);
+        for _ in 0..3 {
+            assert_eq!(server.ask("alice:wrong"), "0");
+        }
+        assert_eq!(server.ask("alice:secret"), "0");
+        let printed = server.printed().join("\n");
+        assert!(printed.contains("too many failed attempts"), "{printed}");
     }
-    assert_eq!(server.ask("alice:secret"), "0");
-    let printed = server.printed().join("\n");
-    assert!(printed.contains("too many failed attempts"), "{printed}");
 }
 
 #[test]
 fn changed_files_are_reloaded() {
-    let files = Files::new();
-    let shadow = files.0.join("shadow");
-    let server = AuthServer::start_with(files, &["--delay-ms", "0"]);
-    assert_eq!(server.ask("alice:secret"), "1");
-    // alice's new password is bob's ("secret" too, other format): give her
-    // peggy's instead by swapping in a locked hash.
-    let text = std::fs::read(&shadow).unwrap();
-    let text = String::from_utf8_lossy(&text).replacen("alice:$y$", "alice:!$y$", 1);
-    // Make sure the modification time moves even on coarse clocks.
-    std::thread::sleep(Duration::from_millis(20));
-    std::fs::write(&shadow, text).unwrap();
-    assert_eq!(server.ask("alice:secret"), "0");
-    let printed = server.printed().join("\n");
-    assert!(printed.contains("Reloaded"), "{printed}");
+    for runtime in RUNTIMES {
+        let files = Files::new();
+        let shadow = files.0.join("shadow");
+        let server = AuthServer::start_with(runtime, files, &["--delay-ms", "0"]);
+        assert_eq!(server.ask("alice:secret"), "1");
+        // alice's new password is bob's ("secret" too, other format): give her
+        // peggy's instead by swapping in a locked hash.
+        let text = std::fs::read(&shadow).unwrap();
+        let text = String::from_utf8_lossy(&text).replacen("alice:$y$", "alice:!$y$", 1);
+        // Make sure the modification time moves even on coarse clocks.
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&shadow, text).unwrap();
+        assert_eq!(server.ask("alice:secret"), "0");
+        let printed = server.printed().join("\n");
+        assert!(printed.contains("Reloaded"), "{printed}");
+    }
 }
 
 #[test]
@@ -241,21 +256,23 @@ fn an_unreadable_shadow_file_is_a_clear_error() {
 
 #[test]
 fn auth_client_prints_the_verdict_in_words() {
-    let server = AuthServer::start(&["--delay-ms", "0"]);
-    let connect = format!("127.0.0.1:{}", server.port);
-    for (user, password, words, code) in [
-        ("alice", "secret", "Authenticated", 0),
-        ("alice", "wrong", "wrong password", 1),
-        ("nosuchuser", "x", "no such user", 1),
-    ] {
-        let out = Command::new(example("auth_client"))
-            .args(["--connect", &connect, "--user", user])
-            .env("AUTH_PASSWORD", password)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains(words), "{user}: {stdout}");
-        assert_eq!(out.status.code(), Some(code), "{user}");
+    for runtime in RUNTIMES {
+        let server = AuthServer::start(runtime, &["--delay-ms", "0"]);
+        let connect = format!("127.0.0.1:{}", server.port);
+        for (user, password, words, code) in [
+            ("alice", "secret", "Authenticated", 0),
+            ("alice", "wrong", "wrong password", 1),
+            ("nosuchuser", "x", "no such user", 1),
+        ] {
+            let out = Command::new(example("auth_client"))
+                .args(["--connect", &connect, "--user", user])
+                .env("AUTH_PASSWORD", password)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(stdout.contains(words), "{user}: {stdout}");
+            assert_eq!(out.status.code(), Some(code), "{user}");
+        }
     }
 }

@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 
 const GREETING: &str = "Roll up, roll up, to the greatest show on earth!\n? ";
 
+/// Every server test runs on both adapters: the replies and debug lines
+/// must not depend on which one drives the machines.
+const RUNTIMES: [&str; 2] = ["std", "tokio"];
+
 /// Whether `tool` can be run; if not, skips (returns false) or, under CI, fails.
 fn have(tool: &str) -> bool {
     let found = Command::new("sh")
@@ -43,11 +47,11 @@ struct Running {
 }
 
 impl Running {
-    fn start(name: &str, args: &[&str]) -> Self {
+    fn start(runtime: &str, name: &str, args: &[&str]) -> Self {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let child = Command::new(example(name))
-            .args(["--listen", &listen])
+            .args(["--listen", &listen, "--runtime", runtime])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -133,60 +137,66 @@ fn shell(script: &str) -> Output {
 
 #[test]
 fn reverse_server_over_nc_is_byte_exact() {
-    if !have("nc") {
-        return;
+    for runtime in RUNTIMES {
+        if !have("nc") {
+            return;
+        }
+        let mut server = Running::start(runtime, "reverse_server", &[]);
+        let port = server.port;
+        let out = shell(&format!(
+            "printf 'jack and the beanstalk\\r\\n' | nc 127.0.0.1 {port}"
+        ));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "klatsnaeb eht dna kcaj\n"
+        );
+        let out = shell(&format!("printf 'pässwörd 👍🏽\\n' | nc 127.0.0.1 {port}"));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "👍🏽 dröwssäp\n");
+        let all = server.wait_for_lines("Socket terminated", 2) + "\n";
+        assert!(all.contains(
+            "Received connection request\nReceived input: jack and the beanstalk\nSent output: klatsnaeb eht dna kcaj\nSocket terminated\n"
+        ), "{all}");
+        assert!(
+            all.contains("Received input: pässwörd 👍🏽\nSent output: 👍🏽 dröwssäp\n"),
+            "{all}"
+        );
     }
-    let mut server = Running::start("reverse_server", &[]);
-    let port = server.port;
-    let out = shell(&format!(
-        "printf 'jack and the beanstalk\\r\\n' | nc 127.0.0.1 {port}"
-    ));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "klatsnaeb eht dna kcaj\n"
-    );
-    let out = shell(&format!("printf 'pässwörd 👍🏽\\n' | nc 127.0.0.1 {port}"));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "👍🏽 dröwssäp\n");
-    let all = server.wait_for_lines("Socket terminated", 2) + "\n";
-    assert!(all.contains(
-        "Received connection request\nReceived input: jack and the beanstalk\nSent output: klatsnaeb eht dna kcaj\nSocket terminated\n"
-    ), "{all}");
-    assert!(
-        all.contains("Received input: pässwörd 👍🏽\nSent output: 👍🏽 dröwssäp\n"),
-        "{all}"
-    );
 }
 
 #[test]
 fn reverse_server_bytes_mode_is_strrev() {
-    if !have("nc") {
-        return;
+    for runtime in RUNTIMES {
+        if !have("nc") {
+            return;
+        }
+        let server = Running::start(runtime, "reverse_server", &["--bytes"]);
+        let out = shell(&format!(
+            "printf 'ab\\303\\251\\n' | nc 127.0.0.1 {}",
+            server.port
+        ));
+        assert_eq!(out.stdout, b"\xa9\xc3ba\n");
     }
-    let server = Running::start("reverse_server", &["--bytes"]);
-    let out = shell(&format!(
-        "printf 'ab\\303\\251\\n' | nc 127.0.0.1 {}",
-        server.port
-    ));
-    assert_eq!(out.stdout, b"\xa9\xc3ba\n");
 }
 
 #[test]
 fn reverse_client_prints_the_reply() {
-    let server = Running::start("reverse_server", &[]);
-    let addr = format!("127.0.0.1:{}", server.port);
-    let out = Command::new(example("reverse_client"))
-        .args(["--connect", &addr, "jack", "and", "the", "beanstalk"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "klatsnaeb eht dna kcaj\n"
-    );
+    for runtime in RUNTIMES {
+        let server = Running::start(runtime, "reverse_server", &[]);
+        let addr = format!("127.0.0.1:{}", server.port);
+        let out = Command::new(example("reverse_client"))
+            .args(["--connect", &addr, "jack", "and", "the", "beanstalk"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "klatsnaeb eht dna kcaj\n"
+        );
+    }
 }
 
 #[test]
@@ -201,157 +211,173 @@ fn reverse_client_reports_a_server_that_is_not_there() {
 
 #[test]
 fn session_server_over_nc_matches_the_article_byte_for_byte() {
-    if !have("nc") {
-        return;
+    for runtime in RUNTIMES {
+        if !have("nc") {
+            return;
+        }
+        let mut server = Running::start(runtime, "session_server", &[]);
+        let out = shell(&format!(
+            "printf 'Look Ma...all backwards\\r\\njack frost\\r\\nEND\\r\\n' | nc 127.0.0.1 {}",
+            server.port
+        ));
+        let expected = format!("{GREETING}sdrawkcab lla...aM kooL\n? tsorf kcaj\n? ");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+        let lines = server.wait_for_lines("Socket terminated", 1);
+        assert_eq!(
+            lines,
+            "Received connection request\n\
+             Received input: Look Ma...all backwards\n\
+             Sent output: sdrawkcab lla...aM kooL\n\
+             Received input: jack frost\n\
+             Sent output: tsorf kcaj\n\
+             Received input: END\n\
+             Socket terminated"
+        );
     }
-    let mut server = Running::start("session_server", &[]);
-    let out = shell(&format!(
-        "printf 'Look Ma...all backwards\\r\\njack frost\\r\\nEND\\r\\n' | nc 127.0.0.1 {}",
-        server.port
-    ));
-    let expected = format!("{GREETING}sdrawkcab lla...aM kooL\n? tsorf kcaj\n? ");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
-    let lines = server.wait_for_lines("Socket terminated", 1);
-    assert_eq!(
-        lines,
-        "Received connection request\n\
-         Received input: Look Ma...all backwards\n\
-         Sent output: sdrawkcab lla...aM kooL\n\
-         Received input: jack frost\n\
-         Sent output: tsorf kcaj\n\
-         Received input: END\n\
-         Socket terminated"
-    );
 }
 
 #[test]
 fn session_server_with_a_real_telnet_on_a_pty() {
-    if !have("telnet") || !have("script") {
-        return;
-    }
-    let server = Running::start("session_server", &[]);
-    // `script` gives telnet a pty; the keystrokes go through it as a user's
-    // would, Enter included (CR, which the pty turns into a newline).
-    let mut child = Command::new("timeout")
-        .args([
-            "20",
-            "script",
-            "-qfec",
-            &format!("telnet 127.0.0.1 {}", server.port),
-            "/dev/null",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut keyboard = child.stdin.take().unwrap();
-    let mut screen = BufReader::new(child.stdout.take().unwrap());
-    let mut seen = String::new();
-    let mut wait_for = |text: &str, seen: &mut String| {
-        while !seen.contains(text) {
-            let mut line = Vec::new();
-            let read = screen.read_until(b' ', &mut line).unwrap();
-            assert!(
-                read > 0,
-                "telnet ended before {text:?}; screen so far:\n{seen}"
-            );
-            seen.push_str(&String::from_utf8_lossy(&line));
+    for runtime in RUNTIMES {
+        if !have("telnet") || !have("script") {
+            return;
         }
-    };
-    wait_for("greatest show on earth!\r\n? ", &mut seen);
-    for (typed, answer) in [
-        ("Look Ma...all backwards", "sdrawkcab lla...aM kooL"),
-        ("jack frost", "tsorf kcaj"),
-    ] {
-        keyboard.write_all(format!("{typed}\r").as_bytes()).unwrap();
-        wait_for(&format!("{answer}\r\n? "), &mut seen);
+        let server = Running::start(runtime, "session_server", &[]);
+        // `script` gives telnet a pty; the keystrokes go through it as a user's
+        // would, Enter included (CR, which the pty turns into a newline).
+        let mut child = Command::new("timeout")
+            .args([
+                "20",
+                "script",
+                "-qfec",
+                &format!("telnet 127.0.0.1 {}", server.port),
+                "/dev/null",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut keyboard = child.stdin.take().unwrap();
+        let mut screen = BufReader::new(child.stdout.take().unwrap());
+        let mut seen = String::new();
+        let mut wait_for = |text: &str, seen: &mut String| {
+            while !seen.contains(text) {
+                let mut line = Vec::new();
+                let read = screen.read_until(b' ', &mut line).unwrap();
+                assert!(
+                    read > 0,
+                    "telnet ended before {text:?}; screen so far:\n{seen}"
+                );
+                seen.push_str(&String::from_utf8_lossy(&line));
+            }
+        };
+        wait_for("greatest show on earth!\r\n? ", &mut seen);
+        for (typed, answer) in [
+            ("Look Ma...all backwards", "sdrawkcab lla...aM kooL"),
+            ("jack frost", "tsorf kcaj"),
+        ] {
+            keyboard.write_all(format!("{typed}\r").as_bytes()).unwrap();
+            wait_for(&format!("{answer}\r\n? "), &mut seen);
+        }
+        keyboard.write_all(b"END\r").unwrap();
+        wait_for("Connection closed by foreign host.", &mut seen);
+        drop(keyboard);
+        let status = child.wait().unwrap();
+        assert!(
+            status.success() || status.code() == Some(1),
+            "telnet: {status:?}"
+        );
+        assert!(
+            seen.contains(
+                "Roll up, roll up, to the greatest show on earth!\r\n? Look Ma...all backwards"
+            ),
+            "{seen}"
+        );
     }
-    keyboard.write_all(b"END\r").unwrap();
-    wait_for("Connection closed by foreign host.", &mut seen);
-    drop(keyboard);
-    let status = child.wait().unwrap();
-    assert!(
-        status.success() || status.code() == Some(1),
-        "telnet: {status:?}"
-    );
-    assert!(
-        seen.contains(
-            "Roll up, roll up, to the greatest show on earth!\r\n? Look Ma...all backwards"
-        ),
-        "{seen}"
-    );
 }
 
 #[test]
 fn fortune_server_sends_a_fortune_from_the_built_in_file() {
-    if !have("nc") {
-        return;
+    for runtime in RUNTIMES {
+        if !have("nc") {
+            return;
+        }
+        let mut server = Running::start(runtime, "fortune_server", &[]);
+        let out = shell(&format!("nc 127.0.0.1 {} </dev/null", server.port));
+        let fortune = String::from_utf8(out.stdout).unwrap();
+        let built_in = include_str!("../data/fortunes");
+        assert!(fortune.ends_with('\n') && fortune.len() > 1);
+        assert!(built_in.split("%\n").any(|f| f == fortune), "{fortune:?}");
+        let lines = server.wait_for_lines("Socket terminated", 1);
+        assert_eq!(
+            lines,
+            format!("Received connection request\nSent output: {fortune}\nSocket terminated")
+        );
     }
-    let mut server = Running::start("fortune_server", &[]);
-    let out = shell(&format!("nc 127.0.0.1 {} </dev/null", server.port));
-    let fortune = String::from_utf8(out.stdout).unwrap();
-    let built_in = include_str!("../data/fortunes");
-    assert!(fortune.ends_with('\n') && fortune.len() > 1);
-    assert!(built_in.split("%\n").any(|f| f == fortune), "{fortune:?}");
-    let lines = server.wait_for_lines("Socket terminated", 1);
-    assert_eq!(
-        lines,
-        format!("Received connection request\nSent output: {fortune}\nSocket terminated")
-    );
 }
 
 #[test]
 fn fortune_server_reads_debian_fortune_files() {
-    let path = "/usr/share/games/fortunes/computers";
-    if !std::path::Path::new(path).exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{path} missing: install the fortunes package"
-        );
-        eprintln!("skipping: {path} is missing");
-        return;
+    for runtime in RUNTIMES {
+        let path = "/usr/share/games/fortunes/computers";
+        if !std::path::Path::new(path).exists() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{path} missing: install the fortunes package"
+            );
+            eprintln!("skipping: {path} is missing");
+            return;
+        }
+        let contents = std::fs::read(path).unwrap();
+        let fortunes = reverse_proto::Fortunes::parse(&contents);
+        assert!(fortunes.len() > 100, "{} fortunes", fortunes.len());
+        let server = Running::start(runtime, "fortune_server", &["--file", path]);
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let mut fortune = Vec::new();
+        stream.read_to_end(&mut fortune).unwrap();
+        assert!(fortunes.iter().any(|f| f[..] == fortune[..]));
     }
-    let contents = std::fs::read(path).unwrap();
-    let fortunes = reverse_proto::Fortunes::parse(&contents);
-    assert!(fortunes.len() > 100, "{} fortunes", fortunes.len());
-    let server = Running::start("fortune_server", &["--file", path]);
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    let mut fortune = Vec::new();
-    stream.read_to_end(&mut fortune).unwrap();
-    assert!(fortunes.iter().any(|f| f[..] == fortune[..]));
 }
 
 #[test]
 fn fortune_server_runs_a_command_without_a_shell() {
-    // The argument would run `touch` if a shell were involved.
-    let marker = std::env::temp_dir().join(format!("fortune-no-shell-{}", std::process::id()));
-    let argument = format!("hi; touch {}", marker.display());
-    let server = Running::start("fortune_server", &["--command", "/bin/echo", &argument]);
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    stream.write_all(b"; rm -rf / \n").unwrap();
-    let mut fortune = String::new();
-    stream.read_to_string(&mut fortune).unwrap();
-    assert_eq!(fortune, format!("{argument}\n"));
-    assert!(!marker.exists());
+    for runtime in RUNTIMES {
+        // The argument would run `touch` if a shell were involved.
+        let marker = std::env::temp_dir().join(format!("fortune-no-shell-{}", std::process::id()));
+        let argument = format!("hi; touch {}", marker.display());
+        let server = Running::start(
+            runtime,
+            "fortune_server",
+            &["--command", "/bin/echo", &argument],
+        );
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        stream.write_all(b"; rm -rf / \n").unwrap();
+        let mut fortune = String::new();
+        stream.read_to_string(&mut fortune).unwrap();
+        assert_eq!(fortune, format!("{argument}\n"));
+        assert!(!marker.exists());
+    }
 }
 
 #[test]
 fn once_serves_one_client_then_exits() {
-    let mut server = Running::start("reverse_server", &["--once"]);
-    let out = Command::new(example("reverse_client"))
-        .args(["--connect", &format!("127.0.0.1:{}", server.port), "once"])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "ecno\n");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            assert!(status.success());
-            break;
+    for runtime in RUNTIMES {
+        let mut server = Running::start(runtime, "reverse_server", &["--once"]);
+        let out = Command::new(example("reverse_client"))
+            .args(["--connect", &format!("127.0.0.1:{}", server.port), "once"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "ecno\n");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                assert!(status.success());
+                break;
+            }
+            assert!(Instant::now() < deadline, "--once server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(Instant::now() < deadline, "--once server did not exit");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -364,50 +390,199 @@ fn resident_kib(pid: u32) -> Option<u64> {
 
 #[test]
 fn session_server_memory_stays_flat_under_a_line_with_no_end() {
-    let server = Running::start("session_server", &[]);
-    let Some(before) = resident_kib(server.child.id()) else {
-        eprintln!("skipping: /proc is not available");
-        return;
-    };
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut greeting = vec![0; GREETING.len()];
-    stream.read_exact(&mut greeting).unwrap();
-    // 64 MiB without a newline: the original would have kept all of it.
-    let chunk = vec![b'x'; 1 << 20];
-    for _ in 0..64 {
-        stream.write_all(&chunk).unwrap();
+    for runtime in RUNTIMES {
+        let server = Running::start(runtime, "session_server", &[]);
+        let Some(before) = resident_kib(server.child.id()) else {
+            eprintln!("skipping: /proc is not available");
+            return;
+        };
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut greeting = vec![0; GREETING.len()];
+        stream.read_exact(&mut greeting).unwrap();
+        // 64 MiB without a newline: the original would have kept all of it.
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..64 {
+            stream.write_all(&chunk).unwrap();
+        }
+        stream.write_all(b"\njack frost\n").unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "error: line longer than 8192 bytes, ignored\n");
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "? tsorf kcaj\n");
+        let after = resident_kib(server.child.id()).unwrap();
+        eprintln!(
+            "session_server resident memory: {before} KiB before, {after} KiB after a 64 MiB line"
+        );
+        assert!(
+            after < before + 4 * 1024,
+            "resident memory grew from {before} KiB to {after} KiB"
+        );
     }
-    stream.write_all(b"\njack frost\n").unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    assert_eq!(line, "error: line longer than 8192 bytes, ignored\n");
-    line.clear();
-    reader.read_line(&mut line).unwrap();
-    assert_eq!(line, "? tsorf kcaj\n");
-    let after = resident_kib(server.child.id()).unwrap();
-    eprintln!(
-        "session_server resident memory: {before} KiB before, {after} KiB after a 64 MiB line"
-    );
-    assert!(
-        after < before + 4 * 1024,
-        "resident memory grew from {before} KiB to {after} KiB"
-    );
 }
 
 #[test]
 fn fortune_server_sends_the_first_64_kib_of_a_long_command_output() {
-    // 200 KiB of output: the first 64 KiB are sent, the rest is drained so
-    // the command exits normally instead of dying on a closed pipe.
-    let server = Running::start(
-        "fortune_server",
-        &["--command", "head", "-c", "204800", "/dev/zero"],
-    );
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    let mut fortune = Vec::new();
-    stream.read_to_end(&mut fortune).unwrap();
-    assert_eq!(fortune.len(), 64 * 1024);
+    for runtime in RUNTIMES {
+        // 200 KiB of output: the first 64 KiB are sent, the rest is drained so
+        // the command exits normally instead of dying on a closed pipe.
+        let server = Running::start(
+            runtime,
+            "fortune_server",
+            &["--command", "head", "-c", "204800", "/dev/zero"],
+        );
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let mut fortune = Vec::new();
+        stream.read_to_end(&mut fortune).unwrap();
+        assert_eq!(fortune.len(), 64 * 1024);
+    }
+}
+
+/// Reads the whole answer of one connection (bounded: 10 s).
+fn read_all(stream: &mut TcpStream) -> Vec<u8> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    answer
+}
+
+#[test]
+fn sigterm_stops_accepting_lets_an_open_session_finish_and_exits_zero() {
+    for runtime in RUNTIMES {
+        let mut server = Running::start(runtime, "session_server", &[]);
+        let mut open = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let mut banner = vec![0; GREETING.len()];
+        open.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        open.read_exact(&mut banner).unwrap();
+        let pid = server.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        // New connections are refused once the listener is closed...
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(("127.0.0.1", server.port)).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "{runtime}: still accepting; printed {:?}",
+                server.lines.try_iter().collect::<Vec<_>>()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // ...while the open session is still answered.
+        open.write_all(b"abc\nEND\n").unwrap();
+        assert_eq!(read_all(&mut open), b"cba\n? ", "{runtime}");
+        let status = wait_exit(&mut server.child, Duration::from_secs(10));
+        assert_eq!(status.and_then(|s| s.code()), Some(0), "{runtime}");
+        let printed = server.wait_for_lines("Socket terminated", 2);
+        assert!(
+            printed.ends_with("Socket terminated"),
+            "{runtime}: {printed}"
+        );
+    }
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `auth_server | head -1` closes the server's stdout after one line: the
+/// debug lines must then be dropped, never fail a connection.
+#[test]
+fn a_closed_stdout_does_not_break_later_connections() {
+    for runtime in RUNTIMES {
+        let port = free_port();
+        let mut child = Command::new(example("reverse_server"))
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--runtime",
+                runtime,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        drop(stdout); // as `head -1` does
+        for i in 0..5 {
+            let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            client.write_all(format!("ab{i}\n").as_bytes()).unwrap();
+            assert_eq!(
+                read_all(&mut client),
+                format!("{i}ba\n").as_bytes(),
+                "{runtime}"
+            );
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{runtime}: the server died"
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+#[test]
+fn max_per_peer_closes_the_extra_connection_at_once() {
+    for runtime in RUNTIMES {
+        let server = Running::start(runtime, "session_server", &["--max-per-peer", "2"]);
+        let greeted = |stream: &mut TcpStream| {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut banner = vec![0; GREETING.len()];
+            stream.read_exact(&mut banner).is_ok()
+        };
+        let mut first = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let mut second = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        assert!(greeted(&mut first) && greeted(&mut second), "{runtime}");
+        let mut third = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        assert!(!greeted(&mut third), "{runtime}: the third was served");
+    }
+}
+
+/// One byte every 200 ms never completes a request: cut at the 1 s
+/// whole-request deadline with no reply, on both runtimes.
+#[test]
+fn a_slow_drip_is_cut_at_the_request_deadline() {
+    for runtime in RUNTIMES {
+        let server = Running::start(runtime, "reverse_server", &["--request-timeout", "1"]);
+        let mut drip = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let started = Instant::now();
+        let mut cut = false;
+        for _ in 0..50 {
+            if drip.write_all(b"a").is_err() {
+                cut = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(cut, "{runtime}: ten seconds of dripping were accepted");
+        assert!(started.elapsed() < Duration::from_secs(5), "{runtime}");
+        assert!(read_all(&mut drip).is_empty(), "{runtime}: got a reply");
+    }
 }

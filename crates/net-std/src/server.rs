@@ -250,9 +250,17 @@ impl Server {
     {
         let handler = Arc::new(handler);
         let result = self.accept_loop(&handler);
+        let Self {
+            listener,
+            options,
+            shared,
+        } = self;
+        // Close the listener now: connections that would otherwise queue in
+        // its backlog, never to be served, are refused instead.
+        drop(listener);
         // Whether stopped or failed, return only once every handler has.
-        let grace_ends = Instant::now() + self.options.shutdown_grace;
-        let mut open = self.shared.open();
+        let grace_ends = Instant::now() + options.shutdown_grace;
+        let mut open = shared.open();
         let mut cut = false;
         while !open.is_empty() {
             let left = grace_ends.saturating_duration_since(Instant::now());
@@ -261,8 +269,7 @@ impl Server {
                 cut = true;
             }
             let wait = if cut { Duration::from_secs(1) } else { left };
-            open = self
-                .shared
+            open = shared
                 .changed
                 .wait_timeout(open, wait)
                 .unwrap_or_else(PoisonError::into_inner)
