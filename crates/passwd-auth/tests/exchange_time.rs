@@ -128,3 +128,37 @@ fn the_client_gives_up_on_a_server_that_never_closes() {
         }
     );
 }
+
+proptest::proptest! {
+    /// Timing invariance: the request arriving in any pieces at any times
+    /// before the deadline gives the same steps as arriving at once (the
+    /// held code goes out at the same delay after the last piece).
+    #[test]
+    fn the_exchange_does_not_depend_on_arrival_times(
+        request in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+        cuts in proptest::collection::vec(proptest::prelude::any::<usize>(), 0..8),
+        mut times in proptest::collection::vec(0u64..9_999, 9),
+        eof in proptest::prelude::any::<bool>(),
+    ) {
+        let pieces = lineproto::testing::split(&request, &cuts);
+        times.sort_unstable();
+        let mut arrivals: Vec<(Duration, Arrival)> = pieces
+            .iter()
+            .zip(&times)
+            .map(|(piece, &ms)| (Duration::from_millis(ms), Arrival::from(piece.as_slice())))
+            .collect();
+        if eof {
+            arrivals.push((Duration::from_millis(9_999), Arrival::Eof));
+        }
+        let timed = lineproto::testing::untimed(timed_transcript(with_delay(secs(2)), arrivals));
+        let whole = lineproto::testing::transcript(with_delay(Duration::ZERO), [&request], eof);
+        // Time frozen, nothing times out and no code is held; on the clock,
+        // an unfinished request meets the deadline instead of waiting.
+        proptest::prop_assert!(timed.len() >= whole.len());
+        if whole.last().is_some_and(|step| matches!(step, Step::Done(_))) {
+            proptest::prop_assert_eq!(&timed, &whole);
+        } else {
+            proptest::prop_assert_eq!(&timed[..whole.len()], &whole[..]);
+        }
+    }
+}

@@ -463,4 +463,35 @@ proptest! {
         let whole = transcript(server_with_limit(16), [&input], true);
         prop_assert_eq!(timed, whole);
     }
+
+    /// Timing invariance for the client: the server's bytes arriving at
+    /// any times that keep within the reply timer give the same steps.
+    #[test]
+    fn client_output_does_not_depend_on_arrival_times(
+        input in session_input(),
+        cuts in prop::collection::vec(any::<usize>(), 0..16),
+        mut gaps in prop::collection::vec(0u64..1_700, 17),
+    ) {
+        let make = || {
+            let mut client = client::Client::new(client::Options::default());
+            client.send("one").unwrap();
+            client.send("two").unwrap();
+            client.end();
+            client
+        };
+        let mut server_bytes = GREETING.as_bytes().to_vec();
+        server_bytes.extend_from_slice(&input);
+        let pieces = split(&server_bytes, &cuts);
+        gaps.truncate(pieces.len());
+        let mut at = Duration::ZERO;
+        let mut arrivals = Vec::new();
+        for (piece, gap) in pieces.iter().zip(&gaps) {
+            at += Duration::from_millis(*gap);
+            arrivals.push((at, Arrival::from(piece.as_slice())));
+        }
+        arrivals.push((at, Arrival::Eof));
+        let timed = untimed(timed_transcript(make(), arrivals));
+        let whole = transcript(make(), [&server_bytes], true);
+        prop_assert_eq!(timed, whole);
+    }
 }
