@@ -11,8 +11,11 @@
 //! - costs the same time whether or not the user exists;
 //! - holds each failure's answer about 2 s, on the machine's own timer, so
 //!   waiting clients hold no thread;
-//! - limits failed attempts per peer;
-//! - reloads the files when they change.
+//! - limits failed attempts per client address and user name, reserving
+//!   each attempt before its hash is computed, so pre-opened connections
+//!   cannot get more guesses than the limit;
+//! - reloads the files when they change, on a thread of its own, serving
+//!   from the old accounts until the new ones are ready.
 //!
 //! With `--uniform`, an unknown user gets `0`, so the answer does not tell
 //! who has an account.
@@ -59,12 +62,23 @@ struct Args {
     /// Milliseconds to wait after a failure, varied by up to ±50% (0: none).
     #[arg(long, default_value_t = 2000)]
     delay_ms: u64,
-    /// Failed attempts allowed per peer address within --failure-window.
+    /// Failed attempts allowed per client address and user name within
+    /// --failure-window (0: no limit).
     #[arg(long, default_value_t = 10)]
     max_failures: usize,
-    /// The window for --max-failures, in seconds.
+    /// Failed attempts allowed per client address, whatever the user name,
+    /// within --failure-window (0: no limit). Kept above --max-failures so
+    /// that one user's mistakes behind a shared address (NAT) do not lock
+    /// out the others.
+    #[arg(long, default_value_t = 100)]
+    max_peer_failures: usize,
+    /// The window for the failure limits, in seconds.
     #[arg(long, default_value_t = 600)]
     failure_window: u64,
+    /// Print the names of unknown users in the verdict lines (they are often
+    /// passwords typed into the user field, so they are hidden by default).
+    #[arg(long)]
+    log_unknown: bool,
 }
 
 /// The loaded files and what they looked like when loaded.
@@ -111,34 +125,111 @@ fn today() -> i64 {
     i64::try_from(seconds / 86_400).unwrap_or(i64::MAX)
 }
 
-/// Recent failures per peer address.
-#[derive(Debug, Default)]
-struct Failures(Mutex<HashMap<IpAddr, VecDeque<Instant>>>);
+/// Who a failure limit counts against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    /// One client address, whatever the user name.
+    Peer(IpAddr),
+    /// One user name from one client address.
+    PeerUser(IpAddr, Box<[u8]>),
+}
+
+/// Recent failed attempts, counted per address and per address and user.
+///
+/// An attempt is reserved (counted as a failure) before its hash is
+/// computed, and the reservation is released if it succeeds: so any number
+/// of connections opened at once get at most the limit of verifications
+/// between them. Refused attempts are not counted (they would keep the
+/// window sliding forever). The map is bounded: expired entries are swept
+/// when it grows past its capacity, and if that is not enough the
+/// least recently failed keys are forgotten.
+#[derive(Debug)]
+struct Failures {
+    max_per_user: usize,
+    max_per_peer: usize,
+    window: Duration,
+    recent: Mutex<HashMap<Key, VecDeque<Instant>>>,
+}
+
+/// The most keys kept.
+const FAILURE_KEYS: usize = 65_536;
 
 impl Failures {
-    /// How many failures `peer` had within `window`, forgetting older ones.
-    fn recent(&self, peer: IpAddr, window: Duration) -> usize {
-        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        let Some(times) = all.get_mut(&peer) else {
-            return 0;
-        };
-        while times
-            .front()
-            .is_some_and(|&t| now.duration_since(t) > window)
-        {
-            times.pop_front();
+    fn new(args: &Args) -> Self {
+        Self {
+            max_per_user: args.max_failures,
+            max_per_peer: args.max_peer_failures,
+            window: Duration::from_secs(args.failure_window),
+            recent: Mutex::new(HashMap::new()),
         }
-        let count = times.len();
-        if count == 0 {
-            all.remove(&peer);
-        }
-        count
     }
 
-    fn record(&self, peer: IpAddr) {
-        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        all.entry(peer).or_default().push_back(Instant::now());
+    /// Reserves one attempt by `user` from `peer`, or `false` if either
+    /// limit is reached.
+    fn reserve(&self, peer: IpAddr, user: &[u8], now: Instant) -> bool {
+        let keys = [
+            (Key::Peer(peer), self.max_per_peer),
+            (Key::PeerUser(peer, user.into()), self.max_per_user),
+        ];
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        for (key, limit) in &keys {
+            if *limit == 0 {
+                continue;
+            }
+            let Some(times) = recent.get_mut(key) else {
+                continue;
+            };
+            while times
+                .front()
+                .is_some_and(|&t| now.duration_since(t) > self.window)
+            {
+                times.pop_front();
+            }
+            if times.len() >= *limit {
+                return false;
+            }
+        }
+        for (key, limit) in keys {
+            if limit != 0 {
+                recent.entry(key).or_default().push_back(now);
+            }
+        }
+        if recent.len() > FAILURE_KEYS {
+            self.sweep(&mut recent, now);
+        }
+        true
+    }
+
+    /// Takes back the reservation made at `at` (the attempt succeeded).
+    fn release(&self, peer: IpAddr, user: &[u8], at: Instant) {
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        for key in [Key::Peer(peer), Key::PeerUser(peer, user.into())] {
+            if let Some(times) = recent.get_mut(&key) {
+                if let Some(index) = times.iter().rposition(|&t| t == at) {
+                    times.remove(index);
+                }
+                if times.is_empty() {
+                    recent.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn sweep(&self, recent: &mut HashMap<Key, VecDeque<Instant>>, now: Instant) {
+        recent.retain(|_, times| {
+            times
+                .back()
+                .is_some_and(|&t| now.duration_since(t) <= self.window)
+        });
+        if recent.len() > FAILURE_KEYS {
+            // Still full of live keys: forget those whose last failure is
+            // oldest, down to three quarters of the capacity.
+            let mut last: Vec<Instant> =
+                recent.values().filter_map(|t| t.back().copied()).collect();
+            last.sort_unstable();
+            let cut = last[recent.len() - FAILURE_KEYS * 3 / 4];
+            recent.retain(|_, times| times.back().is_some_and(|&t| t >= cut));
+        }
     }
 }
 
@@ -155,9 +246,11 @@ fn main() -> ExitCode {
 fn run(args: Arc<Args>) -> Result<(), String> {
     let mut options = Options::default();
     options.uniform_unknown_user = args.uniform;
+    let loaded = Arc::new(RwLock::new(Arc::new(load(&args)?)));
+    watch_files(Arc::clone(&args), Arc::clone(&loaded));
     let service = Auth {
-        loaded: RwLock::new(Arc::new(load(&args)?)),
-        failures: Failures::default(),
+        loaded,
+        failures: Arc::new(Failures::new(&args)),
         options,
         args: Arc::clone(&args),
     };
@@ -165,12 +258,24 @@ fn run(args: Arc<Args>) -> Result<(), String> {
         .map_err(|error| format!("cannot serve on {}: {error}", args.listen.listen))
 }
 
+/// Reloads the files when they change, once, on a thread of its own:
+/// connections keep being served from the old accounts meanwhile, and
+/// never read a file themselves.
+fn watch_files(args: Arc<Args>, loaded: Arc<RwLock<Arc<Loaded>>>) {
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            reload_if_changed(&args, &loaded);
+        }
+    });
+}
+
 /// The server's state shared by every connection.
 struct Auth {
     // Each connection takes its own snapshot, so a reload never waits for
     // connections (or their failure delays) to end.
-    loaded: RwLock<Arc<Loaded>>,
-    failures: Failures,
+    loaded: Arc<RwLock<Arc<Loaded>>>,
+    failures: Arc<Failures>,
     options: Options,
     args: Arc<Args>,
 }
@@ -178,26 +283,38 @@ struct Auth {
 /// Judges one attempt against a snapshot of the accounts.
 struct Judge {
     state: Arc<Loaded>,
-    /// The peer was over its failure limit when it connected.
-    limited: bool,
+    failures: Arc<Failures>,
+    peer: IpAddr,
     day: i64,
 }
 
 impl Verifier for Judge {
     fn verify(&mut self, user: &[u8], password: &[u8]) -> Outcome {
-        if self.limited {
-            Outcome::TooManyAttempts
-        } else {
-            self.state.auth.authenticate(user, password, self.day)
+        // Reserved before hashing: concurrent attempts cannot overshoot.
+        let at = Instant::now();
+        if !self.failures.reserve(self.peer, user, at) {
+            return Outcome::TooManyAttempts;
         }
+        let outcome = self.state.auth.authenticate(user, password, self.day);
+        if outcome.is_success() {
+            self.failures.release(self.peer, user, at);
+        }
+        outcome
     }
 }
 
-/// One connection's exchange, and who it is with.
+/// One connection's exchange.
 #[derive(Debug)]
 struct Attempt {
     server: Server<Judge>,
-    peer: IpAddr,
+}
+
+impl std::fmt::Debug for Judge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Judge")
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Machine for Attempt {
@@ -219,22 +336,16 @@ impl Machine for Attempt {
 
 impl Service for Auth {
     type Machine = Attempt;
-    // A changed file is reloaded before the connection is served.
-    const START_BLOCKS: bool = true;
 
     fn start(&self, peer: SocketAddr) -> Option<Attempt> {
-        let args = &self.args;
-        reload_if_changed(args, &self.loaded);
-        let peer = peer.ip();
-        let window = Duration::from_secs(args.failure_window);
         let judge = Judge {
             state: Arc::clone(&self.loaded.read().unwrap_or_else(PoisonError::into_inner)),
-            limited: self.failures.recent(peer, window) >= args.max_failures,
+            failures: Arc::clone(&self.failures),
+            peer: peer.ip(),
             day: today(),
         };
         Some(Attempt {
             server: Server::new(self.options.clone(), judge),
-            peer,
         })
     }
 
@@ -244,14 +355,17 @@ impl Service for Auth {
             outcome,
             code,
         } = event;
+        let user = if outcome == Outcome::UnknownUser && !self.args.log_unknown {
+            "(unknown user)".to_owned()
+        } else {
+            printable(&user)
+        };
         say!(
-            "Verdict for {}: {} (sent {})",
-            printable(&user),
+            "Verdict for {user}: {} (sent {})",
             outcome.describe(),
             code.as_str()
         );
         if !outcome.is_success() {
-            self.failures.record(attempt.peer);
             // Held by the machine: no thread waits.
             attempt
                 .server

@@ -202,6 +202,70 @@ fn twenty_concurrent_failures_take_about_one_delay_not_twenty() {
     }
 }
 
+/// 200 connections opened before any answer, each guessing alice's
+/// password: with `--max-failures 3` at most three are verified, because
+/// each attempt is reserved before its hash is computed. Another user from
+/// the same address is not locked out by alice's failures.
+#[test]
+fn pre_opened_connections_get_no_more_guesses_than_the_limit() {
+    for runtime in RUNTIMES {
+        let server = AuthServer::start(
+            runtime,
+            &[
+                "--delay-ms",
+                "0",
+                "--max-failures",
+                "3",
+                "--max-connections",
+                "512",
+            ],
+        );
+        let mut open: Vec<TcpStream> = (0..200)
+            .map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+            .collect();
+        for (i, stream) in open.iter_mut().enumerate() {
+            stream
+                .write_all(format!("alice:guess{i}\n").as_bytes())
+                .unwrap();
+        }
+        for stream in &mut open {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            assert_eq!(answer, "0", "{runtime}");
+        }
+        let printed = server.printed();
+        let verified = printed
+            .iter()
+            .filter(|l| l.contains(": wrong password"))
+            .count();
+        let refused = printed
+            .iter()
+            .filter(|l| l.contains("too many failed attempts"))
+            .count();
+        assert!(verified <= 3, "{runtime}: {verified} guesses were verified");
+        assert_eq!(verified + refused, 200, "{runtime}: {printed:?}");
+        // bob, from the same address, still gets in.
+        assert_eq!(server.ask("bob:secret"), "1", "{runtime}");
+    }
+}
+
+#[test]
+fn unknown_user_names_are_not_logged_unless_asked() {
+    for runtime in RUNTIMES {
+        let server = AuthServer::start(runtime, &["--delay-ms", "0"]);
+        assert_eq!(server.ask("MyS3cretPassw0rd:x"), "-1");
+        let printed = server.printed().join("\n");
+        assert!(!printed.contains("MyS3cret"), "{runtime}: {printed}");
+        let server = AuthServer::start(runtime, &["--delay-ms", "0", "--log-unknown"]);
+        assert_eq!(server.ask("nosuchuser:x"), "-1");
+        let printed = server.printed().join("\n");
+        assert!(printed.contains("nosuchuser"), "{runtime}: {printed}");
+    }
+}
+
 #[test]
 fn too_many_failures_from_one_peer_are_refused_even_with_the_right_password() {
     for runtime in RUNTIMES {
@@ -229,9 +293,21 @@ fn changed_files_are_reloaded() {
         // Make sure the modification time moves even on coarse clocks.
         std::thread::sleep(Duration::from_millis(20));
         std::fs::write(&shadow, text).unwrap();
-        assert_eq!(server.ask("alice:secret"), "0");
-        let printed = server.printed().join("\n");
-        assert!(printed.contains("Reloaded"), "{printed}");
+        // The files are watched off the request path, once a second: wait
+        // for the reload line (at most 10 s), then the lock applies.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut printed = Vec::new();
+        while !printed
+            .iter()
+            .any(|line: &String| line.contains("Reloaded"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{runtime}: no reload: {printed:?}"
+            );
+            printed.extend(server.printed());
+        }
+        assert_eq!(server.ask("alice:secret"), "0", "{runtime}");
     }
 }
 
