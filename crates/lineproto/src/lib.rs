@@ -47,3 +47,8 @@ pub enum Error {
         limit: usize,
     },
 }
+
+/// The crate README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -68,3 +68,8 @@ pub enum Error {
     #[error(transparent)]
     Framing(#[from] lineproto::Error),
 }
+
+/// The crate README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -103,7 +103,7 @@ pub enum Error {
     Framing(lineproto::Error),
 }
 
-/// The workspace README's Rust examples, compiled and run as doctests.
-#[doc = include_str!("../../../README.md")]
+/// The crate README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
