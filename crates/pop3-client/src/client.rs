@@ -216,6 +216,8 @@ impl core::fmt::Display for ServerError {
     }
 }
 
+impl std::error::Error for ServerError {}
+
 /// The answer to one request.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]

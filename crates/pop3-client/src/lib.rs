@@ -21,6 +21,11 @@
 //! `pop3_count` demo mailbox and the client/server tests that need no
 //! sockets.
 //!
+//! On top of the machine, [`session::Session`] is what a convenience client
+//! is, short of moving bytes: it starts one operation at a time (a login,
+//! STAT, a batch of RETRs) and folds the machine's events into that
+//! operation's result, still without I/O.
+//!
 //! Neither machine reads a clock: time is what the driver hands to each
 //! drain. The client gives up on a server that takes too long over a
 //! response ([`Options::response_timeout`](client::Options::response_timeout),
@@ -59,6 +64,7 @@ mod body;
 pub mod client;
 mod codec;
 pub mod server;
+pub mod session;
 
 pub use body::{Decoded, MultiLineDecoder};
 pub use client::{Handle, Request, Response, ServerError};

@@ -1,0 +1,605 @@
+//! What a POP3 convenience client is, short of moving bytes: a
+//! [`Session`] around the [`Client`] machine that starts one operation at a
+//! time (STAT, a login, a batch of RETRs) and folds the machine's events
+//! into that operation's result.
+//!
+//! The blocking client (`blocking`, over `net-std`) and the async one
+//! (`tokio`, over `net-tokio`) are both this module plus a loop that moves
+//! bytes. Any other driver can be the same: start an operation, then
+//! [`poll`](Pending::poll) it; on [`Step::Drive`], drive the session (it is
+//! the [`Machine`]) to its next event and [`handle`](Pending::handle) what
+//! came back; pass [`Step::Part`] on to the application; stop at
+//! [`Step::Done`]. Nothing here reads a socket or a clock.
+//!
+//! ```
+//! use std::time::Instant;
+//! use lineproto::{Machine, Output, Secret};
+//! use pop3_client::client::{Event, Options};
+//! use pop3_client::server::{Mailbox, Server, ServerOptions};
+//! use pop3_client::session::{Login, Pending, Retrieved, Session, SessionError, Step};
+//!
+//! /// The smallest driver: the session's bytes go straight to the demo
+//! /// server machine, and the server's straight back.
+//! fn next_event(session: &mut Session, server: &mut Server) -> Result<Option<Event>, pop3_client::Error> {
+//!     let now = Instant::now();
+//!     loop {
+//!         match session.poll_output(now) {
+//!             Output::Transmit(bytes) => server.handle_input(&bytes),
+//!             Output::Event(event) => return Ok(Some(event)),
+//!             Output::Done(result) => return result.map(|()| None),
+//!             Output::Wait { .. } => loop {
+//!                 match server.poll_output(now) {
+//!                     Output::Transmit(bytes) => session.handle_input(&bytes),
+//!                     Output::Event(_) => {}
+//!                     Output::Wait { .. } => break,
+//!                     Output::Done(_) => {
+//!                         session.handle_eof();
+//!                         break;
+//!                     }
+//!                 }
+//!             },
+//!         }
+//!     }
+//! }
+//!
+//! /// Runs one operation to its end; message parts go to `on_part`.
+//! fn run<T>(
+//!     session: &mut Session,
+//!     server: &mut Server,
+//!     mut pending: Pending<T>,
+//!     mut on_part: impl FnMut(Retrieved),
+//! ) -> Result<T, Box<dyn std::error::Error>> {
+//!     loop {
+//!         match pending.poll()? {
+//!             Step::Drive => pending.handle(next_event(session, server)?),
+//!             Step::Part(part) => on_part(part),
+//!             Step::Done(value) => return Ok(value),
+//!         }
+//!     }
+//! }
+//!
+//! let messages = vec!["Subject: one\r\n\r\n1\r\n".into(), "Subject: two\r\n\r\n.2\r\n".into()];
+//! let mut server = Server::new(Mailbox::new("john", "doe", messages), ServerOptions::default());
+//! let mut session = Session::new(Options::default());
+//!
+//! let greeting = session.read_greeting();
+//! let greeting = run(&mut session, &mut server, greeting, |_| {})?;
+//! assert!(greeting.apop_timestamp.is_some());
+//! let login = session.login(Login::Apop, "john", Secret::new(b"doe".to_vec()));
+//! run(&mut session, &mut server, login, |_| {})?;
+//! let stat = session.stat();
+//! assert_eq!(run(&mut session, &mut server, stat, |_| {})?, (2, 39));
+//!
+//! let mut second = Vec::new();
+//! let retr = session.retr_many([2]);
+//! run(&mut session, &mut server, retr, |part| {
+//!     if let Retrieved::Data { chunk, .. } = part {
+//!         second.extend_from_slice(&chunk);
+//!     }
+//! })?;
+//! assert_eq!(second, b"Subject: two\r\n\r\n.2\r\n");
+//!
+//! // A -ERR is the operation's error; the session goes on.
+//! let dele = session.dele(3);
+//! let error = run(&mut session, &mut server, dele, |_| {}).unwrap_err();
+//! assert!(matches!(error.downcast_ref(), Some(SessionError::Server(_))));
+//! let quit = session.quit();
+//! run(&mut session, &mut server, quit, |_| {})?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+use lineproto::{Machine, Output, Secret};
+
+use crate::Error;
+use crate::client::{Client, Event, Handle, Options, Request, Response, ServerError};
+use crate::codec::{Capabilities, Greeting, Status};
+
+/// How to log in.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Login {
+    /// `USER` and `PASS`.
+    #[default]
+    UserPass,
+    /// `APOP` (MD5 of the greeting's timestamp and the secret).
+    Apop,
+    /// `AUTH PLAIN`.
+    SaslPlain,
+    /// `AUTH LOGIN`.
+    SaslLogin,
+}
+
+/// A piece of a message being retrieved (RETR or TOP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retrieved {
+    /// The next bytes of message `number`, dot-unstuffed, with the line
+    /// ends the server sent.
+    Data {
+        /// The message number.
+        number: u32,
+        /// The bytes; concatenated, the pieces are the message.
+        chunk: Bytes,
+    },
+    /// Message `number` is complete.
+    End {
+        /// The message number.
+        number: u32,
+    },
+}
+
+/// Why an operation of a [`Session`] failed, short of the connection or
+/// the machine failing (which the driver reports).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// The server answered `-ERR`.
+    #[error(transparent)]
+    Server(ServerError),
+    /// The client refused to send the request (an argument with a line
+    /// break, APOP without a timestamp in the greeting), or the session had
+    /// already ended.
+    #[error("{command} not sent")]
+    NotSent {
+        /// The command.
+        command: &'static str,
+        /// Why.
+        #[source]
+        error: Error,
+    },
+    /// STLS was asked for and the server's last CAPA did not offer it; no
+    /// silent fall-back to plain text.
+    #[error("the server does not offer STLS")]
+    StartTlsUnavailable,
+    /// The session ended cleanly before the operation was answered (after
+    /// QUIT, say).
+    #[error("the session ended before {command} was answered")]
+    Ended {
+        /// The command.
+        command: &'static str,
+    },
+    /// An answer that does not fit the request. The machine answers each
+    /// request in kind, so this is a bug, reported rather than panicking.
+    #[error("unexpected answer to {command}")]
+    Unexpected {
+        /// The command.
+        command: &'static str,
+    },
+}
+
+/// A POP3 session for a convenience client: the [`Client`] machine (which
+/// it drives as a [`Machine`]: hand the session itself to the driver), and
+/// one constructor per operation, each queueing the operation's requests
+/// and returning the [`Pending`] that folds their answers.
+///
+/// Operations may be started while others are unfinished (the machine
+/// answers them in order), but a driver that runs one at a time, as the
+/// blocking and async clients do, never needs to. An operation abandoned
+/// halfway (its `Pending` dropped after an error) leaves its answers to
+/// arrive later; they are ignored by the operations after it.
+///
+/// See the [module docs](self) for a complete driver.
+#[derive(Debug)]
+pub struct Session {
+    client: Client,
+}
+
+impl Session {
+    /// A session waiting for the greeting.
+    pub fn new(options: Options) -> Self {
+        Self {
+            client: Client::new(options),
+        }
+    }
+
+    /// The machine: its capabilities, greeting, pipelining, LOGIN-DELAY.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The machine, mutably: to queue requests of its own.
+    pub fn client_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    /// The server's greeting, once it has arrived.
+    pub fn greeting(&self) -> Option<&Greeting> {
+        self.client.greeting()
+    }
+
+    /// Tells the machine the transport is now TLS, after a successful
+    /// [`stls`](Self::stls); see [`Client::tls_established`]. Send CAPA
+    /// again afterwards: the capabilities are forgotten.
+    pub fn tls_established(&mut self) {
+        self.client.tls_established();
+    }
+
+    /// Waits for the greeting. A `-ERR` greeting ends the session with
+    /// [`Error::Refused`], which the driver reports (this operation is
+    /// never done with it).
+    pub fn read_greeting(&mut self) -> Pending<Greeting> {
+        let mut pending = Pending::new("greeting", Until::Greeting, Converter::Greeting(Some));
+        match self.client.greeting() {
+            Some(greeting) if greeting.line.status == Status::Err => pending.failing = true,
+            Some(greeting) => pending.done = Some(greeting.clone()),
+            None => {}
+        }
+        pending
+    }
+
+    /// `CAPA`: the server's capabilities (the machine keeps them too, and
+    /// pipelines from then on if they list PIPELINING).
+    pub fn capa(&mut self) -> Pending<Capabilities> {
+        self.one(Request::Capa, "CAPA", |response| match response {
+            Response::Capabilities(capabilities) => Some(capabilities),
+            _ => None,
+        })
+    }
+
+    /// Logs in as `user` with `method`.
+    pub fn login(&mut self, method: Login, user: &str, password: Secret<Vec<u8>>) -> Pending<()> {
+        let user = Bytes::copy_from_slice(user.as_bytes());
+        let (request, command) = match method {
+            Login::UserPass => (Request::UserPass { user, password }, "USER"),
+            Login::Apop => (Request::Apop { user, password }, "APOP"),
+            Login::SaslPlain => (Request::AuthPlain { user, password }, "AUTH PLAIN"),
+            Login::SaslLogin => (Request::AuthLogin { user, password }, "AUTH LOGIN"),
+        };
+        self.one(request, command, ok)
+    }
+
+    /// `STLS`, only if the last CAPA offered it (otherwise the `Pending`
+    /// fails with [`SessionError::StartTlsUnavailable`] and nothing is
+    /// sent). When it is done, the driver starts TLS on the transport and
+    /// calls [`tls_established`](Self::tls_established).
+    pub fn stls(&mut self) -> Pending<()> {
+        if !self.client.capabilities().is_some_and(Capabilities::stls) {
+            let mut pending = Pending::new("STLS", Until::Answers, Converter::Response(|_| None));
+            pending.failure = Some(SessionError::StartTlsUnavailable);
+            return pending;
+        }
+        self.one(Request::Stls, "STLS", |response| match response {
+            Response::StartTls => Some(()),
+            _ => None,
+        })
+    }
+
+    /// `STAT`: the message count and their total size in octets.
+    pub fn stat(&mut self) -> Pending<(u32, u64)> {
+        self.one(Request::Stat, "STAT", |response| match response {
+            Response::Stat { count, octets } => Some((count, octets)),
+            _ => None,
+        })
+    }
+
+    /// `LIST`: every message's number and size.
+    pub fn list(&mut self) -> Pending<Vec<(u32, u64)>> {
+        self.one(Request::List(None), "LIST", |response| match response {
+            Response::Listing(listing) => Some(listing),
+            _ => None,
+        })
+    }
+
+    /// `UIDL`: every message's number and unique id.
+    pub fn uidl(&mut self) -> Pending<Vec<(u32, Bytes)>> {
+        self.one(Request::Uidl(None), "UIDL", |response| match response {
+            Response::UniqueIds(ids) => Some(ids),
+            _ => None,
+        })
+    }
+
+    /// `RETR` for each of `numbers`, pipelined when the server allows: each
+    /// message streams out as [`Retrieved::Data`] parts, then
+    /// [`Retrieved::End`], in the order given. A `-ERR` to any of them
+    /// fails the operation (the parts of the messages before it have been
+    /// handed out).
+    pub fn retr_many(&mut self, numbers: impl IntoIterator<Item = u32>) -> Pending<()> {
+        let mut pending = Pending::new("RETR", Until::Answers, Converter::Response(|_| Some(())));
+        for number in numbers {
+            let handle = self.client.send(Request::Retr(number));
+            pending.awaited.push_back((handle, number));
+        }
+        if pending.awaited.is_empty() {
+            pending.done = Some(());
+        }
+        pending
+    }
+
+    /// `RETR` of one message; see [`retr_many`](Self::retr_many).
+    pub fn retr(&mut self, number: u32) -> Pending<()> {
+        self.retr_many([number])
+    }
+
+    /// `TOP`: the headers and the first `lines` body lines of message
+    /// `number`, streamed as for [`retr`](Self::retr).
+    pub fn top(&mut self, number: u32, lines: u32) -> Pending<()> {
+        let mut pending = Pending::new("TOP", Until::Answers, Converter::Response(|_| Some(())));
+        let handle = self.client.send(Request::Top {
+            message: number,
+            lines,
+        });
+        pending.awaited.push_back((handle, number));
+        pending
+    }
+
+    /// `DELE`: marks message `number` for deletion at QUIT.
+    pub fn dele(&mut self, number: u32) -> Pending<()> {
+        self.one(Request::Dele(number), "DELE", ok)
+    }
+
+    /// `NOOP`.
+    pub fn noop(&mut self) -> Pending<()> {
+        self.one(Request::Noop, "NOOP", ok)
+    }
+
+    /// `RSET`: unmarks every deletion.
+    pub fn rset(&mut self) -> Pending<()> {
+        self.one(Request::Rset, "RSET", ok)
+    }
+
+    /// `QUIT`: done once the answer is in and the session has ended, so
+    /// that deletions have taken effect.
+    pub fn quit(&mut self) -> Pending<()> {
+        let mut pending = self.one(Request::Quit, "QUIT", ok);
+        pending.until = Until::End;
+        pending
+    }
+
+    /// Any other request (`LIST n`, `UIDL n`, `LANG`, `UTF8`): done with the
+    /// machine's [`Response`]. Message data of a RETR or TOP sent this way
+    /// comes out as parts numbered 0; prefer [`retr`](Self::retr).
+    pub fn request(&mut self, request: Request) -> Pending<Response> {
+        self.one(request, "the request", Some)
+    }
+
+    fn one<T>(
+        &mut self,
+        request: Request,
+        command: &'static str,
+        convert: fn(Response) -> Option<T>,
+    ) -> Pending<T> {
+        let mut pending = Pending::new(command, Until::Answers, Converter::Response(convert));
+        let number = match request {
+            Request::Retr(number)
+            | Request::Top {
+                message: number, ..
+            } => number,
+            _ => 0,
+        };
+        let handle = self.client.send(request);
+        pending.awaited.push_back((handle, number));
+        pending
+    }
+}
+
+impl Machine for Session {
+    type Event = Event;
+    type Error = Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        self.client.handle_input(bytes);
+    }
+
+    fn handle_eof(&mut self) {
+        self.client.handle_eof();
+    }
+
+    fn poll_output(&mut self, now: Instant) -> Output<Event, Error> {
+        self.client.poll_output(now)
+    }
+}
+
+/// `+OK` with nothing more to report.
+fn ok(response: Response) -> Option<()> {
+    matches!(response, Response::Ok(_)).then_some(())
+}
+
+/// What ends an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// The greeting.
+    Greeting,
+    /// The answers to every awaited request.
+    Answers,
+    /// The answers, then the end of the session (QUIT).
+    End,
+}
+
+/// Makes an operation's result from what completes it.
+#[derive(Debug)]
+enum Converter<T> {
+    Greeting(fn(Greeting) -> Option<T>),
+    Response(fn(Response) -> Option<T>),
+}
+
+/// What the driver does next for a [`Pending`] operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step<T> {
+    /// Drive the session to its next event (or its end) and hand the
+    /// result to [`Pending::handle`].
+    Drive,
+    /// A piece of a message, for the application.
+    Part(Retrieved),
+    /// The operation is complete.
+    Done(T),
+}
+
+/// An operation in progress: folds the machine's events into its result.
+///
+/// Started by one of [`Session`]'s methods. [`poll`](Self::poll) says what
+/// to do next; [`handle`](Self::handle) takes what driving produced. It
+/// holds no reference to the session, so the driver can lend the session to
+/// its connection while the operation is pending.
+#[must_use = "an operation does nothing unless driven to its end"]
+#[derive(Debug)]
+pub struct Pending<T> {
+    command: &'static str,
+    until: Until,
+    convert: Converter<T>,
+    /// The requests still awaited, in the order their answers come, each
+    /// with its message number (0 unless RETR or TOP).
+    awaited: VecDeque<(Handle, u32)>,
+    /// Message parts not yet handed out.
+    parts: VecDeque<Retrieved>,
+    /// The result, once complete (for QUIT, once answered: it is handed
+    /// out at the end of the session).
+    done: Option<T>,
+    failure: Option<SessionError>,
+    /// The machine failed (a request went unanswered); its error comes
+    /// from the driver next, and nothing else counts.
+    failing: bool,
+    /// The result was handed out.
+    finished: bool,
+}
+
+impl<T> Pending<T> {
+    fn new(command: &'static str, until: Until, convert: Converter<T>) -> Self {
+        Self {
+            command,
+            until,
+            convert,
+            awaited: VecDeque::new(),
+            parts: VecDeque::new(),
+            done: None,
+            failure: None,
+            failing: false,
+            finished: false,
+        }
+    }
+
+    /// What to do next: drive, pass on a part, or take the result. An
+    /// error ends the operation (later polls repeat it).
+    ///
+    /// Message parts come out before the operation's end or its error, in
+    /// the order they arrived.
+    pub fn poll(&mut self) -> Result<Step<T>, SessionError> {
+        if let Some(part) = self.parts.pop_front() {
+            return Ok(Step::Part(part));
+        }
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
+        }
+        if self.finished {
+            // Polled after `Done`: there is nothing more to wait for.
+            return Err(SessionError::Ended {
+                command: self.command,
+            });
+        }
+        let complete = match self.until {
+            Until::Greeting | Until::Answers => self.done.is_some(),
+            // The result is held until the session has ended.
+            Until::End => false,
+        };
+        match self.done.take() {
+            Some(value) if complete => {
+                self.finished = true;
+                Ok(Step::Done(value))
+            }
+            value => {
+                self.done = value;
+                Ok(Step::Drive)
+            }
+        }
+    }
+
+    /// Takes the outcome of driving the session: `Some(event)` for an
+    /// event, `None` when the session ended cleanly. (A driver's error is
+    /// the driver's to report; the operation is then over.)
+    pub fn handle(&mut self, event: Option<Event>) {
+        if self.failure.is_some() || self.finished {
+            return;
+        }
+        match event {
+            None => self.on_end(),
+            Some(Event::Greeting(greeting)) => {
+                if let Converter::Greeting(convert) = self.convert {
+                    if greeting.line.status == Status::Err {
+                        // The machine ends the session with `Refused`,
+                        // which the driver reports next.
+                        self.failing = true;
+                    } else {
+                        self.done = convert(greeting);
+                    }
+                }
+            }
+            Some(Event::MessageData { handle, chunk }) => {
+                if let Some(&(awaited, number)) = self.awaited.front() {
+                    if awaited == handle && !self.failing {
+                        self.parts.push_back(Retrieved::Data { number, chunk });
+                    }
+                }
+            }
+            Some(Event::Response { handle, response }) => {
+                if self.failing || self.awaited.front().is_none_or(|&(h, _)| h != handle) {
+                    // Not ours: an answer to an operation abandoned earlier.
+                    return;
+                }
+                self.on_response(response);
+            }
+        }
+    }
+
+    fn on_end(&mut self) {
+        if self.until == Until::End && self.done.is_some() {
+            // QUIT was answered and the session is over: done.
+            self.until = Until::Answers;
+        } else {
+            self.failure = Some(SessionError::Ended {
+                command: self.command,
+            });
+        }
+    }
+
+    fn on_response(&mut self, response: Response) {
+        let number = self.awaited.front().map_or(0, |&(_, number)| number);
+        match response {
+            // Data follows, then MessageEnd.
+            Response::MessageStart(_) => {}
+            Response::MessageEnd => {
+                self.awaited.pop_front();
+                self.parts.push_back(Retrieved::End { number });
+                if self.awaited.is_empty() {
+                    self.finish_with(Response::MessageEnd);
+                }
+            }
+            Response::Rejected(error) => self.failure = Some(SessionError::Server(error)),
+            // The session is over, perhaps failed: the driver reports how.
+            Response::NotSent(Error::SessionEnded) => self.failing = true,
+            Response::NotSent(error) => {
+                self.failure = Some(SessionError::NotSent {
+                    command: self.command,
+                    error,
+                });
+            }
+            // The machine failed; the driver reports its error next.
+            Response::Unanswered(_) => self.failing = true,
+            response => {
+                self.awaited.pop_front();
+                if self.awaited.is_empty() {
+                    self.finish_with(response);
+                } else {
+                    self.unexpected();
+                }
+            }
+        }
+    }
+
+    fn finish_with(&mut self, response: Response) {
+        self.done = match self.convert {
+            Converter::Response(convert) => convert(response),
+            Converter::Greeting(_) => None,
+        };
+        if self.done.is_none() {
+            self.unexpected();
+        }
+    }
+
+    fn unexpected(&mut self) {
+        self.failure = Some(SessionError::Unexpected {
+            command: self.command,
+        });
+    }
+}
