@@ -9,8 +9,12 @@
 //! does not echo, never from the command line. On `-ERR` it prints
 //! `Server said: ...` and exits with 1, as the article's `die` did.
 //!
+//! `--runtime tokio` runs the same session on the async client (net-tokio)
+//! instead of the blocking one (net-std, the default).
+//!
 //! ```text
 //! cargo run --example pop3_count
+//! cargo run --example pop3_count -- --runtime tokio
 //! POP3_PASSWORD=... cargo run --example pop3_count -- --host mail.example.org --tls --user john
 //! ```
 
@@ -19,37 +23,47 @@ mod pop3_common;
 use std::process::ExitCode;
 
 use clap::Parser;
-use net_std::pop3::Pop3Error;
-use pop3_common::ConnectArgs;
+use pop3_common::{ConnectArgs, Failure, Runtime};
 
 /// Counts the messages in a POP3 mailbox.
 #[derive(Debug, Parser)]
 struct Args {
     #[command(flatten)]
     connect: ConnectArgs,
+    /// Which client talks to the server.
+    #[arg(long, value_enum, default_value_t = Runtime::Std)]
+    runtime: Runtime,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match count(&args.connect) {
+    match count(&args) {
         Ok(count) => {
             println!("{count} messages in mailbox");
             ExitCode::SUCCESS
         }
-        Err(Pop3Error::Server(error)) => {
-            println!("Server said: {}", error.line());
-            ExitCode::from(1)
-        }
-        Err(error) => {
-            eprintln!("pop3_count: {error}");
-            ExitCode::from(2)
-        }
+        Err(failure) => pop3_common::report("pop3_count", &failure),
     }
 }
 
-fn count(args: &ConnectArgs) -> Result<u32, Pop3Error> {
-    let mut pop = pop3_common::open(args, "pop3_count")?;
-    let (count, _octets) = pop.stat()?;
-    pop.quit()?;
-    Ok(count)
+fn count(args: &Args) -> Result<u32, Failure> {
+    let target = pop3_common::target(&args.connect, "pop3_count")?;
+    match args.runtime {
+        Runtime::Std => {
+            let mut pop = pop3_common::open(target)?;
+            let (count, _octets) = pop.stat()?;
+            pop.quit()?;
+            Ok(count)
+        }
+        Runtime::Tokio => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Failure::Runtime)?
+            .block_on(async {
+                let mut pop = pop3_common::open_tokio(target).await?;
+                let (count, _octets) = pop.stat().await?;
+                pop.quit().await?;
+                Ok(count)
+            }),
+    }
 }

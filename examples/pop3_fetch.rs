@@ -31,8 +31,8 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use net_std::pop3::{Pop3Error, Retrieved};
-use pop3_common::ConnectArgs;
+use pop3_client::session::Retrieved;
+use pop3_common::{ConnectArgs, Failure};
 
 /// Downloads new messages into a Maildir.
 #[derive(Debug, Parser)]
@@ -56,21 +56,15 @@ fn main() -> ExitCode {
             println!("{fetched} new messages fetched, {deleted} deleted on the server");
             ExitCode::SUCCESS
         }
-        Err(Pop3Error::Server(error)) => {
-            println!("Server said: {}", error.line());
-            ExitCode::from(1)
-        }
-        Err(error) => {
-            eprintln!("pop3_fetch: {error}");
-            ExitCode::from(2)
-        }
+        Err(failure) => pop3_common::report("pop3_fetch", &failure),
     }
 }
 
-fn fetch(args: &Args) -> Result<(usize, usize), Pop3Error> {
-    let maildir = Maildir::open(&args.maildir).map_err(Pop3Error::Output)?;
-    let known = maildir.known_uidls().map_err(Pop3Error::Output)?;
-    let mut pop = pop3_common::open(&args.connect, "pop3_fetch")?;
+fn fetch(args: &Args) -> Result<(usize, usize), Failure> {
+    let maildir = Maildir::open(&args.maildir).map_err(Failure::Store)?;
+    let known = maildir.known_uidls().map_err(Failure::Store)?;
+    let target = pop3_common::target(&args.connect, "pop3_fetch")?;
+    let mut pop = pop3_common::open(target)?;
     // CAPA after login tells the machine whether it may pipeline.
     pop.capabilities()?;
     let ids = pop.uidl()?;
@@ -93,7 +87,7 @@ fn fetch(args: &Args) -> Result<(usize, usize), Pop3Error> {
                     slot.insert(maildir.create_tmp()?)
                 }
             };
-            file.write_all(chunk)
+            file.write_all(&chunk)
         }
         Retrieved::End { number } => {
             // An empty message produced no data: create its file now.

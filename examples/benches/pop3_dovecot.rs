@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use dovecot_support::{Dovecot, available};
 use lineproto::Secret;
-use net_std::pop3::{Login, Pop3Client, Pop3Options, Security};
+use pop3_client::blocking::{ConnectOptions, Login, Pop3Client, Retrieved, Security};
 
 const RUNS: usize = 5;
 
@@ -43,7 +43,7 @@ fn mailbox(count: usize, body_bytes: usize) -> Vec<Bytes> {
 
 fn ours(dovecot: &Dovecot, pipelining: bool, fetch: bool) -> Duration {
     let started = Instant::now();
-    let mut options = Pop3Options::default();
+    let mut options = ConnectOptions::default();
     options.security = Security::None;
     options.machine.pipelining = pipelining;
     let mut pop = Pop3Client::connect("127.0.0.1", dovecot.pop3, &options).expect("connect");
@@ -55,7 +55,7 @@ fn ours(dovecot: &Dovecot, pipelining: bool, fetch: bool) -> Duration {
         let numbers: Vec<u32> = (1..=count).collect();
         let mut bytes = 0usize;
         pop.retr_many(&numbers, |part| {
-            if let net_std::pop3::Retrieved::Data { chunk, .. } = part {
+            if let Retrieved::Data { chunk, .. } = part {
                 bytes += chunk.len();
             }
             Ok(())

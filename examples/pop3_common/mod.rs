@@ -1,14 +1,21 @@
 //! What pop3_count and pop3_fetch share: the connection flags, the
-//! password, the built-in demo server, and opening a logged-in session.
+//! password, the built-in demo server, opening a logged-in session on
+//! either client, and reporting a failure.
 
 #![allow(dead_code)] // each example uses a different part
 
+use std::error::Error;
+use std::io;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use lineproto::Secret;
-use net_std::pop3::{Login, Pop3Client, Pop3Error, Pop3Options, Security};
 use net_std::{Server, ServerOptions};
+use pop3_client::connect::{ConnectOptions, Pop3Error, Security};
 use pop3_client::server::{Mailbox, Server as Pop3Server, ServerOptions as Pop3ServerOptions};
+use pop3_client::session::Login;
+use pop3_client::tls::Trust;
+use pop3_client::{blocking, tokio as pop3_tokio};
 
 /// How to reach and log in to the mailbox.
 #[derive(Debug, Clone, clap::Args)]
@@ -42,20 +49,65 @@ pub(crate) struct ConnectArgs {
     pub(crate) timeout: u64,
 }
 
+/// Which client talks to the server. Both are the same session helper;
+/// they differ in how bytes move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Runtime {
+    /// The blocking client, over net-std.
+    Std,
+    /// The async client, over net-tokio, on a single-threaded runtime.
+    Tokio,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    /// Talking to the server failed.
+    #[error(transparent)]
+    Pop3(#[from] Pop3Error),
+    /// No user name to log in with.
+    #[error("no user name: pass --user")]
+    NoUser,
+    /// The password could not be read from the terminal.
+    #[error("cannot read the password")]
+    Password(#[source] io::Error),
+    /// The built-in demo server could not start.
+    #[error("cannot start the demo server")]
+    Demo(#[source] io::Error),
+    /// The tokio runtime could not start.
+    #[error("cannot start the tokio runtime")]
+    Runtime(#[source] io::Error),
+    /// Storing what was fetched failed.
+    #[error("cannot store the messages")]
+    Store(#[source] io::Error),
+}
+
+/// Where and how to log in, decided from the flags.
+pub(crate) struct Target {
+    host: String,
+    port: u16,
+    user: String,
+    password: Secret<Vec<u8>>,
+    login: Login,
+    options: ConnectOptions,
+}
+
 /// The demo mailbox's size, as in the article's transcript.
 pub(crate) const DEMO_MESSAGES: usize = 72;
 
-/// Connects and logs in; with no `--host`, to a demo server started here.
-pub(crate) fn open(args: &ConnectArgs, program: &str) -> Result<Pop3Client, Pop3Error> {
-    let mut options = Pop3Options::default();
-    options.net.connect_timeout = Duration::from_secs(args.timeout);
+/// Decides where to log in; with no `--host`, starts the demo server here.
+pub(crate) fn target(args: &ConnectArgs, program: &str) -> Result<Target, Failure> {
+    let mut options = ConnectOptions::default();
+    options.connect_timeout = Duration::from_secs(args.timeout);
     options.machine.response_timeout = Some(Duration::from_secs(args.timeout));
     options.security = match (args.tls, args.starttls) {
         (true, _) => Security::Implicit,
         (_, true) => Security::StartTls,
         _ => Security::None,
     };
-    options.ca_file = args.ca_file.clone();
+    if let Some(ca_file) = &args.ca_file {
+        options.trust = Trust::CaFile(ca_file.clone());
+    }
     let login = if args.apop {
         Login::Apop
     } else if args.sasl_plain {
@@ -63,47 +115,93 @@ pub(crate) fn open(args: &ConnectArgs, program: &str) -> Result<Pop3Client, Pop3
     } else {
         Login::UserPass
     };
-    let (host, port, user, password) = match &args.host {
-        Some(host) => {
-            let port = args.port.unwrap_or(if args.tls { 995 } else { 110 });
-            let user = args
+    let target = match &args.host {
+        Some(host) => Target {
+            host: host.clone(),
+            port: args.port.unwrap_or(if args.tls { 995 } else { 110 }),
+            user: args
                 .user
                 .clone()
                 .or_else(|| std::env::var("USER").ok())
-                .ok_or(Pop3Error::Unexpected("a user name: pass --user"))?;
-            (host.clone(), port, user, password()?)
-        }
+                .ok_or(Failure::NoUser)?,
+            password: password()?,
+            login,
+            options,
+        },
         None => {
-            let port = start_demo_server().map_err(Pop3Error::Connect)?;
+            let port = start_demo_server().map_err(Failure::Demo)?;
             eprintln!(
                 "{program}: no --host given, so using the built-in demo mailbox \
                  ({DEMO_MESSAGES} messages) on 127.0.0.1:{port}"
             );
-            (
-                "127.0.0.1".to_owned(),
+            Target {
+                host: "127.0.0.1".to_owned(),
                 port,
-                "demo".to_owned(),
-                Secret::new(b"demo".to_vec()),
-            )
+                user: "demo".to_owned(),
+                password: Secret::new(b"demo".to_vec()),
+                login,
+                options,
+            }
         }
     };
-    let mut pop = Pop3Client::connect(&host, port, &options)?;
-    pop.login(login, &user, password)?;
+    Ok(target)
+}
+
+/// Connects and logs in with the blocking client.
+pub(crate) fn open(target: Target) -> Result<blocking::Pop3Client, Failure> {
+    let mut pop = blocking::Pop3Client::connect(&target.host, target.port, &target.options)?;
+    pop.login(target.login, &target.user, target.password)?;
     Ok(pop)
 }
 
+/// Connects and logs in with the async client.
+pub(crate) async fn open_tokio(target: Target) -> Result<pop3_tokio::Pop3Client, Failure> {
+    let mut pop =
+        pop3_tokio::Pop3Client::connect(&target.host, target.port, &target.options).await?;
+    pop.login(target.login, &target.user, target.password)
+        .await?;
+    Ok(pop)
+}
+
+/// Prints why `program` failed and chooses its exit code: a `-ERR` from the
+/// server is `Server said: ...` on stdout and 1, as the article's `die`
+/// did; anything else, the error and its causes on stderr and 2.
+pub(crate) fn report(program: &str, failure: &Failure) -> ExitCode {
+    if let Failure::Pop3(error) = failure {
+        if let Some(refused) = error.server_error() {
+            println!("Server said: {}", refused.line());
+            return ExitCode::from(1);
+        }
+    }
+    eprintln!("{program}: {}", chain(failure));
+    ExitCode::from(2)
+}
+
+/// An error and its sources, joined with `: ` (each names only its own
+/// layer, so the chain is what tells the whole story).
+fn chain(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// The password: from `POP3_PASSWORD`, or asked for without echo.
-fn password() -> Result<Secret<Vec<u8>>, Pop3Error> {
+fn password() -> Result<Secret<Vec<u8>>, Failure> {
     if let Ok(password) = std::env::var("POP3_PASSWORD") {
         return Ok(Secret::new(password.into_bytes()));
     }
-    let typed = rpassword::prompt_password("POP3 password: ").map_err(Pop3Error::Output)?;
+    let typed = rpassword::prompt_password("POP3 password: ").map_err(Failure::Password)?;
     Ok(Secret::new(typed.into_bytes()))
 }
 
 /// Starts the demo POP3 server on a free loopback port, on a thread of its
 /// own that ends with the process.
-fn start_demo_server() -> std::io::Result<u16> {
+fn start_demo_server() -> io::Result<u16> {
     let server = Server::bind("127.0.0.1:0", ServerOptions::default())?;
     let port = server.local_addr()?.port();
     let messages: Vec<bytes::Bytes> = (1..=DEMO_MESSAGES)

@@ -18,9 +18,11 @@ use dovecot_support::{Dovecot, available};
 
 use bytes::Bytes;
 use lineproto::Secret;
-use net_std::pop3::{Login, Pop3Client, Pop3Error, Pop3Options, Retrieved, Security};
 use pop3_client::ResponseCode;
+use pop3_client::blocking::{ConnectOptions, Login, Pop3Client, Pop3Error, Retrieved, Security};
 use pop3_client::server::Mailbox;
+use pop3_client::session::SessionError;
+use pop3_client::tls::Trust;
 
 /// The test messages: what is stored in the Maildir.
 fn messages() -> Vec<Bytes> {
@@ -55,7 +57,7 @@ fn fetch_all(pop: &mut Pop3Client, count: u32) -> Vec<Vec<u8>> {
     let numbers: Vec<u32> = (1..=count).collect();
     pop.retr_many(&numbers, |part| {
         if let Retrieved::Data { number, chunk } = part {
-            bodies[number as usize - 1].extend_from_slice(chunk);
+            bodies[number as usize - 1].extend_from_slice(&chunk);
         }
         Ok(())
     })
@@ -127,7 +129,10 @@ fn uidl_top_noop_rset_and_the_commands_around_them() {
     pop.dele(1).unwrap();
     pop.rset().unwrap();
     let error = pop.retr(99, &mut Vec::new()).unwrap_err();
-    assert!(matches!(error, Pop3Error::Server(_)), "{error}");
+    assert!(
+        matches!(error, Pop3Error::Session(SessionError::Server(_))),
+        "{error}"
+    );
     pop.quit().unwrap();
     let mut pop = dovecot.login(Security::None);
     assert_eq!(
@@ -200,9 +205,9 @@ fn tls_refuses_a_certificate_it_cannot_trust() {
         return;
     }
     let dovecot = Dovecot::start(&[]);
-    let mut options = Pop3Options::default();
+    let mut options = ConnectOptions::default();
     options.security = Security::Implicit;
-    options.ca_file = Some(dovecot.dir.join("cert.pem")); // not the CA
+    options.trust = Trust::CaFile(dovecot.dir.join("cert.pem")); // not the CA
     let error = Pop3Client::connect("localhost", dovecot.pop3s, &options).unwrap_err();
     assert!(matches!(error, Pop3Error::Tls(_)), "{error}");
 }
@@ -217,7 +222,7 @@ fn a_wrong_password_is_an_auth_error() {
     let error = pop
         .login(Login::UserPass, "john", Secret::new(b"wrong".to_vec()))
         .unwrap_err();
-    let Pop3Error::Server(error) = error else {
+    let Some(error) = error.server_error() else {
         panic!("{error}")
     };
     assert_eq!(error.code, Some(ResponseCode::Auth));
@@ -247,49 +252,40 @@ fn pop3_count_counts_a_real_mailbox_and_reports_server_errors() {
     let stored = messages();
     let dovecot = Dovecot::start(&stored);
     let port = dovecot.pop3.to_string();
+    let pop3s = dovecot.pop3s.to_string();
     let ca = dovecot.dir.join("ca.pem").display().to_string();
     let expected = format!("{} messages in mailbox\n", stored.len());
-    for extra in [
-        &[][..],
-        &["--starttls", "--ca-file", &ca],
-        &["--apop"],
-        &["--sasl-plain"],
-    ] {
+    // The blocking client (the default) and the async one, each over plain
+    // text, STLS and implicit TLS.
+    for runtime in [&[][..], &["--runtime", "std"], &["--runtime", "tokio"]] {
+        for (extra, port) in [
+            (&[][..], &port),
+            (&["--starttls", "--ca-file", &ca], &port),
+            (&["--apop"], &port),
+            (&["--sasl-plain"], &port),
+            (&["--tls", "--ca-file", &ca], &pop3s),
+        ] {
+            let mut args = vec!["--host", "localhost", "--port", port, "--user", "john"];
+            args.extend_from_slice(runtime);
+            args.extend_from_slice(extra);
+            let out = pop3_count(&args, "secret");
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                expected,
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let mut args = vec!["--host", "localhost", "--port", &port, "--user", "john"];
-        args.extend_from_slice(extra);
-        let out = pop3_count(&args, "secret");
+        args.extend_from_slice(runtime);
+        let out = pop3_count(&args, "wrong");
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
-            expected,
-            "{extra:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "Server said: -ERR [AUTH] Authentication failed.\n",
+            "{runtime:?}"
         );
+        assert_eq!(out.status.code(), Some(1));
     }
-    let pop3s = dovecot.pop3s.to_string();
-    let out = pop3_count(
-        &[
-            "--host",
-            "localhost",
-            "--port",
-            &pop3s,
-            "--user",
-            "john",
-            "--tls",
-            "--ca-file",
-            &ca,
-        ],
-        "secret",
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
-    let out = pop3_count(
-        &["--host", "localhost", "--port", &port, "--user", "john"],
-        "wrong",
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "Server said: -ERR [AUTH] Authentication failed.\n"
-    );
-    assert_eq!(out.status.code(), Some(1));
 }
 
 fn pop3_fetch(dovecot: &Dovecot, maildir: &Path, extra: &[&str]) -> Child {

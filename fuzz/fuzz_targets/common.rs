@@ -32,3 +32,21 @@ pub fn input(raw: &[u8]) -> Option<Input<'_>> {
     }
     Some(Input { config, data, pieces })
 }
+
+/// Arrival times for `pieces`, as offsets from the start: each gap below
+/// `max_gap_ms`, derived from the same seed as the cuts, so a target can
+/// check that arrival times within a machine's deadlines change nothing.
+#[allow(dead_code)] // not every target uses time
+pub fn arrival_times(pieces: usize, seed: u8, max_gap_ms: u64) -> Vec<std::time::Duration> {
+    let mut state = u32::from(seed) | 0x5bd1_e900;
+    let mut at = 0u64;
+    (0..pieces)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            at += u64::from(state) % max_gap_ms.max(1);
+            std::time::Duration::from_millis(at)
+        })
+        .collect()
+}

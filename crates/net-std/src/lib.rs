@@ -10,8 +10,14 @@
 //!   serve-one-then-exit behaviour.
 //! * [`connect`] opens a client connection with connect, read and write
 //!   timeouts.
-//! * With the `pop3` feature, `pop3::Pop3Client` is a blocking POP3
-//!   client; with `tls`, it speaks implicit TLS and STLS through rustls.
+//! * With the `tls` feature, `tls` adds client-side TLS through rustls
+//!   (ring provider), for implicit TLS and a STARTTLS switch in any
+//!   protocol.
+//!
+//! This crate knows no protocol: it depends on [`lineproto`] for the
+//! contract and on nothing that parses a protocol. Protocol crates build
+//! their conveniences on top of it (the blocking POP3 client is
+//! `pop3_client::blocking`).
 //!
 //! Blocking threads are the plainest way to serve line protocols: a session
 //! costs a parked thread with a small stack, and a thousand of them fit
@@ -51,9 +57,9 @@
 
 mod client;
 mod conn;
-#[cfg(feature = "pop3")]
-pub mod pop3;
 mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use client::{ClientOptions, connect};
 pub use conn::{Conn, DriveError, READ_SIZE, ReadTimeout};

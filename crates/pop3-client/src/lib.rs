@@ -24,7 +24,25 @@
 //! On top of the machine, [`session::Session`] is what a convenience client
 //! is, short of moving bytes: it starts one operation at a time (a login,
 //! STAT, a batch of RETRs) and folds the machine's events into that
-//! operation's result, still without I/O.
+//! operation's result, still without I/O. Two thin drivers over it come
+//! with features:
+//!
+//! # Features
+//!
+//! None is on by default: the machines need no I/O crate.
+//!
+//! * **`blocking`**: `blocking::Pop3Client`, a blocking client over
+//!   `net-std` (`Pop3Client::connect(host, port, &options)?.stat()?`).
+//! * **`tokio`**: `tokio::Pop3Client`, the same client over `net-tokio`,
+//!   with `async` methods.
+//! * **`tls`**: implicit TLS and STLS for both (rustls on the ring
+//!   provider, through the adapters' own `tls` features), and `tls::Trust`,
+//!   the one place where whom to trust is decided: the system's CA
+//!   certificates, a CA file, or a rustls configuration of the caller's.
+//!
+//! The two clients share their options, errors and every decision
+//! (`connect::ConnectOptions`, `connect::Pop3Error`, the [`session`]); they
+//! differ only in how bytes move.
 //!
 //! Neither machine reads a clock: time is what the driver hands to each
 //! drain. The client gives up on a server that takes too long over a
@@ -60,11 +78,19 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod body;
 pub mod client;
 mod codec;
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+pub mod connect;
 pub mod server;
 pub mod session;
+#[cfg(feature = "tls")]
+pub mod tls;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use body::{Decoded, MultiLineDecoder};
 pub use client::{Handle, Request, Response, ServerError};

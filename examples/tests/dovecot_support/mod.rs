@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use lineproto::Secret;
-use net_std::pop3::{Login, Pop3Client, Pop3Options, Security};
+use pop3_client::blocking::{ConnectOptions, Login, Pop3Client, Security};
+use pop3_client::tls::Trust;
 
 pub(crate) fn available() -> bool {
     let is_root = Command::new("id")
@@ -153,10 +154,10 @@ impl Dovecot {
         std::fs::read_to_string(self.dir.join("dovecot.log")).unwrap_or_default()
     }
 
-    pub(crate) fn options(&self, security: Security) -> Pop3Options {
-        let mut options = Pop3Options::default();
+    pub(crate) fn options(&self, security: Security) -> ConnectOptions {
+        let mut options = ConnectOptions::default();
         options.security = security;
-        options.ca_file = Some(self.dir.join("ca.pem"));
+        options.trust = Trust::CaFile(self.dir.join("ca.pem"));
         options
     }
 

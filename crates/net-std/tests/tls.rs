@@ -1,0 +1,267 @@
+//! TLS over loopback: implicit TLS and a STARTTLS switch, each driving the
+//! session machines over a `Conn`, the machine's deadline reaching the
+//! socket under TLS, and the handshake's errors.
+#![cfg(feature = "tls")]
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use net_std::tls::rustls::pki_types::pem::PemObject;
+use net_std::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use net_std::tls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
+use net_std::tls::{self, TlsError};
+use net_std::{ClientOptions, Conn, DriveError, ReadTimeout, connect};
+use session_proto::{client as session_client, server as session_server};
+
+const CA: &str = include_str!("certs/ca.pem");
+const LEAF: &str = include_str!("certs/leaf.pem");
+const LEAF_KEY: &str = include_str!("certs/leaf.key");
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn server_config() -> Arc<ServerConfig> {
+    let chain = vec![CertificateDer::from_pem_slice(LEAF.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(LEAF_KEY.as_bytes()).unwrap();
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    Arc::new(config)
+}
+
+fn client_config() -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(CA.as_bytes()).unwrap())
+        .unwrap();
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// The server side of TLS over a socket, with the socket's read timeout
+/// reachable so that a `Conn` can drive a machine over it.
+#[derive(Debug)]
+struct ServerTls(rustls::StreamOwned<rustls::ServerConnection, TcpStream>);
+
+impl ServerTls {
+    fn accept(socket: TcpStream) -> io::Result<Self> {
+        let connection =
+            rustls::ServerConnection::new(server_config()).map_err(io::Error::other)?;
+        let mut tls = rustls::StreamOwned::new(connection, socket);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock)?;
+        }
+        Ok(Self(tls))
+    }
+}
+
+impl Read for ServerTls {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for ServerTls {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl ReadTimeout for ServerTls {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.0.sock.set_read_timeout(timeout)
+    }
+}
+
+/// Serves one session over TLS (after `before_tls` on the plain socket),
+/// then tells the client the session is over with a `close_notify`.
+fn serve_one(before_tls: fn(&mut TcpStream)) -> (u16, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let serving = thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        before_tls(&mut socket);
+        let mut conn = Conn::new(ServerTls::accept(socket).unwrap());
+        let mut server = session_server::Server::new(session_server::Options::default());
+        conn.run(&mut server, |_, _| {}).unwrap();
+        conn.get_mut().0.conn.send_close_notify();
+        conn.get_mut().0.flush().unwrap();
+    });
+    (port, serving)
+}
+
+/// Runs a session client over `conn`: one line, its reply, END.
+fn one_line<S: Read + Write + ReadTimeout>(conn: &mut Conn<S>) -> Vec<String> {
+    let mut client = session_client::Client::new(session_client::Options::default());
+    client.send("jack frost").unwrap();
+    client.end();
+    let mut replies = Vec::new();
+    conn.run(&mut client, |_, event| {
+        if let session_client::Event::Reply(reply) = event {
+            replies.push(String::from_utf8_lossy(&reply).into_owned());
+        }
+    })
+    .unwrap();
+    replies
+}
+
+#[test]
+fn implicit_tls_drives_a_machine() {
+    let (port, serving) = serve_one(|_| {});
+    let socket = connect(("127.0.0.1", port), &ClientOptions::default())
+        .unwrap()
+        .into_inner();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let stream = tls::connect(socket, "localhost", client_config()).unwrap();
+    assert!(stream.connection().protocol_version().is_some());
+    let mut conn = Conn::new(stream);
+    assert_eq!(one_line(&mut conn), ["tsorf kcaj"]);
+    serving.join().unwrap();
+}
+
+#[test]
+fn starttls_switches_the_stream_of_a_conn() {
+    // The plain-text part: the client says STARTTLS, the server says OK.
+    let (port, serving) = serve_one(|socket| {
+        let mut line = Vec::new();
+        let mut byte = [0];
+        // Byte by byte: nothing after the LF (the client's TLS hello) may
+        // be read here.
+        while line.last() != Some(&b'\n') {
+            assert_eq!(socket.read(&mut byte).unwrap(), 1);
+            line.push(byte[0]);
+        }
+        assert_eq!(line, b"STARTTLS\n");
+        socket.write_all(b"OK\n").unwrap();
+    });
+    let mut conn = connect(("127.0.0.1", port), &ClientOptions::default()).unwrap();
+    conn.get_mut().write_all(b"STARTTLS\n").unwrap();
+    let mut ok = [0; 3];
+    conn.get_mut().read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"OK\n");
+
+    let socket = conn.into_inner();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut conn = Conn::new(tls::connect(socket, "localhost", client_config()).unwrap());
+    assert_eq!(one_line(&mut conn), ["tsorf kcaj"]);
+    serving.join().unwrap();
+}
+
+#[test]
+fn the_machines_deadline_reaches_the_socket_under_tls() {
+    // A server that completes the handshake, then says nothing.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = thread::spawn(move || {
+        let (socket, _) = listener.accept().unwrap();
+        let mut tls = ServerTls::accept(socket).unwrap();
+        // Until the client gives up and closes.
+        let _ = tls.read(&mut [0; 64]);
+    });
+    let socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut stream = tls::connect(socket, "localhost", client_config()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    assert_eq!(
+        stream.get_ref().read_timeout().unwrap(),
+        Some(Duration::from_secs(2))
+    );
+
+    let mut options = session_client::Options::default();
+    options.reply_timeout = Some(Duration::from_millis(200));
+    let mut client = session_client::Client::new(options);
+    client.send("anyone?").unwrap();
+    let started = Instant::now();
+    let mut conn = Conn::new(stream);
+    let error = conn.run(&mut client, |_, _| {}).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            DriveError::Protocol(session_proto::Error::ReplyTimeout { .. })
+        ),
+        "{error:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(conn);
+    silent.join().unwrap();
+}
+
+#[test]
+fn a_certificate_for_another_name_is_refused() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepting = thread::spawn(move || {
+        let (socket, _) = listener.accept().unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        ServerTls::accept(socket).is_err()
+    });
+    let socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let error = tls::connect(socket, "example.org", client_config()).unwrap_err();
+    assert!(matches!(error, TlsError::Handshake(_)), "{error:?}");
+    assert_eq!(error.to_string(), "tls handshake failed");
+    assert!(accepting.join().unwrap(), "the server saw the failure too");
+}
+
+#[test]
+fn an_invalid_server_name_is_an_error() {
+    let error =
+        tls::connect(io::Cursor::new(Vec::new()), "not a name!", client_config()).unwrap_err();
+    assert!(matches!(error, TlsError::InvalidServerName(_)), "{error:?}");
+}
+
+#[test]
+fn a_server_that_closes_during_the_handshake_is_an_error() {
+    // Reads see end of input at once.
+    let error =
+        tls::connect(io::Cursor::new(Vec::new()), "localhost", client_config()).unwrap_err();
+    let TlsError::Handshake(error) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+}
+
+#[test]
+fn a_silent_server_times_the_handshake_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let error = tls::connect(socket, "localhost", client_config()).unwrap_err();
+    let TlsError::Handshake(error) = error else {
+        panic!("{error:?}")
+    };
+    assert!(
+        matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+        "{error:?}"
+    );
+    drop(listener);
+}
