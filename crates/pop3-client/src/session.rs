@@ -349,10 +349,11 @@ impl Session {
     }
 
     /// Any other request (`LIST n`, `UIDL n`, `LANG`, `UTF8`): done with the
-    /// machine's [`Response`]. Message data of a RETR or TOP sent this way
-    /// comes out as parts numbered 0; prefer [`retr`](Self::retr).
+    /// machine's [`Response`]. A RETR or TOP sent this way streams its
+    /// message as parts and is done with [`Response::MessageEnd`].
     pub fn request(&mut self, request: Request) -> Pending<Response> {
-        self.one(request, "the request", Some)
+        let command = command_name(&request);
+        self.one(request, command, Some)
     }
 
     fn one<T>(
@@ -389,6 +390,29 @@ impl Machine for Session {
 
     fn poll_output(&mut self, now: Instant) -> Output<Event, Error> {
         self.client.poll_output(now)
+    }
+}
+
+/// The command a request starts with, for errors.
+fn command_name(request: &Request) -> &'static str {
+    match request {
+        Request::Capa => "CAPA",
+        Request::Stls => "STLS",
+        Request::UserPass { .. } => "USER",
+        Request::Apop { .. } => "APOP",
+        Request::AuthPlain { .. } => "AUTH PLAIN",
+        Request::AuthLogin { .. } => "AUTH LOGIN",
+        Request::Utf8 => "UTF8",
+        Request::Lang(_) => "LANG",
+        Request::Stat => "STAT",
+        Request::List(_) => "LIST",
+        Request::Uidl(_) => "UIDL",
+        Request::Retr(_) => "RETR",
+        Request::Top { .. } => "TOP",
+        Request::Dele(_) => "DELE",
+        Request::Noop => "NOOP",
+        Request::Rset => "RSET",
+        Request::Quit => "QUIT",
     }
 }
 

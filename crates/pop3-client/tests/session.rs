@@ -259,6 +259,17 @@ fn messages_stream_as_parts_in_order_with_their_numbers() {
 
     let none = driver.session.retr_many([]);
     assert_eq!(driver.run(none).unwrap().1, []);
+
+    // A RETR through `request` streams the same way.
+    let retr = driver.session.request(Request::Retr(1));
+    let (response, parts) = driver.run(retr).unwrap();
+    assert_eq!(response, Response::MessageEnd);
+    assert_eq!(data(&parts, 1), ONE.as_bytes());
+    let refused = driver.session.request(Request::Dele(9));
+    let Err(Failure::Session(SessionError::Server(error))) = driver.run(refused) else {
+        panic!("there is no message 9")
+    };
+    assert_eq!(error.command, "DELE");
 }
 
 #[test]
