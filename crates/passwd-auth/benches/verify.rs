@@ -1,4 +1,5 @@
-//! Verification cost per format next to libxcrypt's own `crypt()`, the cost
+//! Verification cost per format next to libxcrypt's own `crypt()`, at the
+//! usual costs and at the default cost ceilings ([`CostLimits`]), the cost
 //! of an unknown user next to a wrong password, and loading and looking up
 //! a 100,000-user file.
 //!
@@ -38,6 +39,33 @@ const HASHES: &[(&str, &str)] = &[
     (
         "yescrypt",
         "$y$j9T$YmmoKKC/j./bmivc08WMV/$Byt0CoQBZ6uq44qz6ans3t.gEQ2e0HnsdEbMyMDQqh5",
+    ),
+];
+
+/// Hashes of "password" at the default ceilings of [`CostLimits`]: the most
+/// a stored hash may cost unless the operator raises them. Made with
+/// `mkpasswd -R` (sha1crypt and BSDi DES with Python's crypt).
+const CEILINGS: &[(&str, &str)] = &[
+    ("bsdicrypt 999,999 (ceiling)", "_z6o1RDS8eEO2wWTbHq6"),
+    (
+        "sha1crypt 500,000 (ceiling)",
+        "$sha1$500000$abcdefgh$zD48a4JrOvFccnyFqR6BsoR8cMOQ",
+    ),
+    (
+        "sha256crypt 500,000 (ceiling)",
+        "$5$rounds=500000$L7b1iHC2AH3JnvWv$ozzQPMrlQ3CdTQmA95qtz.lsbi8yT/yPmXU4NaEdHI4",
+    ),
+    (
+        "sha512crypt 500,000 (ceiling)",
+        "$6$rounds=500000$NqHLPGgqPj5Qzowm$Z3Lltz16mYbSFa1uRyEsCV4UnWsDLvSt6a8o8cJUmS0lN2jZ/0fT963nF4F.64n//3p.6E5p8jlH27uAJL2WW/",
+    ),
+    (
+        "bcrypt 14 (ceiling)",
+        "$2b$14$EjLLSxvnxTC1Z3ttZLYm1um/DApxIhciouaEoF0Yj.uStiu/XCza.",
+    ),
+    (
+        "yescrypt jBT, 64 MiB (ceiling)",
+        "$y$jBT$vUBpzOiTnXOltW8AQY7Pd/$SGTzSOobjqCBKfx1XDZ8MkB3PJamTRQCRAoNs4QD7YC",
     ),
 ];
 
@@ -90,7 +118,7 @@ fn compare_with_libxcrypt() {
     println!("| format | libxcrypt crypt() | passwd-auth verify | ratio (ours / libxcrypt) |");
     println!("|---|---:|---:|---:|");
     let limits = CostLimits::default();
-    for (name, hash) in HASHES {
+    for (name, hash) in HASHES.iter().chain(CEILINGS) {
         assert_eq!(
             verify(b"password", hash.as_bytes(), &limits),
             Ok(true),
@@ -115,6 +143,19 @@ fn compare_with_libxcrypt() {
 #[divan::bench(args = HASHES.iter().map(|(name, _)| *name))]
 fn verify_right_password(bencher: Bencher<'_, '_>, name: &str) {
     let hash = HASHES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, h)| *h)
+        .unwrap_or_default();
+    let limits = CostLimits::default();
+    bencher.bench(|| verify(black_box(b"password"), hash.as_bytes(), &limits));
+}
+
+/// One verification at each default ceiling: the longest a stored hash may
+/// hold a login unless the operator raises the ceiling.
+#[divan::bench(args = CEILINGS.iter().map(|(name, _)| *name), sample_count = 10)]
+fn verify_at_ceiling(bencher: Bencher<'_, '_>, name: &str) {
+    let hash = CEILINGS
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, h)| *h)

@@ -61,6 +61,14 @@ pub struct PasswdLine<'a> {
 /// One entry of a shadow file, borrowed from the line: nine fields separated
 /// by `:`. Day counts are days since 1970-01-01; an empty field is `None`.
 ///
+/// Lines are refused as glibc's `sgetspent` and `getspnam` refuse them
+/// (checked against glibc 2.36): a day count must be empty or a number
+/// from 0 to 4294967295, so a negative one is refused, `-1` included
+/// (shadow-utils writes an empty field for "unset"); the ninth field must
+/// be empty or such a number; and the line must hold no CR. glibc reads the
+/// CR of a CRLF line end as part of the ninth field and refuses the line;
+/// a CR anywhere else is refused here too, since no name or hash holds one.
+///
 /// ```
 /// use passwd_auth::ShadowLine;
 ///
@@ -69,6 +77,9 @@ pub struct PasswdLine<'a> {
 /// assert_eq!(line.last_change, Some(19700));
 /// assert_eq!(line.max_age, Some(99999));
 /// assert_eq!(line.expire_date, None);
+/// // What glibc refuses: a negative day count, -1 included, and a CRLF line end.
+/// assert!(ShadowLine::parse(b"john:$y$j9T$salt$hash:19700:0:99999:7::-1:").is_err());
+/// assert!(ShadowLine::parse(b"john:$y$j9T$salt$hash:19700:0:99999:7:::\r\n").is_err());
 /// # Ok::<(), passwd_auth::Error>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -77,7 +88,8 @@ pub struct ShadowLine<'a> {
     pub name: &'a [u8],
     /// The password hash, or a lock marker (`!`, `*`), or empty.
     pub hash: &'a [u8],
-    /// Day of the last password change; `Some(0)` means "must change".
+    /// Day of the last password change; `Some(0)` means "must change",
+    /// `None` disables aging.
     pub last_change: Option<i64>,
     /// Days before the password may be changed again.
     pub min_age: Option<i64>,
@@ -89,7 +101,7 @@ pub struct ShadowLine<'a> {
     pub inactive_period: Option<i64>,
     /// Day the account expires.
     pub expire_date: Option<i64>,
-    /// The reserved ninth field.
+    /// The reserved ninth field: empty or a number, as glibc requires.
     pub reserved: &'a [u8],
 }
 
@@ -136,11 +148,16 @@ impl core::fmt::Debug for StoredHash<'_> {
     }
 }
 
-/// Strips the line end (LF or CRLF) and says whether the line holds an
-/// entry at all: blank lines, `#` comments and NIS `+`/`-` lines do not.
-fn entry_text(line: &[u8]) -> Option<&[u8]> {
+/// Strips the line end (LF, and the CR of a CRLF if `strip_cr`) and says
+/// whether the line holds an entry at all: blank lines, `#` comments and
+/// NIS `+`/`-` lines do not.
+fn entry_text(line: &[u8], strip_cr: bool) -> Option<&[u8]> {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = if strip_cr {
+        line.strip_suffix(b"\r").unwrap_or(line)
+    } else {
+        line
+    };
     let first = line.iter().position(|b| !b.is_ascii_whitespace())?;
     match line[first] {
         // NIS compat lines: only nss_compat gives them meaning; a file
@@ -170,17 +187,23 @@ fn id(field: &[u8], what: &'static str) -> Result<u32, &'static str> {
         .ok_or(what)
 }
 
-/// A day count: empty (or `-1`, which pam_unix also reads as unset) is
-/// `None`. Other negative values are kept: an expiry date of `-5` has passed.
-fn days(field: &[u8], what: &'static str) -> Result<Option<i64>, &'static str> {
+/// A number field of shadow(5): empty is `None`; otherwise a number from 0
+/// to 4294967295, as glibc reads it (an unsigned 32-bit number, so a
+/// negative one is refused, and so is one that does not fit).
+fn shadow_number(field: &[u8], what: &'static str) -> Result<Option<u32>, &'static str> {
     if field.is_empty() {
         return Ok(None);
     }
-    let value: i64 = std::str::from_utf8(field)
+    std::str::from_utf8(field)
         .ok()
         .and_then(|s| s.parse().ok())
-        .ok_or(what)?;
-    Ok((value != -1).then_some(value))
+        .map(Some)
+        .ok_or(what)
+}
+
+/// A day count of shadow(5); see [`shadow_number`].
+fn days(field: &[u8], what: &'static str) -> Result<Option<i64>, &'static str> {
+    Ok(shadow_number(field, what)?.map(i64::from))
 }
 
 impl<'a> PasswdLine<'a> {
@@ -194,7 +217,7 @@ impl<'a> PasswdLine<'a> {
     }
 
     fn parse_fields(line: &'a [u8]) -> Result<Option<Self>, &'static str> {
-        let Some(text) = entry_text(line) else {
+        let Some(text) = entry_text(line, true) else {
             return Ok(None);
         };
         let [name, password, uid, gid, gecos, home, shell] = fields::<7>(text)?;
@@ -224,24 +247,41 @@ impl<'a> ShadowLine<'a> {
     }
 
     fn parse_fields(line: &'a [u8]) -> Result<Option<Self>, &'static str> {
-        let Some(text) = entry_text(line) else {
+        let Some(text) = entry_text(line, false) else {
             return Ok(None);
         };
+        if memchr::memchr(b'\r', text).is_some() {
+            return Err("line contains a carriage return");
+        }
         let [name, hash, last, min, max, warn, inactive, expire, reserved] = fields::<9>(text)?;
         if name.is_empty() {
             return Err("empty user name");
         }
+        shadow_number(
+            reserved,
+            "reserved field is not empty or a number from 0 to 4294967295",
+        )?;
         Ok(Some(Self {
             name,
             hash,
-            last_change: days(last, "last change is not a number")?,
-            min_age: days(min, "minimum age is not a number")?,
-            max_age: days(max, "maximum age is not a number")?,
-            warn_period: days(warn, "warning period is not a number")?,
-            inactive_period: days(inactive, "inactivity period is not a number")?,
-            expire_date: days(expire, "expiry date is not a number")?,
+            last_change: days(last, "last change is not a number from 0 to 4294967295")?,
+            min_age: days(min, "minimum age is not a number from 0 to 4294967295")?,
+            max_age: days(max, "maximum age is not a number from 0 to 4294967295")?,
+            warn_period: days(warn, "warning period is not a number from 0 to 4294967295")?,
+            inactive_period: days(
+                inactive,
+                "inactivity period is not a number from 0 to 4294967295",
+            )?,
+            expire_date: days(expire, "expiry date is not a number from 0 to 4294967295")?,
             reserved,
         }))
+    }
+
+    /// The name field of a shadow line that holds an entry, even one that
+    /// is malformed otherwise.
+    fn name_field(line: &'a [u8]) -> Option<&'a [u8]> {
+        let name = entry_text(line, false)?.split(|&b| b == b':').next()?;
+        (!name.is_empty()).then_some(name)
     }
 }
 
@@ -300,6 +340,11 @@ pub struct Account {
     pub shell: Bytes,
     /// The shadow entry with the same name, if any.
     pub shadow: Option<ShadowInfo>,
+    /// The first shadow line with this name could not be parsed (it is
+    /// among [`PasswdDb::problems`]), so `shadow` is `None`. glibc skips
+    /// such a line and finds no entry; here the account cannot log in,
+    /// whatever its passwd field says: see [`StoredHash::MissingShadow`].
+    pub shadow_malformed: bool,
 }
 
 impl core::fmt::Debug for Account {
@@ -319,6 +364,7 @@ impl core::fmt::Debug for Account {
             .field("home", &String::from_utf8_lossy(&self.home))
             .field("shell", &String::from_utf8_lossy(&self.shell))
             .field("shadow", &self.shadow)
+            .field("shadow_malformed", &self.shadow_malformed)
             .finish()
     }
 }
@@ -328,14 +374,22 @@ impl core::fmt::Debug for Account {
 pub enum StoredHash<'a> {
     /// The hash to check (possibly a lock marker or empty).
     Hash(&'a [u8]),
-    /// passwd says `x` (look in shadow), but shadow has no entry.
+    /// passwd says `x` (look in shadow), but shadow has no entry; or the
+    /// first shadow line with the account's name is malformed, whatever
+    /// passwd says. A line glibc refuses thus never lets its account in:
+    /// one with an administrator's `-5` in the expiry field, say, which old
+    /// pam_unix read as "expired" and Linux-PAM 1.6 as "never".
     MissingShadow,
 }
 
 impl Account {
     /// The hash to verify against: the shadow entry's when the passwd field
-    /// is `x`, otherwise the passwd field itself.
+    /// is `x`, otherwise the passwd field itself; no hash at all when the
+    /// account's shadow line is malformed.
     pub fn stored_hash(&self) -> StoredHash<'_> {
+        if self.shadow_malformed {
+            return StoredHash::MissingShadow;
+        }
         if self.passwd_field[..] == *b"x" {
             match &self.shadow {
                 Some(shadow) => StoredHash::Hash(&shadow.hash),
@@ -354,7 +408,12 @@ impl Account {
 /// right to) is the caller's business. Lines that cannot be parsed are
 /// skipped, as glibc skips them, and reported by [`problems`](Self::problems)
 /// with their line numbers. When a name appears twice, the first entry wins,
-/// as with `getpwnam`.
+/// as with `getpwnam`. A malformed shadow line counts as its name's entry
+/// there: if it comes first, the account has no usable shadow entry
+/// ([`Account::shadow_malformed`]) and cannot log in, where glibc would go
+/// on to a later line with the name. A broken line is a sign of a botched
+/// edit, and refusing the account until it is fixed never lets anyone in
+/// by accident.
 ///
 /// ```
 /// use passwd_auth::{PasswdDb, StoredHash};
@@ -403,11 +462,18 @@ impl PasswdDb {
                         }
                     }
                     Ok(None) => {}
-                    Err(reason) => db.problems.push(Error::MalformedLine {
-                        file: FileKind::Shadow,
-                        line: number,
-                        reason,
-                    }),
+                    Err(reason) => {
+                        db.problems.push(Error::MalformedLine {
+                            file: FileKind::Shadow,
+                            line: number,
+                            reason,
+                        });
+                        if let Some(name) = ShadowLine::name_field(&line) {
+                            if seen.insert(line.slice_ref(name)) {
+                                db.mark_shadow_malformed(name);
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -454,7 +520,14 @@ impl PasswdDb {
             home: line.slice_ref(entry.home),
             shell: line.slice_ref(entry.shell),
             shadow: None,
+            shadow_malformed: false,
         });
+    }
+
+    fn mark_shadow_malformed(&mut self, name: &[u8]) {
+        if let Some(&index) = self.by_name.get(name) {
+            self.accounts[index].shadow_malformed = true;
+        }
     }
 
     fn attach(&mut self, line: &Bytes, entry: ShadowLine<'_>) {
@@ -527,20 +600,87 @@ mod tests {
 
     #[test]
     fn shadow_lines() {
-        let entry = ShadowLine::parse(b"a:!:0:0:99999:7:-1::\r\n")
-            .unwrap()
-            .unwrap();
+        let entry = ShadowLine::parse(b"a:!:0:0:99999:7:::\n").unwrap().unwrap();
         assert_eq!(entry.hash, b"!");
         assert_eq!(entry.last_change, Some(0));
         assert_eq!(entry.inactive_period, None);
         assert_eq!(
             ShadowLine::parse_fields(b"a:h:x::::::"),
-            Err("last change is not a number")
+            Err("last change is not a number from 0 to 4294967295")
         );
         assert_eq!(
             ShadowLine::parse_fields(b"a:h::::::"),
             Err("too few fields")
         );
+        // Blank and comment lines with a CR hold no entry, as for glibc.
+        assert_eq!(ShadowLine::parse(b"\r\n"), Ok(None));
+        assert_eq!(ShadowLine::parse(b"# comment\r\n"), Ok(None));
+    }
+
+    /// Each line was fed to glibc 2.36's `sgetspent`; the comment says what
+    /// it gave.
+    #[test]
+    fn shadow_numbers_as_glibc_reads_them() {
+        let refused = [
+            // CR at the line end, or anywhere.
+            &b"a:h:19000:0:99999:7:::\r\n"[..],
+            b"a:h:19000:0:99999:7:::\r",
+            b"a:h:19000\r:0:99999:7:::",
+            // Negative numbers, -1 included.
+            b"a:h:19000:0:99999:7::-1:",
+            b"a:h:19000:0:99999:7::-5:",
+            b"a:h:-5:0:99999:7:::",
+            b"a:h:19000:0:99999:7::-9223372036854775808:",
+            // Over 32 bits.
+            b"a:h:19000:0:99999:7::4294967296:",
+            b"a:h:19000:0:99999:7::9999999999:",
+            // Not a number, or trailing space.
+            b"a:h:19000:0:99999:7::0x5:",
+            b"a:h:19000:0:99999:7::5 :",
+            // The ninth field must be empty or a number.
+            b"a:h:19000:0:99999:7:::x",
+            b"a:h:19000:0:99999:7:::-1",
+            b"a:h:19000:0:99999:7::: ",
+        ];
+        for line in refused {
+            assert!(
+                ShadowLine::parse(line).is_err(),
+                "{}",
+                String::from_utf8_lossy(line).escape_debug()
+            );
+        }
+        // Accepted by glibc, with these values.
+        let max = ShadowLine::parse(b"a:h:19000:0:99999:7::4294967295:4294967295")
+            .unwrap()
+            .unwrap();
+        assert_eq!(max.expire_date, Some(4_294_967_295));
+        let plus = ShadowLine::parse(b"a:h:+0:0:99999:7::+5:")
+            .unwrap()
+            .unwrap();
+        assert_eq!((plus.last_change, plus.expire_date), (Some(0), Some(5)));
+        let empty = ShadowLine::parse(b"a:h:::::::").unwrap().unwrap();
+        assert_eq!(empty.last_change, None);
+        assert_eq!(empty.expire_date, None);
+    }
+
+    #[test]
+    fn a_malformed_first_shadow_line_leaves_its_account_no_entry() {
+        let passwd = b"a:x:1:1::/:/bin/sh\nb:$1$s$h:2:2::/:/bin/sh\nc:x:3:3::/:/bin/sh\n";
+        // a: broken first, valid second; b: hash in passwd, broken shadow
+        // line; c: valid first, broken second (ignored, reported).
+        let shadow =
+            b"a:h:19000::::-5::\na:h:19000::::::\nb:h:-1::::::\nc:h:1::::::\nc:h:-1::::::\n";
+        let db = PasswdDb::parse(passwd, Some(shadow));
+        for name in [&b"a"[..], b"b"] {
+            let account = db.get(name).unwrap();
+            assert!(account.shadow_malformed);
+            assert!(account.shadow.is_none());
+            assert_eq!(account.stored_hash(), StoredHash::MissingShadow);
+        }
+        let c = db.get(b"c").unwrap();
+        assert!(!c.shadow_malformed);
+        assert_eq!(c.stored_hash(), StoredHash::Hash(b"h"));
+        assert_eq!(db.problems().len(), 3);
     }
 
     #[test]
@@ -563,7 +703,7 @@ mod tests {
                 Error::MalformedLine {
                     file: FileKind::Shadow,
                     line: 3,
-                    reason: "last change is not a number"
+                    reason: "last change is not a number from 0 to 4294967295"
                 },
             ]
         );

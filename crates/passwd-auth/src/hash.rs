@@ -35,38 +35,156 @@ pub enum HashFormat {
     Yescrypt,
 }
 
+/// What verifying a hash costs, read from its setting without hashing.
+///
+/// `work` is the format's own measure, so two hashes of one format compare
+/// exactly. Across formats, [`estimated_time`](Self::estimated_time) puts
+/// them on one scale.
+///
+/// ```
+/// use passwd_auth::{CostLimits, HashCost, HashFormat};
+///
+/// let limits = CostLimits::default();
+/// // Debian's default yescrypt: N = 4096, r = 32.
+/// let yescrypt = HashCost::of(b"$y$j9T$YmmoKKC/j./bmivc08WMV/$Byt0CoQBZ6uq44qz6ans3t.gEQ2e0HnsdEbMyMDQqh5", &limits)?;
+/// assert_eq!((yescrypt.format, yescrypt.work), (HashFormat::Yescrypt, 4096 * 32));
+/// // bcrypt cost 10: 2^10.
+/// let bcrypt = HashCost::of(b"$2b$10$F9pZCNeNjYPC2bNI7xXi1e4b8Q0vw2E.UMZzQjEysDhMqMqpCcojS", &limits)?;
+/// assert_eq!(bcrypt.work, 1024);
+/// // md5crypt's cost is fixed, and far lower than either.
+/// let md5 = HashCost::of(b"$1$saltsalt$9xy1btjgzLYfb7hivXtC//", &limits)?;
+/// assert!(md5.estimated_time() < yescrypt.estimated_time());
+/// assert!(yescrypt.estimated_time() < bcrypt.estimated_time());
+/// # Ok::<(), passwd_auth::Error>(())
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HashCost {
+    /// The format.
+    pub format: HashFormat,
+    /// The format's measure of work: rounds for BSDi DES, sha1crypt and
+    /// sha-crypt (5,000 when the hash does not say); 2^cost for bcrypt;
+    /// N × r for yescrypt; the fixed 25 DES encryptions of traditional DES
+    /// and 1,000 iterations of md5crypt.
+    pub work: u64,
+}
+
+/// Traditional DES encrypts 25 times, whatever the hash.
+pub(crate) const DES_WORK: u64 = 25;
+/// md5crypt iterates 1,000 times, whatever the hash.
+const MD5_WORK: u64 = 1000;
+
+impl HashCost {
+    pub(crate) fn new(format: HashFormat, work: u64) -> Self {
+        Self { format, work }
+    }
+
+    /// Recognises the format of a stored hash, checks its shape and cost
+    /// against `limits` as [`identify`] does, and gives the cost; nothing
+    /// is hashed.
+    pub fn of(stored: &[u8], limits: &CostLimits) -> Result<Self, Error> {
+        shape(stored, limits)
+    }
+
+    /// About how long one verification takes with this crate on the
+    /// machine of the crate's benchmarks (`docs/benchmarks.md`: 2 cores,
+    /// x86-64 with SHA extensions), from each format's time per unit of
+    /// [`work`](Self::work) measured there.
+    ///
+    /// Its use is to compare hashes of different formats: the ratios
+    /// between formats hold roughly on other x86-64 machines, the absolute
+    /// figures do not. To know the time on the machine at hand, time a
+    /// verification there (for the dummy of an
+    /// [`Authenticator`](crate::Authenticator), time
+    /// [`run_dummy_verification`](crate::Authenticator::run_dummy_verification)).
+    pub fn estimated_time(&self) -> std::time::Duration {
+        // Picoseconds per unit of work, from `cargo bench -p passwd-auth
+        // --bench verify` (the verification of the default-cost hashes;
+        // time grows linearly with the work, at the ceilings too).
+        let picos: u64 = match self.format {
+            HashFormat::Des => 104_000,
+            HashFormat::BsdiDes => 96_600,
+            HashFormat::Md5 => 125_000,
+            HashFormat::Sha1 => 231_000,
+            HashFormat::Sha256 => 100_000,
+            HashFormat::Sha512 => 264_000,
+            HashFormat::Bcrypt => 53_100_000,
+            // Up to 16 MiB (N × r = 2^17), yescrypt's memory stays in the
+            // 32 MiB cache of that machine; beyond, each unit costs about
+            // 1.35 times as much (32 ms for 16 MiB, 84 ms for 32, 172 ms
+            // for 64, in one run). Machines with smaller caches see the
+            // step sooner.
+            HashFormat::Yescrypt if self.work <= 1 << 17 => 206_000,
+            HashFormat::Yescrypt => 280_000,
+        };
+        std::time::Duration::from_nanos(self.work.saturating_mul(picos) / 1000)
+    }
+}
+
 /// Ceilings on the cost a stored hash may ask for.
 ///
 /// Stored hashes are trusted input, but not harmless: `rounds=999999999`, a
 /// bcrypt cost of 31 or a yescrypt hash asking for gigabytes would tie up a
 /// server for minutes or hours per login attempt. Over a ceiling,
-/// verification fails with [`Error::CostTooHigh`] before any hashing.
+/// verification fails with [`Error::CostTooHigh`] before any hashing, and
+/// the account cannot log in.
+///
+/// The defaults sit a step above the costs real systems write, and bound
+/// one verification to well under a second on the machine of the crate's
+/// benchmarks (2 cores; times from `cargo bench -p passwd-auth --bench
+/// verify`, rows "at ceiling"). They also bound what every refusal costs:
+/// an [`Authenticator`](crate::Authenticator)'s dummy has the costliest
+/// setting among the accounts. An operator whose hashes cost more raises
+/// the field:
+///
+/// ```
+/// use passwd_auth::{CostLimits, Error, verify};
+///
+/// // bcrypt cost 15: over the default ceiling of 14, refused unhashed.
+/// let stored = b"$2b$15$EjLLSxvnxTC1Z3ttZLYm1um/DApxIhciouaEoF0Yj.uStiu/XCza.";
+/// assert!(matches!(verify(b"password", stored, &CostLimits::default()), Err(Error::CostTooHigh { cost: 15, ceiling: 14, .. })));
+/// let mut limits = CostLimits::default();
+/// limits.max_bcrypt_cost = 15;
+/// assert_eq!(passwd_auth::identify(stored, &limits), Ok(passwd_auth::HashFormat::Bcrypt));
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostLimits {
-    /// Most `rounds=` for sha256crypt and sha512crypt. Default: 1,000,000
-    /// (the default is 5,000; a million takes about a third of a second).
+    /// Most rounds for sha256crypt and sha512crypt (5,000 when the hash
+    /// has no `rounds=`). Default: 500,000. libxcrypt, shadow-utils and
+    /// pam_unix write 5,000 unless configured otherwise, and hardening
+    /// guides ask for tens to a few hundred thousand; 500,000 rounds take
+    /// about 0.17 s with sha512crypt here (0.06 s with sha256crypt).
     pub max_sha_rounds: u64,
-    /// Most rounds for sha1crypt. Default: 1,000,000.
+    /// Most rounds for sha1crypt. Default: 500,000. libxcrypt writes
+    /// between 196,608 and 262,144 (NetBSD 24,680); 500,000 take about
+    /// 0.13 s here.
     pub max_sha1_rounds: u64,
-    /// Most rounds for BSDi DES. Default: 1,000,000.
+    /// Most rounds for BSDi DES. Default: 1,000,000. libxcrypt writes 725
+    /// unless asked for more (the format allows 16,777,215); a million take
+    /// about 0.12 s here.
     pub max_bsdi_rounds: u64,
-    /// Highest bcrypt cost (log2 of the rounds). Default: 16 (cost 10 takes
-    /// about 60 ms; each step doubles it).
+    /// Highest bcrypt cost (log2 of the rounds). Default: 14. libxcrypt
+    /// writes 5 by default, shadow-utils' `login.defs` suggests 13, web
+    /// frameworks 10 to 12; 14 leaves one doubling above those and takes
+    /// about 1 to 1.2 s here (cost 10 about 65 ms; each step doubles it).
     pub max_bcrypt_cost: u64,
     /// Most memory a yescrypt hash may use, in bytes (128 × N × r × p).
-    /// Default: 256 MiB (Debian's default parameters use 16 MiB).
+    /// Default: 64 MiB. libxcrypt's default (Debian's, `$y$j9T$`) uses
+    /// 16 MiB; 64 MiB is `mkpasswd -R 7` (`$y$jBT$`), two steps above, and
+    /// takes about 0.2 to 0.3 s here. Each verification in progress holds
+    /// that much memory.
     pub max_yescrypt_memory: u64,
 }
 
 impl Default for CostLimits {
     fn default() -> Self {
         Self {
-            max_sha_rounds: 1_000_000,
-            max_sha1_rounds: 1_000_000,
+            max_sha_rounds: 500_000,
+            max_sha1_rounds: 500_000,
             max_bsdi_rounds: 1_000_000,
-            max_bcrypt_cost: 16,
-            max_yescrypt_memory: 256 << 20,
+            max_bcrypt_cost: 14,
+            max_yescrypt_memory: 64 << 20,
         }
     }
 }
@@ -108,7 +226,8 @@ fn check_cost(format: HashFormat, cost: u64, ceiling: u64) -> Result<(), Error> 
 }
 
 /// Recognises the format of a stored hash and checks its shape and cost,
-/// without hashing anything.
+/// without hashing anything. [`HashCost::of`] does the same and also says
+/// what a verification costs.
 ///
 /// ```
 /// use passwd_auth::{CostLimits, Error, HashFormat, identify};
@@ -119,6 +238,11 @@ fn check_cost(format: HashFormat, cost: u64, ceiling: u64) -> Result<(), Error> 
 /// assert!(matches!(identify(b"$2b$31$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQ", &limits), Err(Error::CostTooHigh { .. })));
 /// ```
 pub fn identify(stored: &[u8], limits: &CostLimits) -> Result<HashFormat, Error> {
+    HashCost::of(stored, limits).map(|cost| cost.format)
+}
+
+/// The shape checks of [`identify`], giving the cost as well.
+fn shape(stored: &[u8], limits: &CostLimits) -> Result<HashCost, Error> {
     if stored.is_empty() {
         return Err(malformed("empty"));
     }
@@ -152,28 +276,39 @@ pub fn identify(stored: &[u8], limits: &CostLimits) -> Result<HashFormat, Error>
         return Err(malformed("not a crypt hash"));
     }
     match stored.len() {
-        13 => Ok(HashFormat::Des),
+        13 => Ok(HashCost::new(HashFormat::Des, DES_WORK)),
         len if len > 13 => Err(unsupported("bigcrypt")),
         _ => Err(malformed("too short for DES")),
     }
 }
 
+/// Exactly `N` items, without allocating (identification runs once per
+/// account at startup).
+fn exactly<'a, const N: usize>(mut items: impl Iterator<Item = &'a str>) -> Option<[&'a str; N]> {
+    let mut out = [""; N];
+    for slot in &mut out {
+        *slot = items.next()?;
+    }
+    items.next().is_none().then_some(out)
+}
+
 /// `1$salt$hash`: salt of at most 8 characters (empty allowed), 22 of hash.
-fn md5(rest: &str) -> Result<HashFormat, Error> {
-    let mut parts = rest.split('$').skip(1);
-    let (Some(salt), Some(hash), None) = (parts.next(), parts.next(), parts.next()) else {
+fn md5(rest: &str) -> Result<HashCost, Error> {
+    let Some([salt, hash]) = exactly(rest.split('$').skip(1)) else {
         return Err(malformed("md5crypt needs $1$salt$hash"));
     };
     if salt.len() > 8 || hash.len() != 22 || !hash.bytes().all(is_crypt64) {
         return Err(malformed("md5crypt salt or hash has the wrong length"));
     }
-    Ok(HashFormat::Md5)
+    Ok(HashCost::new(HashFormat::Md5, MD5_WORK))
 }
 
 /// `5$[rounds=N$]salt$hash` or `6$...`.
-fn sha2(format: HashFormat, rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> {
-    let mut parts: Vec<&str> = rest.split('$').skip(1).collect();
-    if let Some(rounds) = parts.first().and_then(|p| p.strip_prefix("rounds=")) {
+fn sha2(format: HashFormat, rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
+    let mut parts = rest.split('$').skip(1).peekable();
+    // Without `rounds=`, sha-crypt uses 5,000.
+    let mut work = 5000;
+    if let Some(rounds) = parts.peek().and_then(|p| p.strip_prefix("rounds=")) {
         // libxcrypt refuses these outright, so no real file holds them.
         if rounds.is_empty()
             || rounds.starts_with('0')
@@ -187,23 +322,24 @@ fn sha2(format: HashFormat, rest: &str, limits: &CostLimits) -> Result<HashForma
         if !(1000..=999_999_999).contains(&rounds) {
             return Err(malformed("rounds= outside 1000..=999999999"));
         }
-        check_cost(format, rounds, limits.max_sha_rounds)?;
-        parts.remove(0);
+        work = rounds;
+        parts.next();
     }
-    let [salt, hash] = parts[..] else {
+    // The implicit 5,000 counts too, should a ceiling be set below it.
+    check_cost(format, work, limits.max_sha_rounds)?;
+    let Some([salt, hash]) = exactly(parts) else {
         return Err(malformed("sha-crypt needs $id$salt$hash"));
     };
     let expected = if format == HashFormat::Sha256 { 43 } else { 86 };
     if salt.len() > 16 || hash.len() != expected || !hash.bytes().all(is_crypt64) {
         return Err(malformed("sha-crypt salt or hash has the wrong length"));
     }
-    Ok(format)
+    Ok(HashCost::new(format, work))
 }
 
 /// `sha1$rounds$salt$hash`.
-fn sha1(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> {
-    let parts: Vec<&str> = rest.split('$').skip(1).collect();
-    let [rounds, salt, hash] = parts[..] else {
+fn sha1(rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
+    let Some([rounds, salt, hash]) = exactly(rest.split('$').skip(1)) else {
         return Err(malformed("sha1crypt needs $sha1$rounds$salt$hash"));
     };
     let rounds: u64 = rounds
@@ -213,13 +349,12 @@ fn sha1(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> {
         return Err(malformed("sha1crypt fields have the wrong size"));
     }
     check_cost(HashFormat::Sha1, rounds, limits.max_sha1_rounds)?;
-    Ok(HashFormat::Sha1)
+    Ok(HashCost::new(HashFormat::Sha1, rounds))
 }
 
 /// `2b$CC$` + 53 characters of salt and hash.
-fn bcrypt(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> {
-    let parts: Vec<&str> = rest.split('$').skip(1).collect();
-    let [cost, body] = parts[..] else {
+fn bcrypt(rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
+    let Some([cost, body]) = exactly(rest.split('$').skip(1)) else {
         return Err(malformed("bcrypt needs $2b$cost$salthash"));
     };
     if cost.len() != 2 || !cost.bytes().all(|b| b.is_ascii_digit()) {
@@ -235,13 +370,13 @@ fn bcrypt(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> {
         return Err(malformed("bcrypt salt and hash have the wrong length"));
     }
     check_cost(HashFormat::Bcrypt, cost, limits.max_bcrypt_cost)?;
-    Ok(HashFormat::Bcrypt)
+    // 4..=31 was checked above.
+    Ok(HashCost::new(HashFormat::Bcrypt, 1 << cost))
 }
 
 /// `y$params$salt$hash`.
-fn yescrypt_shape(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> {
-    let parts: Vec<&str> = rest.split('$').skip(1).collect();
-    let [params, salt, hash] = parts[..] else {
+fn yescrypt_shape(rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
+    let Some([params, salt, hash]) = exactly(rest.split('$').skip(1)) else {
         return Err(malformed("yescrypt needs $y$params$salt$hash"));
     };
     if salt.is_empty() {
@@ -265,7 +400,7 @@ fn yescrypt_shape(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> 
         settings.memory(),
         limits.max_yescrypt_memory,
     )?;
-    Ok(HashFormat::Yescrypt)
+    Ok(HashCost::new(HashFormat::Yescrypt, settings.work()))
 }
 
 /// The yescrypt "flavor" libxcrypt writes for every `$y$` hash: the
@@ -325,6 +460,11 @@ impl YescryptSettings {
     fn memory(self) -> u64 {
         (128u64 << self.log2_n).saturating_mul(u64::from(self.r))
     }
+
+    /// N * r: time, like memory, grows with it (p = 1, t = 0).
+    fn work(self) -> u64 {
+        (1u64 << self.log2_n).saturating_mul(u64::from(self.r))
+    }
 }
 
 /// Reads yescrypt's variable-length base-64 integers: a first character
@@ -361,7 +501,7 @@ impl Yescrypt64<'_> {
 }
 
 /// `_` + 4 characters of rounds, 4 of salt, 11 of hash.
-fn bsdi(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> {
+fn bsdi(rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
     let bytes = rest.as_bytes();
     if bytes.len() != 19 || !bytes.iter().all(|&b| is_crypt64(b)) {
         return Err(malformed("BSDi DES needs _ and 19 characters"));
@@ -376,7 +516,7 @@ fn bsdi(rest: &str, limits: &CostLimits) -> Result<HashFormat, Error> {
         return Err(malformed("BSDi DES with zero rounds"));
     }
     check_cost(HashFormat::BsdiDes, rounds, limits.max_bsdi_rounds)?;
-    Ok(HashFormat::BsdiDes)
+    Ok(HashCost::new(HashFormat::BsdiDes, rounds))
 }
 
 /// Verifies `password` against a stored crypt hash.

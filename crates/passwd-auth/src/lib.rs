@@ -5,16 +5,20 @@
 //!
 //! * [`PasswdDb`] is built from the *contents* of passwd and shadow files.
 //!   Lines are parsed zero-copy as bytes, and accounts are looked up by name
-//!   in O(1). [`PasswdLine`] and [`ShadowLine`] parse single lines.
+//!   in O(1). [`PasswdLine`] and [`ShadowLine`] parse single lines; shadow
+//!   lines that glibc refuses are refused, and their accounts cannot log in.
 //! * [`verify`] checks a password against one crypt hash. It covers DES,
 //!   BSDi, `$1$`, `$sha1$`, `$5$`, `$6$`, `$2a$`/`$2b$`/`$2y$` and `$y$`.
 //!   Every other format is a typed [`Error::UnsupportedHash`], never a
-//!   match. Absurd costs are refused under [`CostLimits`].
+//!   match. Absurd costs are refused under [`CostLimits`];
+//!   [`HashCost`] reads what a hash costs from its shape.
 //! * [`Authenticator`] combines the two with a [`Policy`]: lock markers,
-//!   empty passwords, expiry judged against a `today` handed in, and a dummy
-//!   verification so that timing does not reveal whether a user exists. The
-//!   verdict is an [`Outcome`], and [`Outcome::wire_code`] maps it to the
-//!   article's `1`/`0`/`-1`.
+//!   empty passwords, the account aging of Linux-PAM 1.6's pam_unix judged
+//!   against a `today` handed in, and a dummy verification as costly as the
+//!   costliest hash in the database, so that refusals cost at least what
+//!   any verification costs. Building one takes milliseconds, whatever the
+//!   number of accounts. The verdict is an [`Outcome`], and
+//!   [`Outcome::wire_code`] maps it to the article's `1`/`0`/`-1`.
 //! * [`exchange::Server`] and [`exchange::Client`] are the Sans-IO machines
 //!   of the auth server's one-line exchange.
 //!
@@ -53,7 +57,7 @@ type MapHasher = std::hash::BuildHasherDefault<std::collections::hash_map::Defau
 
 pub use auth::{Authenticator, Outcome, Policy, WireCode};
 pub use db::{Account, FileKind, PasswdDb, PasswdLine, ShadowInfo, ShadowLine, StoredHash};
-pub use hash::{CostLimits, HashFormat, MAX_PASSWORD_LEN, identify, verify};
+pub use hash::{CostLimits, HashCost, HashFormat, MAX_PASSWORD_LEN, identify, verify};
 
 /// Errors of passwd-auth. None of them carries a password or a hash.
 #[non_exhaustive]

@@ -1,6 +1,7 @@
-//! The account policy on a fixture passwd/shadow pair with one account per
-//! case (tests/fixtures; every password is `secret` unless noted), and the
-//! auth exchange's framing.
+//! The account policy on fixture passwd/shadow pairs with one account per
+//! case (tests/fixtures, and tests/fixtures/pam16 for Linux-PAM 1.6's aging
+//! and glibc's line rules; every password is `secret` unless noted), and
+//! the auth exchange's framing.
 
 use bytes::Bytes;
 use lineproto::testing::{Step, split, transcript};
@@ -49,7 +50,9 @@ fn every_policy_case() {
         (b"victor", "first", Outcome::Authenticated),
         (b"victor", "second", Outcome::WrongPassword),
         (b"walter", "secret", Outcome::Authenticated),
-        (b"crlf", "secret", Outcome::Authenticated),
+        // glibc refuses a shadow line ending in CRLF (the CR lands in the
+        // ninth field), so the account has no shadow entry.
+        (b"crlf", "secret", Outcome::MissingShadowEntry),
         (b"j\xf6rg", "secret", Outcome::Authenticated),
         (b"nosuchuser", "hahaha", Outcome::UnknownUser),
         (b"+@nisgroup", "", Outcome::UnknownUser),
@@ -107,40 +110,173 @@ fn expiry_is_judged_against_the_day_handed_in() {
         auth.authenticate(b"grace", b"secret", 19_500),
         Outcome::AccountExpired
     );
+    // ivan: changed on day 19000, maximum age 90. Since Linux-PAM 1.6 the
+    // change is due on day 19090 itself (the age reaches the maximum).
     assert_eq!(
-        auth.authenticate(b"ivan", b"secret", 19_090),
+        auth.authenticate(b"ivan", b"secret", 19_089),
         Outcome::Authenticated
     );
     assert_eq!(
-        auth.authenticate(b"ivan", b"secret", 19_091),
+        auth.authenticate(b"ivan", b"secret", 19_090),
+        Outcome::PasswordChangeRequired
+    );
+    // judy: the same, and 30 days of inactivity: expired on day 19120.
+    assert_eq!(
+        auth.authenticate(b"judy", b"secret", 19_119),
         Outcome::PasswordChangeRequired
     );
     assert_eq!(
         auth.authenticate(b"judy", b"secret", 19_120),
-        Outcome::PasswordChangeRequired
-    );
-    assert_eq!(
-        auth.authenticate(b"judy", b"secret", 19_121),
         Outcome::PasswordExpired
     );
 }
 
-#[test]
-fn negative_expiry_other_than_minus_one_has_passed() {
-    let passwd = b"a:x:1:1::/:/bin/sh\nb:x:2:2::/:/bin/sh\n";
-    let hash = "$1$saltsalt$9xy1btjgzLYfb7hivXtC//";
-    let shadow = format!("a:{hash}:19000:0:99999:7::-5:\nb:{hash}:19000:0:99999:7::-1:\n");
-    let auth = Authenticator::new(
-        PasswdDb::parse(passwd, Some(shadow.as_bytes())),
+const PAM16_PASSWD: &[u8] = include_bytes!("fixtures/pam16/passwd");
+const PAM16_SHADOW: &[u8] = include_bytes!("fixtures/pam16/shadow");
+
+fn pam16() -> Authenticator {
+    Authenticator::new(
+        PasswdDb::parse(PAM16_PASSWD, Some(PAM16_SHADOW)),
         Policy::default(),
-    );
+    )
+}
+
+/// Linux-PAM 1.6's pam_unix: the password must be changed when its age
+/// *reaches* the maximum, and is expired when it reaches maximum +
+/// inactivity (`>=`; `>` before 1.6); an empty last change disables aging;
+/// the account expires on its expiry day.
+#[test]
+fn linux_pam_1_6_aging() {
+    let auth = pam16();
+    let cases: &[(&[u8], i64, Outcome)] = &[
+        // Changed on day 19900, maximum age 100.
+        (b"maxday", 19_999, Outcome::Authenticated),
+        (b"maxday", TODAY, Outcome::PasswordChangeRequired),
+        // Changed on day 19870, maximum 100, inactivity 30.
+        (b"inactday", 19_969, Outcome::Authenticated),
+        (b"inactday", 19_970, Outcome::PasswordChangeRequired),
+        (b"inactday", 19_999, Outcome::PasswordChangeRequired),
+        (b"inactday", TODAY, Outcome::PasswordExpired),
+        // Empty last change, maximum and inactivity 0: no aging at all.
+        (b"nolast", TODAY, Outcome::Authenticated),
+        // Last change in the future: passes, whatever the maximum.
+        (b"future", TODAY, Outcome::Authenticated),
+        // Expires on day 20000.
+        (b"expday", 19_999, Outcome::Authenticated),
+        (b"expday", TODAY, Outcome::AccountExpired),
+        // The largest numbers glibc reads (it turns them into -1, unset).
+        (b"maxu32", TODAY, Outcome::Authenticated),
+    ];
+    for (user, today, expected) in cases {
+        assert_eq!(
+            &auth.authenticate(user, b"secret", *today),
+            expected,
+            "{} on day {today}",
+            String::from_utf8_lossy(user)
+        );
+        // A wrong password learns nothing about aging.
+        assert_eq!(
+            auth.authenticate(user, b"wrong", *today),
+            Outcome::WrongPassword
+        );
+    }
+}
+
+/// Every line of the pam16 fixture that glibc 2.36's `sgetspent` refuses
+/// (checked with it): the account cannot log in, not even with the right
+/// password, and the line is reported.
+#[test]
+fn lines_glibc_refuses_never_log_in() {
+    let auth = pam16();
+    for user in [
+        // Negative numbers: an expiry of -5 meant "expired" to old
+        // pam_unix, "never" to 1.6; glibc refuses the line.
+        &b"negexpire"[..],
+        b"minusone",
+        b"neglast",
+        // A CR: at the line end (CRLF) or inside a field.
+        b"crlf",
+        b"midcr",
+        // A day count over 32 bits, and a ninth field that is no number.
+        b"toobig",
+        b"badflag",
+        // The first line with the name is malformed; a later good one does
+        // not rescue it.
+        b"dupbad",
+        // The hash is in passwd, but the shadow line is malformed.
+        b"inpasswd",
+    ] {
+        for password in [&b"secret"[..], b"wrong"] {
+            assert_eq!(
+                auth.authenticate(user, password, TODAY),
+                Outcome::MissingShadowEntry,
+                "{}",
+                String::from_utf8_lossy(user)
+            );
+        }
+        let account = auth.db().get(user).expect("the passwd entry is fine");
+        assert!(account.shadow_malformed);
+    }
+    // A malformed line after a good one is ignored, as any later duplicate.
     assert_eq!(
-        auth.authenticate(b"a", b"secret", TODAY),
-        Outcome::AccountExpired
-    );
-    assert_eq!(
-        auth.authenticate(b"b", b"secret", TODAY),
+        auth.authenticate(b"goodfirst", b"secret", TODAY),
         Outcome::Authenticated
+    );
+    let lines: Vec<usize> = auth
+        .db()
+        .problems()
+        .iter()
+        .map(|problem| match problem {
+            Error::MalformedLine {
+                file: FileKind::Shadow,
+                line,
+                ..
+            } => *line,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(lines, [8, 9, 10, 11, 12, 13, 14, 15, 17, 19]);
+    assert_eq!(
+        auth.db().problems()[0].to_string(),
+        "shadow line 8 is malformed: expiry date is not a number from 0 to 4294967295"
+    );
+    assert_eq!(
+        auth.db().problems()[3].to_string(),
+        "shadow line 11 is malformed: line contains a carriage return"
+    );
+}
+
+/// `today - last` overflowed on day i64::MIN, a panic in debug builds
+/// (these tests run with overflow checks). Every account of both fixtures,
+/// on the most extreme days.
+#[test]
+fn regression_extreme_days_never_panic() {
+    let days = [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX - 1, i64::MAX];
+    // Refusals do not depend on the day; a yescrypt ceiling below alice's
+    // hash makes their dummy sha512crypt, and this test fast.
+    let mut cheap = Policy::default();
+    cheap.cost_limits.max_yescrypt_memory = 1 << 20;
+    for auth in [authenticator(cheap), pam16()] {
+        let names: Vec<Bytes> = auth.db().iter().map(|a| a.name.clone()).collect();
+        for name in &names {
+            for today in days {
+                let _ = auth.authenticate(name, b"secret", today);
+            }
+        }
+    }
+    let auth = pam16();
+    // On day i64::MIN every last change is in the future.
+    assert_eq!(
+        auth.authenticate(b"inactday", b"secret", i64::MIN),
+        Outcome::Authenticated
+    );
+    assert_eq!(
+        auth.authenticate(b"inactday", b"secret", i64::MAX),
+        Outcome::PasswordExpired
+    );
+    assert_eq!(
+        auth.authenticate(b"maxu32", b"secret", i64::MAX),
+        Outcome::AccountExpired
     );
 }
 
@@ -163,11 +299,18 @@ fn skipped_lines_are_reported_with_their_numbers() {
     let db = PasswdDb::parse(PASSWD, Some(SHADOW));
     assert_eq!(
         db.problems(),
-        [Error::MalformedLine {
-            file: FileKind::Passwd,
-            line: 26,
-            reason: "user id is not a number"
-        }]
+        [
+            Error::MalformedLine {
+                file: FileKind::Passwd,
+                line: 26,
+                reason: "user id is not a number"
+            },
+            Error::MalformedLine {
+                file: FileKind::Shadow,
+                line: 19,
+                reason: "line contains a carriage return"
+            },
+        ]
     );
 }
 
@@ -176,7 +319,7 @@ fn skipped_lines_are_reported_with_their_numbers() {
 #[test]
 fn regression_every_user_is_found_not_just_the_first() {
     let auth = authenticator(Policy::default());
-    for user in [&b"alice"[..], b"bob", b"walter", b"crlf"] {
+    for user in [&b"alice"[..], b"bob", b"walter", b"j\xf6rg"] {
         assert_eq!(
             auth.authenticate(user, b"secret", TODAY),
             Outcome::Authenticated
