@@ -303,10 +303,11 @@ impl Verifier for Judge {
     }
 }
 
-/// One connection's exchange.
+/// One connection's exchange, and the client's address.
 #[derive(Debug)]
 struct Attempt {
     server: Server<Judge>,
+    peer: IpAddr,
 }
 
 impl std::fmt::Debug for Judge {
@@ -346,6 +347,7 @@ impl Service for Auth {
         };
         Some(Attempt {
             server: Server::new(self.options.clone(), judge),
+            peer: peer.ip(),
         })
     }
 
@@ -361,7 +363,8 @@ impl Service for Auth {
             printable(&user)
         };
         say!(
-            "Verdict for {user}: {} (sent {})",
+            "Verdict for {user} from {}: {} (sent {})",
+            attempt.peer,
             outcome.describe(),
             code.as_str()
         );

@@ -212,7 +212,7 @@ fn start_demo_server() -> io::Result<u16> {
         .collect();
     let mailbox = Mailbox::new("demo", "demo", messages);
     std::thread::spawn(move || {
-        server.serve(move |conn| {
+        server.serve(move |conn, _info| {
             let mut session = Pop3Server::new(mailbox.clone(), Pop3ServerOptions::default());
             let _ = conn.run(&mut session, |_, _| {});
         })

@@ -62,6 +62,25 @@ pub(crate) struct ListenArgs {
     /// seconds before cutting them. A second signal cuts them at once.
     #[arg(long, default_value_t = 10)]
     pub(crate) grace: u64,
+    /// Expect a PROXY protocol header (v1 or v2, HAProxy's send-proxy) on
+    /// connections from the --proxy-from addresses, and count limits
+    /// against the client it names. Off by default.
+    #[arg(long, requires = "proxy_from")]
+    pub(crate) proxy_protocol: bool,
+    /// A load balancer trusted to send PROXY headers (repeat for several).
+    /// Connections from other addresses are served as they are.
+    #[arg(long, value_name = "ADDR", requires = "proxy_protocol")]
+    pub(crate) proxy_from: Vec<std::net::IpAddr>,
+}
+
+impl ListenArgs {
+    fn trusted_proxies(&self) -> Vec<std::net::IpAddr> {
+        if self.proxy_protocol {
+            self.proxy_from.iter().map(|ip| ip.to_canonical()).collect()
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// One protocol, as the serve loops run it.
@@ -73,7 +92,9 @@ pub(crate) trait Service: Send + Sync + 'static {
     /// command); the tokio loop then runs it off the async workers.
     const START_BLOCKS: bool = false;
 
-    /// The machine for a connection from `peer`; `None` closes it unserved.
+    /// The machine for a connection from `peer` (the client a trusted
+    /// balancer's PROXY header named, if there was one); `None` closes it
+    /// unserved.
     fn start(&self, peer: SocketAddr) -> Option<Self::Machine>;
 
     /// Handles one event (prints the article's debug line, say).
@@ -121,6 +142,7 @@ fn serve_std<S: Service>(args: &ListenArgs, service: Arc<S>) -> io::Result<()> {
     options.max_per_peer = args.max_per_peer;
     options.backlog = args.backlog;
     options.shutdown_grace = Duration::from_secs(args.grace);
+    options.trusted_proxies = args.trusted_proxies();
     let server = net_std::Server::bind(args.listen, options)?;
     let stop = server.shutdown_handle();
     let mut signals = signal_hook::iterator::Signals::new([
@@ -138,10 +160,9 @@ fn serve_std<S: Service>(args: &ListenArgs, service: Arc<S>) -> io::Result<()> {
         }
     });
     say!("Waiting for connections...");
-    let handler = move |conn: &mut net_std::Conn<std::net::TcpStream>| {
+    let handler = move |conn: &mut net_std::Conn<std::net::TcpStream>, info: &net_std::ConnInfo| {
         say!("Received connection request");
-        let peer = conn.get_ref().peer_addr();
-        if let Some(mut machine) = peer.ok().and_then(|peer| service.start(peer)) {
+        if let Some(mut machine) = service.start(info.peer_addr) {
             let result = conn.run(&mut machine, |machine, event| {
                 service.on_event(machine, event)
             });
@@ -166,6 +187,7 @@ fn serve_tokio<S: Service>(args: &ListenArgs, service: Arc<S>) -> io::Result<()>
     options.max_per_peer = args.max_per_peer;
     options.backlog = args.backlog;
     options.shutdown_grace = Duration::from_secs(args.grace);
+    options.trusted_proxies = args.trusted_proxies();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -150,11 +150,11 @@ fn answers_the_articles_codes_without_a_line_end() {
         assert_eq!(server.ask("grace:secret"), "0", "expired");
         let printed = server.printed().join("\n");
         assert!(
-            printed.contains("Verdict for alice: authenticated (sent 1)"),
+            printed.contains("Verdict for alice from 127.0.0.1: authenticated (sent 1)"),
             "{printed}"
         );
         assert!(
-            printed.contains("Verdict for grace: account expired (sent 0)"),
+            printed.contains("Verdict for grace from 127.0.0.1: account expired (sent 0)"),
             "{printed}"
         );
         assert!(

@@ -26,9 +26,13 @@
 //! assert!(lines.next_line().is_none());
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod line_buffer;
 mod machine;
+#[cfg(feature = "proxy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
+pub mod proxy;
 mod secret;
 pub mod testing;
 

@@ -39,11 +39,11 @@ fn main() {
         .unwrap_or(if smoke { 0.05 } else { 2.0 });
     let duration = Duration::from_secs_f64(seconds);
 
-    let reverse = start(|conn| {
+    let reverse = start(|conn, _| {
         let server = reverse_proto::server::Server::new(Default::default());
         let _ = conn.run(&mut { server }, |_, _| {});
     });
-    let session = start(|conn| {
+    let session = start(|conn, _| {
         let server = session_proto::server::Server::new(Default::default());
         let _ = conn.run(&mut { server }, |_, _| {});
     });
@@ -132,7 +132,7 @@ fn resident_kib() -> Option<u64> {
 }
 
 fn start(
-    handler: impl Fn(&mut net_std::Conn<TcpStream>) + Send + Sync + 'static,
+    handler: impl Fn(&mut net_std::Conn<TcpStream>, &net_std::ConnInfo) + Send + Sync + 'static,
 ) -> (SocketAddr, ShutdownHandle) {
     let mut options = ServerOptions::default();
     // A client that finished reading has closed; no need to linger long.

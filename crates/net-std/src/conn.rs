@@ -125,6 +125,9 @@ pub struct Conn<S> {
     /// The read timeout last set on the stream; `None` if unknown (never
     /// set here, or the stream was lent out with `get_mut`).
     armed: Option<Option<Duration>>,
+    /// Bytes already read from the stream by someone else (the bytes after
+    /// a PROXY header), handed to the machine before reading any more.
+    received: Vec<u8>,
 }
 
 impl<S: Read + Write + ReadTimeout> Conn<S> {
@@ -134,7 +137,14 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
             stream,
             read_buffer: vec![0; READ_SIZE].into_boxed_slice(),
             armed: None,
+            received: Vec::new(),
         }
+    }
+
+    /// Queues bytes that were read from the stream before this `Conn` took
+    /// it over: the machine gets them before anything read from now on.
+    pub fn push_received(&mut self, bytes: impl AsRef<[u8]>) {
+        self.received.extend_from_slice(bytes.as_ref());
     }
 
     /// The stream.
@@ -167,6 +177,9 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
             match machine.poll_output(Instant::now()) {
                 Output::Transmit(bytes) => self.stream.write_all(&bytes)?,
                 Output::Event(event) => return Ok(Some(event)),
+                Output::Wait { .. } if !self.received.is_empty() => {
+                    machine.handle_input(&std::mem::take(&mut self.received));
+                }
                 Output::Wait { deadline } => {
                     self.stream.flush()?;
                     match self.read_until(deadline)? {

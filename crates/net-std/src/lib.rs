@@ -32,7 +32,7 @@
 //! let addr = server.local_addr()?;
 //! let stop = server.shutdown_handle();
 //! let serving = std::thread::spawn(move || {
-//!     server.serve(|conn| {
+//!     server.serve(|conn, _info| {
 //!         let _ = conn.run(&mut server::Server::new(server::Options::default()), |_, _| {});
 //!     })
 //! });
@@ -63,4 +63,4 @@ pub mod tls;
 
 pub use client::{ClientOptions, connect};
 pub use conn::{Conn, DriveError, READ_SIZE, ReadTimeout};
-pub use server::{Server, ServerOptions, ServerStats, ShutdownHandle};
+pub use server::{ConnInfo, Server, ServerOptions, ServerStats, ShutdownHandle};

@@ -50,6 +50,17 @@ pub struct ServerOptions {
     pub shutdown_grace: Duration,
     /// Stack size of each connection thread. Default: 256 KiB.
     pub thread_stack_size: usize,
+    /// Load balancers whose connections start with a PROXY protocol header
+    /// (v1 or v2, as HAProxy's `send-proxy` and `send-proxy-v2` write it).
+    /// A connection from one of these addresses must send the header
+    /// within [`proxy_header_timeout`](Self::proxy_header_timeout) or is
+    /// closed; the client it names is then the connection's peer for the
+    /// per-peer cap and for [`ConnInfo::peer_addr`]. Connections from other
+    /// addresses are served as they are: nobody else can claim an address.
+    /// Default: none (the PROXY protocol is off).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// How long a trusted balancer may take to send the header. Default: 5 s.
+    pub proxy_header_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -62,8 +73,24 @@ impl Default for ServerOptions {
             close_linger: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
             thread_stack_size: 256 * 1024,
+            trusted_proxies: Vec::new(),
+            proxy_header_timeout: Duration::from_secs(5),
         }
     }
+}
+
+/// What the server knows about a connection it hands to the handler.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// The client: the socket's peer, or the client a trusted balancer's
+    /// PROXY header named.
+    pub peer_addr: SocketAddr,
+    /// The balancer the connection came through, if it sent a PROXY header.
+    pub proxy_addr: Option<SocketAddr>,
+    /// A number unique to this connection within its server, counting from
+    /// zero in the order connections were accepted.
+    pub id: u64,
 }
 
 /// Counters of a running [`Server`], from [`ShutdownHandle::stats`].
@@ -75,6 +102,9 @@ pub struct ServerStats {
     /// Connections closed at once because their address held
     /// [`max_per_peer`](ServerOptions::max_per_peer) already.
     pub refused_over_peer_cap: u64,
+    /// Connections from a trusted balancer closed because they sent no
+    /// valid PROXY header in time.
+    pub refused_proxy_header: u64,
     /// Connections open right now.
     pub open: usize,
 }
@@ -95,7 +125,7 @@ pub struct ServerStats {
 /// let addr = server.local_addr()?;
 /// let stop = server.shutdown_handle();
 /// let serving = std::thread::spawn(move || {
-///     server.serve(|conn| {
+///     server.serve(|conn, _info| {
 ///         let _ = conn.run(&mut Reverse::new(Options::default()), |_, _| {});
 ///     })
 /// });
@@ -133,6 +163,7 @@ struct Shared {
     next_id: AtomicU64,
     accepted: AtomicU64,
     refused_over_peer_cap: AtomicU64,
+    refused_proxy_header: AtomicU64,
     open: Mutex<Registry>,
     /// Signalled whenever a connection ends or shutdown starts.
     changed: Condvar,
@@ -141,8 +172,10 @@ struct Shared {
 /// The open connections.
 #[derive(Debug, Default)]
 struct Registry {
-    /// Clones of the streams, so shutdown can cut them, and their peers.
-    streams: HashMap<u64, (TcpStream, IpAddr)>,
+    /// Clones of the streams, so shutdown can cut them, and the address
+    /// each counts against (none yet for a balancer's connection whose
+    /// PROXY header has not arrived).
+    streams: HashMap<u64, (TcpStream, Option<IpAddr>)>,
     /// How many connections each address holds; an address leaves the map
     /// when its last connection ends, so the map is never larger than
     /// `streams`.
@@ -159,7 +192,7 @@ impl Registry {
     }
 
     fn remove(&mut self, id: u64) {
-        if let Some((_, peer)) = self.streams.remove(&id) {
+        if let Some((_, Some(peer))) = self.streams.remove(&id) {
             if let Some(count) = self.per_peer.get_mut(&peer) {
                 *count -= 1;
                 if *count == 0 {
@@ -167,6 +200,20 @@ impl Registry {
                 }
             }
         }
+    }
+
+    /// Counts connection `id` against `peer`, unless `peer` holds `cap`
+    /// already (`0`: no cap).
+    fn count_peer(&mut self, id: u64, peer: IpAddr, cap: usize) -> bool {
+        let held = self.per_peer.get(&peer).copied().unwrap_or(0);
+        if cap != 0 && held >= cap {
+            return false;
+        }
+        if let Some(entry) = self.streams.get_mut(&id) {
+            *self.per_peer.entry(peer).or_insert(0) += 1;
+            entry.1 = Some(peer);
+        }
+        true
     }
 
     fn cut_all(&self) {
@@ -219,6 +266,7 @@ impl Server {
                 next_id: AtomicU64::new(0),
                 accepted: AtomicU64::new(0),
                 refused_over_peer_cap: AtomicU64::new(0),
+                refused_proxy_header: AtomicU64::new(0),
                 open: Mutex::new(Registry::default()),
                 changed: Condvar::new(),
             }),
@@ -246,7 +294,7 @@ impl Server {
     /// left, too many open files) are retried.
     pub fn serve<F>(self, handler: F) -> io::Result<()>
     where
-        F: Fn(&mut Conn<TcpStream>) + Send + Sync + 'static,
+        F: Fn(&mut Conn<TcpStream>, &ConnInfo) + Send + Sync + 'static,
     {
         let handler = Arc::new(handler);
         let result = self.accept_loop(&handler);
@@ -280,7 +328,7 @@ impl Server {
 
     fn accept_loop<F>(&self, handler: &Arc<F>) -> io::Result<()>
     where
-        F: Fn(&mut Conn<TcpStream>) + Send + Sync + 'static,
+        F: Fn(&mut Conn<TcpStream>, &ConnInfo) + Send + Sync + 'static,
     {
         while !self.shared.stopping.load(Ordering::SeqCst) {
             self.wait_for_a_free_slot();
@@ -290,7 +338,7 @@ impl Server {
             let Some((stream, peer)) = self.accept()? else {
                 continue;
             };
-            let Some(id) = self.register(&stream, peer.ip()) else {
+            let Some(id) = self.register(&stream, peer) else {
                 continue;
             };
             let handler = Arc::clone(handler);
@@ -304,7 +352,7 @@ impl Server {
                         shared: &shared,
                         id,
                     };
-                    serve_connection(stream, &options, &*handler);
+                    serve_connection(stream, peer, id, &shared, &options, &*handler);
                 });
             if spawned.is_err() {
                 // Out of threads: this connection is dropped, the next may fit.
@@ -319,7 +367,7 @@ impl Server {
     /// the article's servers, which exit after their first client.
     pub fn serve_one<F>(self, handler: F) -> io::Result<()>
     where
-        F: FnOnce(&mut Conn<TcpStream>),
+        F: FnOnce(&mut Conn<TcpStream>, &ConnInfo),
     {
         loop {
             if self.shared.stopping.load(Ordering::SeqCst) {
@@ -328,11 +376,14 @@ impl Server {
             if let Some((stream, peer)) = self.accept()? {
                 // Unregistered (if the stream cannot be cloned), the
                 // connection is still served; shutdown just cannot cut it short.
-                let _unregister = self.register(&stream, peer.ip()).map(|id| Unregister {
+                let Some(id) = self.register(&stream, peer) else {
+                    continue;
+                };
+                let _unregister = Unregister {
                     shared: &self.shared,
                     id,
-                });
-                serve_connection(stream, &self.options, handler);
+                };
+                serve_connection(stream, peer, id, &self.shared, &self.options, handler);
                 return Ok(());
             }
         }
@@ -380,24 +431,27 @@ impl Server {
 
     /// Records an open connection so shutdown can reach it; `None` if its
     /// address is over the cap, the server is stopping, or the stream
-    /// cannot be cloned (the connection is then dropped).
-    fn register(&self, stream: &TcpStream, peer: IpAddr) -> Option<u64> {
+    /// cannot be cloned (the connection is then dropped). A trusted
+    /// balancer's connection counts against no address until its PROXY
+    /// header names the client.
+    fn register(&self, stream: &TcpStream, peer: SocketAddr) -> Option<u64> {
         let clone = stream.try_clone().ok()?;
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let mut open = self.shared.open();
         if self.shared.stopping.load(Ordering::SeqCst) {
             return None;
         }
-        let held = open.per_peer.get(&peer).copied().unwrap_or(0);
-        let cap = self.options.max_per_peer;
-        if cap != 0 && held >= cap {
+        open.streams.insert(id, (clone, None));
+        let ip = peer.ip().to_canonical();
+        if !self.options.trusted_proxies.contains(&ip)
+            && !open.count_peer(id, ip, self.options.max_per_peer)
+        {
+            open.streams.remove(&id);
             self.shared
                 .refused_over_peer_cap
                 .fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        *open.per_peer.entry(peer).or_insert(0) += 1;
-        open.streams.insert(id, (clone, peer));
         self.shared.accepted.fetch_add(1, Ordering::Relaxed);
         Some(id)
     }
@@ -436,16 +490,79 @@ fn backlog_arg(backlog: u32) -> i32 {
 }
 
 fn serve_connection(
-    stream: TcpStream,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    shared: &Shared,
     options: &ServerOptions,
-    handler: impl FnOnce(&mut Conn<TcpStream>),
+    handler: impl FnOnce(&mut Conn<TcpStream>, &ConnInfo),
 ) {
     // Failing to set an option leaves the OS default, which still works.
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(options.write_timeout.filter(|t| !t.is_zero()));
+    let mut info = ConnInfo {
+        peer_addr: peer,
+        proxy_addr: None,
+        id,
+    };
+    let mut early = Vec::new();
+    if options.trusted_proxies.contains(&peer.ip().to_canonical()) {
+        let Some((client, after_header)) = read_proxy_header(&mut stream, options) else {
+            shared.refused_proxy_header.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        if let Some(client) = client {
+            info.peer_addr = client;
+            info.proxy_addr = Some(peer);
+        }
+        if !shared
+            .open()
+            .count_peer(id, info.peer_addr.ip().to_canonical(), options.max_per_peer)
+        {
+            shared.refused_over_peer_cap.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        early = after_header;
+    }
     let mut conn = Conn::new(stream);
-    handler(&mut conn);
+    conn.push_received(early);
+    handler(&mut conn, &info);
     close_gracefully(conn.into_inner(), options.close_linger);
+}
+
+/// Reads a trusted balancer's PROXY header within the configured time:
+/// the client it names, and the bytes that came after it. `None` if the
+/// header is missing, malformed or late.
+fn read_proxy_header(
+    stream: &mut TcpStream,
+    options: &ServerOptions,
+) -> Option<(Option<SocketAddr>, Vec<u8>)> {
+    use lineproto::proxy::{MAX_HEADER_LEN, Preamble, read_preamble};
+    let deadline = Instant::now() + options.proxy_header_timeout;
+    let mut received = Vec::with_capacity(256);
+    let mut chunk = [0u8; 512];
+    loop {
+        match read_preamble(&received) {
+            Ok(Preamble::Complete { client, len }) => {
+                return Some((client, received.split_off(len)));
+            }
+            Ok(Preamble::Incomplete) => {}
+            Err(_) => return None,
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return None;
+        }
+        // Never read past what a header can be, so the bytes after it stay
+        // few; they go to the machine first.
+        let room = (MAX_HEADER_LEN + 1 - received.len()).min(chunk.len());
+        match stream.read(&mut chunk[..room]) {
+            Ok(0) => return None,
+            Ok(read) => received.extend_from_slice(&chunk[..read]),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
 }
 
 /// Half-closes, then reads and discards until the peer closes or `linger`
@@ -499,6 +616,7 @@ impl ShutdownHandle {
         ServerStats {
             accepted: self.shared.accepted.load(Ordering::Relaxed),
             refused_over_peer_cap: self.shared.refused_over_peer_cap.load(Ordering::Relaxed),
+            refused_proxy_header: self.shared.refused_proxy_header.load(Ordering::Relaxed),
             open: self.shared.open().len(),
         }
     }

@@ -32,7 +32,7 @@ impl Drop for Running {
 
 fn start(
     options: ServerOptions,
-    handler: impl Fn(&mut net_std::Conn<TcpStream>) + Send + Sync + 'static,
+    handler: impl Fn(&mut net_std::Conn<TcpStream>, &net_std::ConnInfo) + Send + Sync + 'static,
 ) -> Running {
     let server = Server::bind("127.0.0.1:0", options).unwrap();
     let addr = server.local_addr().unwrap();
@@ -46,7 +46,7 @@ fn start(
 }
 
 fn reverse_server(options: ServerOptions) -> Running {
-    start(options, |conn| {
+    start(options, |conn, _| {
         let _ = conn.run(
             &mut reverse_server::Server::new(reverse_server::Options::default()),
             |_, _| {},
@@ -55,7 +55,7 @@ fn reverse_server(options: ServerOptions) -> Running {
 }
 
 fn session_server(options: ServerOptions) -> Running {
-    start(options, |conn| {
+    start(options, |conn, _| {
         let _ = conn.run(
             &mut session_server::Server::new(session_server::Options::default()),
             |_, _| {},
@@ -150,7 +150,7 @@ fn two_hundred_concurrent_sessions_all_get_their_replies() {
 /// sends, while twenty others are served meanwhile.
 #[test]
 fn a_slow_drip_client_is_cut_at_the_request_deadline_while_others_are_served() {
-    let server = start(ServerOptions::default(), |conn| {
+    let server = start(ServerOptions::default(), |conn, _| {
         let mut options = reverse_server::Options::default();
         options.request_timeout = Some(Duration::from_millis(500));
         let _ = conn.run(&mut reverse_server::Server::new(options), |_, _| {});
@@ -387,7 +387,7 @@ fn serve_one_serves_a_single_client_then_returns() {
     let server = Server::bind("127.0.0.1:0", ServerOptions::default()).unwrap();
     let addr = server.local_addr().unwrap();
     let serving = thread::spawn(move || {
-        server.serve_one(|conn| {
+        server.serve_one(|conn, _| {
             let _ = conn.run(
                 &mut reverse_server::Server::new(reverse_server::Options::default()),
                 |_, _| {},
@@ -427,4 +427,116 @@ fn connect_reports_a_closed_port() {
         listener.local_addr().unwrap().port()
     };
     assert!(connect(("127.0.0.1", port), &ClientOptions::default()).is_err());
+}
+
+/// A server whose handler records each connection's `ConnInfo` and reverses
+/// one line.
+fn recording_server(
+    options: ServerOptions,
+) -> (Running, std::sync::mpsc::Receiver<net_std::ConnInfo>) {
+    let (sender, infos) = std::sync::mpsc::channel();
+    let sender = std::sync::Mutex::new(sender);
+    let server = start(options, move |conn, info| {
+        let _ = sender.lock().unwrap().send(info.clone());
+        let _ = conn.run(
+            &mut reverse_server::Server::new(reverse_server::Options::default()),
+            |_, _| {},
+        );
+    });
+    (server, infos)
+}
+
+fn exchange(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(bytes).unwrap();
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    reply
+}
+
+fn trusting_localhost() -> ServerOptions {
+    let mut options = ServerOptions::default();
+    options.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    options.proxy_header_timeout = Duration::from_secs(2);
+    options
+}
+
+#[test]
+fn a_trusted_balancers_proxy_header_names_the_client() {
+    let (server, infos) = recording_server(trusting_localhost());
+    let reply = exchange(
+        server.addr,
+        b"PROXY TCP4 192.0.2.7 198.51.100.1 51000 1234\r\njack\n",
+    );
+    assert_eq!(reply, b"kcaj\n");
+    let info = infos.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(info.peer_addr, "192.0.2.7:51000".parse().unwrap());
+    assert_eq!(
+        info.proxy_addr.map(|addr| addr.ip()),
+        Some("127.0.0.1".parse().unwrap())
+    );
+}
+
+#[test]
+fn a_trusted_balancer_without_a_header_is_refused_and_counted() {
+    let (server, infos) = recording_server(trusting_localhost());
+    assert_eq!(exchange(server.addr, b"jack\n"), b"");
+    assert!(infos.recv_timeout(Duration::from_millis(300)).is_err());
+    assert_eq!(server.stop.stats().refused_proxy_header, 1);
+}
+
+#[test]
+fn an_untrusted_peer_cannot_claim_an_address() {
+    let mut options = ServerOptions::default();
+    options.trusted_proxies = vec!["127.0.0.9".parse().unwrap()];
+    let (server, infos) = recording_server(options);
+    // The header is just the request's text here.
+    let reply = exchange(
+        server.addr,
+        b"PROXY TCP4 192.0.2.7 198.51.100.1 51000 1234\r\n",
+    );
+    assert_eq!(reply, b"4321 00015 1.001.15.891 7.2.0.291 4PCT YXORP\n");
+    let info = infos.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        info.peer_addr.ip(),
+        "127.0.0.1".parse::<std::net::IpAddr>().unwrap()
+    );
+    assert_eq!(info.proxy_addr, None);
+}
+
+#[test]
+fn the_per_peer_cap_counts_the_client_behind_the_balancer() {
+    let mut options = trusting_localhost();
+    options.max_per_peer = 1;
+    let server = start(options, |conn, _| {
+        let _ = conn.run(
+            &mut session_server::Server::new(session_server::Options::default()),
+            |_, _| {},
+        );
+    });
+    let through = |client: &str| {
+        let mut stream = TcpStream::connect(server.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .write_all(format!("PROXY TCP4 {client} 198.51.100.1 51000 1234\r\n").as_bytes())
+            .unwrap();
+        let mut banner = vec![0; GREETING.len()];
+        let greeted = stream.read_exact(&mut banner).is_ok();
+        (stream, greeted)
+    };
+    let (_first, greeted) = through("192.0.2.7");
+    assert!(greeted);
+    let (_second, greeted) = through("192.0.2.7");
+    assert!(!greeted, "the same client got a second connection");
+    let (_other, greeted) = through("192.0.2.8");
+    assert!(
+        greeted,
+        "another client behind the same balancer was refused"
+    );
+    assert_eq!(server.stop.stats().refused_over_peer_cap, 1);
 }

@@ -182,6 +182,9 @@ pub struct Conn<S> {
     input_closed: bool,
     /// A read error met while reading ahead, reported at the next read.
     read_error: Option<io::Error>,
+    /// Bytes read from the stream before this `Conn` took it over (those
+    /// after a PROXY header), handed to the machine before any read.
+    received: Vec<u8>,
     on_drop: Option<DropHook<S>>,
 }
 
@@ -214,8 +217,15 @@ impl<S> Conn<S> {
             undrained: 0,
             input_closed: false,
             read_error: None,
+            received: Vec::new(),
             on_drop: None,
         }
+    }
+
+    /// Queues bytes that were read from the stream before this `Conn` took
+    /// it over: the machine gets them before anything read from now on.
+    pub fn push_received(&mut self, bytes: impl AsRef<[u8]>) {
+        self.received.extend_from_slice(bytes.as_ref());
     }
 
     pub(crate) fn with_drop_hook(
@@ -305,6 +315,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             match machine.poll_output(now()) {
                 Output::Transmit(bytes) => self.unsent = bytes,
                 Output::Event(event) => return Ok(Some(event)),
+                Output::Wait { .. } if !self.received.is_empty() => {
+                    machine.handle_input(&std::mem::take(&mut self.received));
+                }
                 Output::Wait { deadline } => self.wait(machine, deadline).await?,
                 Output::Done(Ok(())) => return Ok(None),
                 Output::Done(Err(error)) => return Err(DriveError::Protocol(error)),

@@ -44,6 +44,17 @@ pub struct ServerOptions {
     /// On shutdown, how long open connections may go on before they are
     /// dropped. Default: 10 s.
     pub shutdown_grace: Duration,
+    /// Load balancers whose connections start with a PROXY protocol header
+    /// (v1 or v2, as HAProxy's `send-proxy` and `send-proxy-v2` write it).
+    /// A connection from one of these addresses must send the header
+    /// within [`proxy_header_timeout`](Self::proxy_header_timeout) or is
+    /// closed; the client it names is then the connection's peer for the
+    /// per-peer cap and for [`ConnInfo::peer_addr`]. Connections from other
+    /// addresses are served as they are: nobody else can claim an address.
+    /// Default: none (the PROXY protocol is off).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// How long a trusted balancer may take to send the header. Default: 5 s.
+    pub proxy_header_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -55,6 +66,8 @@ impl Default for ServerOptions {
             write_timeout: Some(Duration::from_secs(30)),
             close_linger: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
+            proxy_header_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -63,8 +76,11 @@ impl Default for ServerOptions {
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnInfo {
-    /// The peer's address.
+    /// The client: the socket's peer, or the client a trusted balancer's
+    /// PROXY header named.
     pub peer_addr: SocketAddr,
+    /// The balancer the connection came through, if it sent a PROXY header.
+    pub proxy_addr: Option<SocketAddr>,
     /// A number unique to this connection within its server, counting from
     /// zero in the order connections were accepted.
     pub id: u64,
@@ -82,6 +98,9 @@ pub struct ServerStats {
     /// Connections closed at once because their peer address already had
     /// [`ServerOptions::max_per_peer`] open.
     pub refused_over_peer_cap: u64,
+    /// Connections from a trusted balancer closed because they sent no
+    /// valid PROXY header in time.
+    pub refused_proxy_header: u64,
 }
 
 /// A TCP server that hands each connection, in its own task, to a handler.
@@ -115,6 +134,7 @@ struct Shared {
     accepted: AtomicU64,
     open: AtomicUsize,
     refused_over_peer_cap: AtomicU64,
+    refused_proxy_header: AtomicU64,
     /// Open connections per peer address; an address leaves the map when
     /// its count reaches zero, so the map is bounded by the open
     /// connections.
@@ -173,6 +193,7 @@ impl Server {
                 accepted: AtomicU64::new(0),
                 open: AtomicUsize::new(0),
                 refused_over_peer_cap: AtomicU64::new(0),
+                refused_proxy_header: AtomicU64::new(0),
                 peers: Mutex::new(HashMap::new()),
             }),
         })
@@ -204,17 +225,21 @@ impl Server {
     /// returned.
     ///
     /// Must be called within a tokio runtime with time and I/O enabled.
-    pub async fn serve<H, F>(self, mut handler: H) -> io::Result<()>
+    pub async fn serve<H, F>(self, handler: H) -> io::Result<()>
     where
-        H: FnMut(Conn<TcpStream>, ConnInfo) -> F,
+        H: Fn(Conn<TcpStream>, ConnInfo) -> F + Send + Sync + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
+        // Shared with the connection tasks: a balancer's connection calls
+        // the handler only once its PROXY header has arrived.
+        let handler = Arc::new(handler);
         let Self {
             listener,
             options,
             shared,
             ..
         } = self;
+        let options = Arc::new(options);
         let listener = TcpListener::from_std(listener)?;
         let slots = Arc::new(Semaphore::new(
             options.max_connections.clamp(1, Semaphore::MAX_PERMITS),
@@ -246,13 +271,35 @@ impl Server {
                     AcceptError::Fatal(error) => break Err(error),
                 },
             };
+            let slot = slot.take();
+            if options
+                .trusted_proxies
+                .contains(&peer_addr.ip().to_canonical())
+            {
+                let (shared, options, handler) = (
+                    Arc::clone(&shared),
+                    Arc::clone(&options),
+                    Arc::clone(&handler),
+                );
+                tasks.spawn(async move {
+                    let _slot = slot;
+                    let Some((stream, addrs, early, _peer)) =
+                        through_proxy(&shared, &options, stream, peer_addr).await
+                    else {
+                        return;
+                    };
+                    let (mut conn, info, session) = prepare(&shared, &options, stream, addrs);
+                    conn.push_received(early);
+                    session.run(handler(conn, info)).await;
+                });
+                continue;
+            }
             let Ok(peer) = PeerSlot::enter(&shared, peer_addr.ip(), options.max_per_peer) else {
                 shared.refused_over_peer_cap.fetch_add(1, Ordering::Relaxed);
                 drop(stream);
                 continue;
             };
-            let slot = slot.take();
-            let (conn, info, session) = prepare(&shared, &options, stream, peer_addr);
+            let (conn, info, session) = prepare(&shared, &options, stream, (peer_addr, None));
             let handling = handler(conn, info);
             tasks.spawn(async move {
                 let _slot = slot;
@@ -303,7 +350,19 @@ impl Server {
             }
         };
         drop(listener);
-        let (conn, info, session) = prepare(&shared, &options, stream, peer_addr);
+        let (stream, addrs, early, _peer) = if options
+            .trusted_proxies
+            .contains(&peer_addr.ip().to_canonical())
+        {
+            match through_proxy(&shared, &options, stream, peer_addr).await {
+                Some(through) => through,
+                None => return Ok(()),
+            }
+        } else {
+            (stream, (peer_addr, None), Vec::new(), None)
+        };
+        let (mut conn, info, session) = prepare(&shared, &options, stream, addrs);
+        conn.push_received(early);
         let session = session.run(handler(conn, info));
         let grace = async {
             shared.stopped().await;
@@ -320,12 +379,13 @@ fn prepare(
     shared: &Arc<Shared>,
     options: &ServerOptions,
     stream: TcpStream,
-    peer_addr: SocketAddr,
+    (peer_addr, proxy_addr): (SocketAddr, Option<SocketAddr>),
 ) -> (Conn<TcpStream>, ConnInfo, Session) {
     // Failing to set it leaves the OS default, which still works.
     let _ = stream.set_nodelay(true);
     let info = ConnInfo {
         peer_addr,
+        proxy_addr,
         id: shared.next_id.fetch_add(1, Ordering::Relaxed),
     };
     shared.accepted.fetch_add(1, Ordering::Relaxed);
@@ -341,6 +401,63 @@ fn prepare(
         linger: options.close_linger,
     };
     (conn, info, session)
+}
+
+/// Reads a trusted balancer's PROXY header within the configured time and
+/// counts the connection against the client it names: the stream, (client,
+/// balancer), the bytes after the header, and the client's slot under the
+/// per-peer cap. `None` (counted, and the connection dropped) if the header
+/// is missing, malformed or late, or the client is over its cap.
+async fn through_proxy(
+    shared: &Arc<Shared>,
+    options: &ServerOptions,
+    mut stream: TcpStream,
+    balancer: SocketAddr,
+) -> Option<(
+    TcpStream,
+    (SocketAddr, Option<SocketAddr>),
+    Vec<u8>,
+    Option<PeerSlot>,
+)> {
+    use lineproto::proxy::{MAX_HEADER_LEN, Preamble, read_preamble};
+    use tokio::io::AsyncReadExt;
+
+    let header = async {
+        let mut received = Vec::with_capacity(256);
+        let mut chunk = [0u8; 512];
+        loop {
+            match read_preamble(&received) {
+                Ok(Preamble::Complete { client, len }) => {
+                    return Some((client, received.split_off(len)));
+                }
+                Ok(Preamble::Incomplete) => {}
+                Err(_) => return None,
+            }
+            // Never read past what a header can be: the bytes after it go
+            // to the machine first, and stay few.
+            let room = (MAX_HEADER_LEN + 1 - received.len()).min(chunk.len());
+            match stream.read(&mut chunk[..room]).await {
+                Ok(0) | Err(_) => return None,
+                Ok(read) => received.extend_from_slice(&chunk[..read]),
+            }
+        }
+    };
+    let Ok(Some((client, early))) =
+        tokio::time::timeout(options.proxy_header_timeout, header).await
+    else {
+        shared.refused_proxy_header.fetch_add(1, Ordering::Relaxed);
+        return None;
+    };
+    let addrs = match client {
+        Some(client) => (client, Some(balancer)),
+        // `PROXY UNKNOWN` or a health check: the balancer's own connection.
+        None => (balancer, None),
+    };
+    let Ok(slot) = PeerSlot::enter(shared, addrs.0.ip(), options.max_per_peer) else {
+        shared.refused_over_peer_cap.fetch_add(1, Ordering::Relaxed);
+        return None;
+    };
+    Some((stream, addrs, early, Some(slot)))
 }
 
 /// One connection, from the server's side: counted as open while this
@@ -473,6 +590,7 @@ impl ShutdownHandle {
             accepted: self.shared.accepted.load(Ordering::Relaxed),
             open: self.shared.open.load(Ordering::Relaxed),
             refused_over_peer_cap: self.shared.refused_over_peer_cap.load(Ordering::Relaxed),
+            refused_proxy_header: self.shared.refused_proxy_header.load(Ordering::Relaxed),
         }
     }
 }

@@ -333,3 +333,119 @@ async fn connect_fails_cleanly_when_nothing_listens() {
     let error = connect(addr, &ClientOptions::default()).await.unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);
 }
+
+/// An echo server whose handler records each connection's `ConnInfo`.
+fn recording(
+    options: ServerOptions,
+) -> (
+    SocketAddr,
+    ShutdownHandle,
+    tokio::sync::mpsc::UnboundedReceiver<net_tokio::ConnInfo>,
+) {
+    let server = Server::bind("127.0.0.1:0", options).unwrap();
+    let addr = server.local_addr();
+    let handle = server.shutdown_handle();
+    let (sender, infos) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(server.serve(move |mut conn, info| {
+        let _ = sender.send(info);
+        async move {
+            let _ = conn.run(&mut EchoLine::new(None), |_, _| {}).await;
+        }
+    }));
+    (addr, handle, infos)
+}
+
+fn trusting_localhost() -> ServerOptions {
+    let mut options = options();
+    options.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    options
+}
+
+/// Sends `bytes`, half-closes, and reads everything back.
+async fn exchange(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut reply)).await;
+    reply
+}
+
+#[tokio::test]
+async fn a_trusted_balancers_proxy_header_names_the_client() {
+    let (addr, _handle, mut infos) = recording(trusting_localhost());
+    let reply = exchange(
+        addr,
+        b"PROXY TCP4 192.0.2.7 198.51.100.1 51000 1234\r\njack\n",
+    )
+    .await;
+    assert_eq!(reply, b"jack\n");
+    let info = infos.recv().await.unwrap();
+    assert_eq!(info.peer_addr, "192.0.2.7:51000".parse().unwrap());
+    assert_eq!(
+        info.proxy_addr.map(|addr| addr.ip()),
+        Some("127.0.0.1".parse().unwrap())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_trusted_balancer_without_a_header_is_refused_at_the_timeout() {
+    let (addr, handle, mut infos) = recording(trusting_localhost());
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // A partial header, then silence: cut at the 5 s header timeout.
+    stream.write_all(b"PROXY TCP4 192.0.2.7").await.unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest).await;
+    assert!(rest.is_empty());
+    assert!(started.elapsed() >= Duration::from_secs(5));
+    until(&handle, |stats| stats.refused_proxy_header == 1).await;
+    assert!(infos.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn an_untrusted_peer_cannot_claim_an_address() {
+    let mut options = options();
+    options.trusted_proxies = vec!["127.0.0.9".parse().unwrap()];
+    let (addr, _handle, mut infos) = recording(options);
+    let header = b"PROXY TCP4 192.0.2.7 198.51.100.1 51000 1234\r\n";
+    // Echoed as a line (the echo machine drops the CR).
+    assert_eq!(
+        exchange(addr, header).await,
+        b"PROXY TCP4 192.0.2.7 198.51.100.1 51000 1234\n"
+    );
+    let info = infos.recv().await.unwrap();
+    assert_eq!(
+        info.peer_addr.ip(),
+        "127.0.0.1".parse::<std::net::IpAddr>().unwrap()
+    );
+    assert_eq!(info.proxy_addr, None);
+}
+
+#[tokio::test]
+async fn the_per_peer_cap_counts_the_client_behind_the_balancer() {
+    let mut options = trusting_localhost();
+    options.max_per_peer = 1;
+    let (addr, handle, _infos) = recording(options);
+    let through = |client: &'static str| async move {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(format!("PROXY TCP4 {client} 198.51.100.1 51000 1234\r\nhi\n").as_bytes())
+            .await
+            .unwrap();
+        let mut echo = [0u8; 3];
+        let served = tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut echo))
+            .await
+            .is_ok_and(|read| read.is_ok());
+        (stream, served)
+    };
+    let (_first, served) = through("192.0.2.7").await;
+    assert!(served);
+    let (_second, served) = through("192.0.2.7").await;
+    assert!(!served, "the same client got a second connection");
+    let (_other, served) = through("192.0.2.8").await;
+    assert!(
+        served,
+        "another client behind the same balancer was refused"
+    );
+    assert_eq!(handle.stats().refused_over_peer_cap, 1);
+}

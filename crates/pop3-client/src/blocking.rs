@@ -44,7 +44,7 @@ type Connection = Conn<Box<dyn Stream>>;
 /// let server = Server::bind("127.0.0.1:0", ServerOptions::default())?;
 /// let addr = server.local_addr()?;
 /// let stop = server.shutdown_handle();
-/// std::thread::spawn(move || server.serve(|conn| {
+/// std::thread::spawn(move || server.serve(|conn, _info| {
 ///     let mailbox = Mailbox::new("john", "doe", vec!["Subject: hi\r\n\r\nHello\r\n".into()]);
 ///     let _ = conn.run(&mut Pop3Server::new(mailbox, Pop3ServerOptions::default()), |_, _| {});
 /// }));

@@ -20,7 +20,7 @@ fn demo() -> u16 {
     let server = Server::bind("127.0.0.1:0", ServerOptions::default()).unwrap();
     let port = server.local_addr().unwrap().port();
     thread::spawn(move || {
-        server.serve(|conn: &mut Conn<TcpStream>| {
+        server.serve(|conn: &mut Conn<TcpStream>, _: &net_std::ConnInfo| {
             let _ = conn.run(&mut demo_server(), |_, _| {});
         })
     });
