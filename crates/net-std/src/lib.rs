@@ -10,9 +10,12 @@
 //!   serve-one-then-exit behaviour.
 //! * [`connect`] opens a client connection with connect, read and write
 //!   timeouts.
-//! * With the `tls` feature, `tls` adds client-side TLS through rustls
-//!   (ring provider), for implicit TLS and a STARTTLS switch in any
-//!   protocol.
+//! * With the `tls` feature, `tls` adds TLS through rustls (ring
+//!   provider), client and server side, for implicit TLS and a STARTTLS
+//!   switch in any protocol, a server handshake deadline
+//!   (`tls::accept_until`), and `tls::trust` for the client's trust
+//!   settings (a CA file, a certificate pinned by its SHA-256
+//!   fingerprint).
 //!
 //! This crate knows no protocol: it depends on [`lineproto`] for the
 //! contract and on nothing that parses a protocol. Protocol crates build

@@ -2,11 +2,14 @@
 //!
 //! [`connect`] takes a plain byte stream, completes the client handshake
 //! on it, and returns a [`TlsStream`] that a [`Conn`](crate::Conn) can
-//! drive. One shape covers both ways of starting TLS:
+//! drive; [`accept`] does the same for the server side, returning a
+//! [`ServerTlsStream`]. One shape covers both ways of starting TLS:
 //!
 //! * implicit TLS: take the stream out of a fresh connection
-//!   ([`crate::connect`], then [`Conn::into_inner`](crate::Conn::into_inner)),
-//!   hand it to [`connect`], and wrap the result in a new `Conn`;
+//!   ([`crate::connect`], then [`Conn::into_inner`](crate::Conn::into_inner);
+//!   or, in a [`Server`](crate::Server) handler, the handler's
+//!   [`Conn::get_mut`](crate::Conn::get_mut)), hand it to [`connect`] or
+//!   [`accept`], and wrap the result in a new `Conn`;
 //! * STARTTLS: drive the plain `Conn` until the protocol says to switch
 //!   (its machine's event), then do the same with that `Conn`'s stream and
 //!   go on driving the machine over the new `Conn`.
@@ -21,25 +24,84 @@
 //! it is handed in. [`crate::connect`] sets a write timeout but no read
 //! timeout, and a `Conn` leaves whatever its last drive set, so set a read
 //! timeout first, or a server that never answers holds the call forever.
-//! After the handshake the new `Conn` manages the read timeout again.
+//! A server needs more than that: a read timeout bounds each read, and a
+//! client that sends a byte at a time would hold its connection slot for
+//! as long as it likes, so it gives the whole handshake a deadline with
+//! [`accept_until`]. After the handshake the new `Conn` manages the read
+//! timeout again.
 //!
 //! Certificates, trust roots and ALPN are the caller's, in the rustls
-//! [`ClientConfig`]; build it with the ring provider
+//! [`ClientConfig`] and [`ServerConfig`]; build them with the ring provider
 //! (`rustls::crypto::ring::default_provider()`), the one this crate
-//! enables. [`rustls`] is re-exported so that the versions match. The
-//! names mirror `net_tokio::tls`.
+//! enables. [`rustls`] is re-exported so that the versions match. For the
+//! client side, [`trust`] builds the usual configurations: a CA file (which
+//! may hold a server's own self-signed certificate), one certificate pinned
+//! by its SHA-256 fingerprint, and a rejected certificate's fingerprint
+//! found in the handshake's error. The names mirror `net_tokio::tls`.
+//!
+//! A server with a self-signed certificate, and a client that pins it:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::{TcpListener, TcpStream};
+//! use std::sync::Arc;
+//! use std::time::{Duration, Instant};
+//! use net_std::tls::{self, rustls, trust};
+//! use rustls::pki_types::pem::PemObject;
+//! use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+//!
+//! # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs");
+//! # let pem = |name: &str| std::fs::read(format!("{dir}/{name}")).unwrap();
+//! let cert = CertificateDer::from_pem_slice(&pem("selfsigned.pem"))?;
+//! let key = PrivateKeyDer::from_pem_slice(&pem("selfsigned.key"))?;
+//! // What `openssl x509 -noout -fingerprint -sha256` prints for it.
+//! let fingerprint = trust::Fingerprint::of(&cert);
+//! let provider = Arc::new(rustls::crypto::ring::default_provider());
+//! let server_config = Arc::new(
+//!     rustls::ServerConfig::builder_with_provider(provider)
+//!         .with_safe_default_protocol_versions()?
+//!         .with_no_client_auth()
+//!         .with_single_cert(vec![cert], key)?,
+//! );
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let addr = listener.local_addr()?;
+//! std::thread::spawn(move || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//!     let (socket, _) = listener.accept()?;
+//!     let deadline = Instant::now() + Duration::from_secs(10);
+//!     let mut stream = tls::accept_until(socket, server_config, deadline)?;
+//!     stream.write_all(b"hello over tls\n")?;
+//!     stream.send_close_notify()?;
+//!     Ok(())
+//! });
+//!
+//! let config = Arc::new(trust::client_config_pinned(fingerprint)?);
+//! let socket = TcpStream::connect(addr)?;
+//! socket.set_read_timeout(Some(Duration::from_secs(10)))?;
+//! let mut stream = tls::connect(socket, "localhost", config)?;
+//! let mut greeting = String::new();
+//! stream.read_to_string(&mut greeting)?;
+//! assert_eq!(greeting, "hello over tls\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::{InvalidDnsNameError, ServerName};
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls::{
+    ClientConfig, ClientConnection, ConnectionCommon, ServerConfig, ServerConnection, StreamOwned,
+};
 
 use crate::ReadTimeout;
 
 pub use rustls;
+/// Whom a client trusts: certificate pinning by SHA-256 fingerprint, CA
+/// files, and the fingerprint of a rejected certificate (the `tls-trust`
+/// crate, shared with `net_tokio::tls::trust`).
+#[doc(inline)]
+pub use tls_trust as trust;
 
 /// Why starting TLS failed.
 #[non_exhaustive]
@@ -48,14 +110,17 @@ pub enum TlsError {
     /// The server name is neither a DNS name nor an IP address.
     #[error("invalid server name")]
     InvalidServerName(#[source] InvalidDnsNameError),
-    /// The configuration cannot be used with this server name (for
-    /// example, it enables no protocol version).
+    /// The configuration cannot be used (for example, it enables no
+    /// protocol version, or none for this server name).
     #[error("unusable tls configuration")]
     Config(#[source] rustls::Error),
     /// The handshake failed: an I/O error (a read or write timeout shows as
-    /// an error of kind `WouldBlock` or `TimedOut`), or a TLS error (a
-    /// certificate that does not verify, no common protocol version)
-    /// wrapped in an `io::Error` of kind `InvalidData`.
+    /// an error of kind `WouldBlock` or `TimedOut`, and so does the
+    /// deadline of [`accept_until`]), or a TLS error (a certificate that
+    /// does not verify, no common protocol version) wrapped in an
+    /// `io::Error` of kind `InvalidData`. A certificate that does not
+    /// verify with a [`trust`] configuration names its fingerprint
+    /// ([`trust::UntrustedCertificate::find`]).
     #[error("tls handshake failed")]
     Handshake(#[source] io::Error),
 }
@@ -122,6 +187,70 @@ impl<S: Read + Write + ReadTimeout> ReadTimeout for TlsStream<S> {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         // A record split by the timeout stays buffered in rustls, and the
         // next read goes on from there.
+        self.inner.sock.set_read_timeout(timeout)
+    }
+}
+
+/// The server side of a TLS connection over the stream `S`, made by
+/// [`accept`] or [`accept_until`]: like [`TlsStream`], `Read + Write` in
+/// plain text and [`ReadTimeout`] forwarded to the stream under it.
+#[derive(Debug)]
+pub struct ServerTlsStream<S: Read + Write = TcpStream> {
+    inner: StreamOwned<ServerConnection, S>,
+}
+
+impl<S: Read + Write> ServerTlsStream<S> {
+    /// The stream under the TLS layer. Reading from or writing to it
+    /// directly corrupts the TLS session; setting its timeouts is fine.
+    pub fn get_ref(&self) -> &S {
+        self.inner.get_ref()
+    }
+
+    /// The stream under the TLS layer, mutably; see
+    /// [`get_ref`](Self::get_ref).
+    pub fn get_mut(&mut self) -> &mut S {
+        self.inner.get_mut()
+    }
+
+    /// The rustls connection: the negotiated protocol version, cipher
+    /// suite, ALPN protocol, the name the client asked for (SNI) and its
+    /// certificates, if client authentication is configured.
+    pub fn connection(&self) -> &ServerConnection {
+        &self.inner.conn
+    }
+
+    /// Queues a `close_notify` alert and writes it out, telling the peer
+    /// that no more data follows (rather than a truncation attack). Nothing
+    /// may be written after it.
+    pub fn send_close_notify(&mut self) -> io::Result<()> {
+        self.inner.conn.send_close_notify();
+        self.inner.flush()
+    }
+
+    /// Takes the TLS layer apart: the rustls connection and the stream.
+    pub fn into_parts(self) -> (ServerConnection, S) {
+        self.inner.into_parts()
+    }
+}
+
+impl<S: Read + Write> Read for ServerTlsStream<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl<S: Read + Write> Write for ServerTlsStream<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<S: Read + Write + ReadTimeout> ReadTimeout for ServerTlsStream<S> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.inner.sock.set_read_timeout(timeout)
     }
 }
@@ -197,9 +326,85 @@ pub fn connect<S: Read + Write>(
     let server_name =
         ServerName::try_from(server_name.to_owned()).map_err(TlsError::InvalidServerName)?;
     let mut connection = ClientConnection::new(config, server_name).map_err(TlsError::Config)?;
+    handshake(&mut connection, &mut stream)?;
+    Ok(TlsStream {
+        inner: StreamOwned::new(connection, stream),
+    })
+}
+
+/// Accepts TLS as a server over `stream` with `config`, and completes the
+/// handshake, so that a client that fails it is reported here rather than
+/// at the first read.
+///
+/// The handshake blocks for as long as the stream's timeouts allow; a
+/// server should rather use [`accept_until`] (see the
+/// [module docs](self)).
+pub fn accept<S: Read + Write>(
+    mut stream: S,
+    config: Arc<ServerConfig>,
+) -> Result<ServerTlsStream<S>, TlsError> {
+    let mut connection = ServerConnection::new(config).map_err(TlsError::Config)?;
+    handshake(&mut connection, &mut stream)?;
+    Ok(ServerTlsStream {
+        inner: StreamOwned::new(connection, stream),
+    })
+}
+
+/// [`accept`], with the whole handshake bounded by `deadline`: before each
+/// read the stream's read timeout is set to the time left, so a client
+/// that trickles its handshake cannot hold the connection past it. (Each
+/// write is bounded by the stream's write timeout, which
+/// [`Server`](crate::Server) sets.) The stream's read timeout is left as
+/// the last read set it; a [`Conn`](crate::Conn) over the result sets its
+/// own.
+///
+/// In a [`Server`](crate::Server) handler, the handler's `Conn` lends its
+/// socket:
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use std::time::{Duration, Instant};
+/// use net_std::{Conn, Server, ServerOptions, tls};
+///
+/// # fn example(config: Arc<tls::rustls::ServerConfig>) -> std::io::Result<()> {
+/// let server = Server::bind("127.0.0.1:0", ServerOptions::default())?;
+/// server.serve(move |conn, _info| {
+///     let deadline = Instant::now() + Duration::from_secs(10);
+///     let Ok(stream) = tls::accept_until(conn.get_mut(), Arc::clone(&config), deadline) else {
+///         return;
+///     };
+///     let mut conn = Conn::new(stream);
+///     // ... drive a machine over `conn` ...
+///     # let _ = conn.get_mut().send_close_notify();
+/// })
+/// # }
+/// ```
+pub fn accept_until<S: Read + Write + ReadTimeout>(
+    mut stream: S,
+    config: Arc<ServerConfig>,
+    deadline: Instant,
+) -> Result<ServerTlsStream<S>, TlsError> {
+    let mut connection = ServerConnection::new(config).map_err(TlsError::Config)?;
+    handshake(
+        &mut connection,
+        &mut Until {
+            stream: &mut stream,
+            deadline,
+        },
+    )?;
+    Ok(ServerTlsStream {
+        inner: StreamOwned::new(connection, stream),
+    })
+}
+
+/// Runs the handshake to its end over `stream`.
+fn handshake<D>(
+    connection: &mut ConnectionCommon<D>,
+    stream: &mut (impl Read + Write),
+) -> Result<(), TlsError> {
     while connection.is_handshaking() {
         let moved = connection
-            .complete_io(&mut stream)
+            .complete_io(stream)
             .map_err(TlsError::Handshake)?;
         // A stream that takes and gives nothing (a write of zero bytes)
         // would have this loop spin forever.
@@ -207,7 +412,34 @@ pub fn connect<S: Read + Write>(
             return Err(TlsError::Handshake(io::ErrorKind::WriteZero.into()));
         }
     }
-    Ok(TlsStream {
-        inner: StreamOwned::new(connection, stream),
-    })
+    Ok(())
+}
+
+/// A stream whose reads all end by a deadline: rustls reads as often as
+/// the handshake needs, and a timeout set once would bound each read, not
+/// the handshake.
+struct Until<'a, S> {
+    stream: &'a mut S,
+    deadline: Instant,
+}
+
+impl<S: Read + ReadTimeout> Read for Until<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+
+impl<S: Write> Write for Until<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
 }

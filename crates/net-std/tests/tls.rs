@@ -1,6 +1,7 @@
 //! TLS over loopback: implicit TLS and a STARTTLS switch, each driving the
-//! session machines over a `Conn`, the machine's deadline reaching the
-//! socket under TLS, and the handshake's errors.
+//! session machines over a `Conn` on both sides, the machine's deadline
+//! reaching the socket under TLS, the server's handshake deadline, a pinned
+//! certificate, and the handshake's errors.
 #![cfg(feature = "tls")]
 
 use std::io::{self, Read, Write};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use net_std::tls::rustls::pki_types::pem::PemObject;
 use net_std::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use net_std::tls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
-use net_std::tls::{self, TlsError};
+use net_std::tls::{self, TlsError, trust};
 use net_std::{ClientOptions, Conn, DriveError, ReadTimeout, connect};
 use session_proto::{client as session_client, server as session_server};
 
@@ -49,42 +50,8 @@ fn client_config() -> Arc<ClientConfig> {
     Arc::new(config)
 }
 
-/// The server side of TLS over a socket, with the socket's read timeout
-/// reachable so that a `Conn` can drive a machine over it.
-#[derive(Debug)]
-struct ServerTls(rustls::StreamOwned<rustls::ServerConnection, TcpStream>);
-
-impl ServerTls {
-    fn accept(socket: TcpStream) -> io::Result<Self> {
-        let connection =
-            rustls::ServerConnection::new(server_config()).map_err(io::Error::other)?;
-        let mut tls = rustls::StreamOwned::new(connection, socket);
-        while tls.conn.is_handshaking() {
-            tls.conn.complete_io(&mut tls.sock)?;
-        }
-        Ok(Self(tls))
-    }
-}
-
-impl Read for ServerTls {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
-impl Write for ServerTls {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
-}
-
-impl ReadTimeout for ServerTls {
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.0.sock.set_read_timeout(timeout)
-    }
+fn accept(socket: TcpStream) -> Result<tls::ServerTlsStream, TlsError> {
+    tls::accept(socket, server_config())
 }
 
 /// Serves one session over TLS (after `before_tls` on the plain socket),
@@ -98,11 +65,10 @@ fn serve_one(before_tls: fn(&mut TcpStream)) -> (u16, thread::JoinHandle<()>) {
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         before_tls(&mut socket);
-        let mut conn = Conn::new(ServerTls::accept(socket).unwrap());
+        let mut conn = Conn::new(accept(socket).unwrap());
         let mut server = session_server::Server::new(session_server::Options::default());
         conn.run(&mut server, |_, _| {}).unwrap();
-        conn.get_mut().0.conn.send_close_notify();
-        conn.get_mut().0.flush().unwrap();
+        conn.get_mut().send_close_notify().unwrap();
     });
     (port, serving)
 }
@@ -175,7 +141,7 @@ fn the_machines_deadline_reaches_the_socket_under_tls() {
     let port = listener.local_addr().unwrap().port();
     let silent = thread::spawn(move || {
         let (socket, _) = listener.accept().unwrap();
-        let mut tls = ServerTls::accept(socket).unwrap();
+        let mut tls = accept(socket).unwrap();
         // Until the client gives up and closes.
         let _ = tls.read(&mut [0; 64]);
     });
@@ -217,7 +183,7 @@ fn a_certificate_for_another_name_is_refused() {
         socket
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        ServerTls::accept(socket).is_err()
+        accept(socket).is_err()
     });
     let socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let error = tls::connect(socket, "example.org", client_config()).unwrap_err();
@@ -264,4 +230,124 @@ fn a_silent_server_times_the_handshake_out() {
         "{error:?}"
     );
     drop(listener);
+}
+
+/// A client that trickles its handshake a byte at a time, each within the
+/// socket's read timeout, is cut at the handshake's deadline.
+#[test]
+fn accept_until_cuts_a_trickled_handshake_at_the_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepting = thread::spawn(move || {
+        let (socket, _) = listener.accept().unwrap();
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(600);
+        let result = tls::accept_until(socket, server_config(), deadline);
+        (result.map(drop), started.elapsed())
+    });
+    // A real ClientHello, one byte every 100 ms.
+    let mut hello = Vec::new();
+    let name = "localhost".try_into().unwrap();
+    let mut client = rustls::ClientConnection::new(client_config(), name).unwrap();
+    client.write_tls(&mut hello).unwrap();
+    let mut socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    for byte in hello {
+        if socket.write_all(&[byte]).is_err() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+        if accepting.is_finished() {
+            break;
+        }
+    }
+    let (result, elapsed) = accepting.join().unwrap();
+    let Err(TlsError::Handshake(error)) = result else {
+        panic!("{result:?}")
+    };
+    assert!(
+        matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ),
+        "{error:?}"
+    );
+    assert!(elapsed >= Duration::from_millis(550), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[test]
+fn accept_until_serves_a_prompt_client() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let serving = thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // Lent by `&mut`, as a `Server` handler lends its `Conn`'s socket.
+        let mut conn =
+            Conn::new(tls::accept_until(&mut socket, server_config(), deadline).unwrap());
+        let mut server = session_server::Server::new(session_server::Options::default());
+        conn.run(&mut server, |_, _| {}).unwrap();
+        conn.get_mut().send_close_notify().unwrap();
+    });
+    let socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut conn = Conn::new(tls::connect(socket, "localhost", client_config()).unwrap());
+    assert_eq!(one_line(&mut conn), ["tsorf kcaj"]);
+    serving.join().unwrap();
+}
+
+/// Serves one TLS session with the self-signed certificate.
+fn serve_selfsigned() -> (u16, thread::JoinHandle<()>) {
+    let cert = CertificateDer::from_pem_slice(include_bytes!("certs/selfsigned.pem")).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("certs/selfsigned.key")).unwrap();
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let serving = thread::spawn(move || {
+        let (socket, _) = listener.accept().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let Ok(stream) = tls::accept_until(socket, Arc::new(config), deadline) else {
+            return;
+        };
+        let mut conn = Conn::new(stream);
+        let mut server = session_server::Server::new(session_server::Options::default());
+        let _ = conn.run(&mut server, |_, _| {});
+        let _ = conn.get_mut().send_close_notify();
+    });
+    (port, serving)
+}
+
+#[test]
+fn a_pinned_certificate_is_trusted_and_another_is_named_by_its_fingerprint() {
+    let cert = CertificateDer::from_pem_slice(include_bytes!("certs/selfsigned.pem")).unwrap();
+    let fingerprint = trust::Fingerprint::of(&cert);
+
+    let (port, serving) = serve_selfsigned();
+    let socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let config = Arc::new(trust::client_config_pinned(fingerprint).unwrap());
+    let mut conn = Conn::new(tls::connect(socket, "localhost", config).unwrap());
+    assert_eq!(one_line(&mut conn), ["tsorf kcaj"]);
+    serving.join().unwrap();
+
+    let (port, serving) = serve_selfsigned();
+    let socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let leaf = CertificateDer::from_pem_slice(LEAF.as_bytes()).unwrap();
+    let config = Arc::new(trust::client_config_pinned(trust::Fingerprint::of(&leaf)).unwrap());
+    let error = tls::connect(socket, "localhost", config).unwrap_err();
+    let untrusted = trust::UntrustedCertificate::find(&error).expect("the fingerprint");
+    assert_eq!(untrusted.fingerprint(), fingerprint);
+    serving.join().unwrap();
 }

@@ -12,7 +12,8 @@
 //! * [`connect`] opens a client connection with connect and write timeouts.
 //! * With the `tls` feature, `tls` adds TLS through tokio-rustls (ring
 //!   provider): implicit TLS, STARTTLS and server-side accept, for any
-//!   protocol.
+//!   protocol, and `tls::trust` for the client's trust settings (a CA
+//!   file, a certificate pinned by its SHA-256 fingerprint).
 //!
 //! # Example
 //!

@@ -45,7 +45,47 @@
 //! Certificates, trust roots and ALPN are the caller's, in the rustls
 //! [`ClientConfig`] and [`ServerConfig`]; build them with the ring provider
 //! (`rustls::crypto::ring::default_provider()`), the one this crate
-//! enables. [`rustls`] is re-exported so that the versions match.
+//! enables. [`rustls`] is re-exported so that the versions match. For the
+//! client side, [`trust`] builds the usual configurations: a CA file (which
+//! may hold a server's own self-signed certificate), one certificate pinned
+//! by its SHA-256 fingerprint, and a rejected certificate's fingerprint
+//! found in the handshake's error:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use net_tokio::Conn;
+//! use net_tokio::tls::{self, rustls, trust};
+//! use rustls::pki_types::pem::PemObject;
+//! use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/certs");
+//! # let pem = |name: &str| std::fs::read(format!("{dir}/{name}")).unwrap();
+//! let cert = CertificateDer::from_pem_slice(&pem("selfsigned.pem"))?;
+//! let key = PrivateKeyDer::from_pem_slice(&pem("selfsigned.key"))?;
+//! // What `openssl x509 -noout -fingerprint -sha256` prints for it.
+//! let fingerprint = trust::Fingerprint::of(&cert);
+//! let server_config = Arc::new(
+//!     rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+//!         .with_safe_default_protocol_versions()?
+//!         .with_no_client_auth()
+//!         .with_single_cert(vec![cert], key)?,
+//! );
+//! // A pipe stands in for a socket.
+//! let (client, server) = tokio::io::duplex(16 * 1024);
+//! let accepting = tokio::spawn(tls::accept(Conn::new(server), server_config));
+//!
+//! // Pinned to another certificate, the client learns the server's.
+//! let other = trust::Fingerprint::of(b"another certificate");
+//! let config = Arc::new(trust::client_config_pinned(other)?);
+//! let error = tls::connect(Conn::new(client), "localhost", config).await.unwrap_err();
+//! let untrusted = trust::UntrustedCertificate::find(&error).expect("a rejected certificate");
+//! assert_eq!(untrusted.fingerprint(), fingerprint);
+//! assert!(accepting.await?.is_err());
+//! # Ok(())
+//! # }
+//! ```
 
 use std::io;
 use std::sync::Arc;
@@ -58,6 +98,11 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use crate::Conn;
 use crate::conn::DropHook;
 
+/// Whom a client trusts: certificate pinning by SHA-256 fingerprint, CA
+/// files, and the fingerprint of a rejected certificate (the `tls-trust`
+/// crate, shared with `net_std::tls::trust`).
+#[doc(inline)]
+pub use tls_trust as trust;
 pub use tokio_rustls::rustls;
 
 /// The client side of a TLS stream over `S`.
@@ -79,7 +124,9 @@ pub enum TlsError {
     Io(#[source] io::Error),
     /// The handshake failed: an I/O error, or a TLS error (a certificate
     /// that does not verify, no common protocol version) wrapped in an
-    /// `io::Error` of kind `InvalidData`.
+    /// `io::Error` of kind `InvalidData`. A certificate that does not
+    /// verify with a [`trust`] configuration names its fingerprint
+    /// ([`trust::UntrustedCertificate::find`]).
     #[error("tls handshake failed")]
     Handshake(#[source] io::Error),
 }

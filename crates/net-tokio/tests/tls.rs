@@ -1,5 +1,5 @@
-//! TLS: implicit TLS through the server and the client connector, and a
-//! STARTTLS switch in the middle of a session.
+//! TLS: implicit TLS through the server and the client connector, a
+//! STARTTLS switch in the middle of a session, and a pinned certificate.
 #![cfg(feature = "tls")]
 
 mod common;
@@ -13,7 +13,7 @@ use lineproto::{LineBuffer, Machine, Output};
 use net_tokio::tls::rustls::pki_types::pem::PemObject;
 use net_tokio::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use net_tokio::tls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
-use net_tokio::tls::{self, TlsError};
+use net_tokio::tls::{self, TlsError, trust};
 use net_tokio::{ClientOptions, Conn, Server, ServerOptions, connect};
 
 const CA: &str = include_str!("certs/ca.pem");
@@ -93,6 +93,31 @@ async fn a_certificate_for_another_name_is_refused() {
         .unwrap_err();
     assert!(matches!(error, TlsError::Handshake(_)), "{error:?}");
     assert_eq!(error.to_string(), "tls handshake failed");
+    assert!(accepting.await.unwrap().is_err());
+}
+
+#[tokio::test]
+async fn a_pinned_certificate_is_trusted_and_another_is_named_by_its_fingerprint() {
+    let leaf = trust::Fingerprint::of(&CertificateDer::from_pem_slice(LEAF.as_bytes()).unwrap());
+    let (client, server) = tokio::io::duplex(16 * 1024);
+    let accepting = tokio::spawn(tls::accept(Conn::new(server), server_config()));
+    let config = Arc::new(trust::client_config_pinned(leaf).unwrap());
+    // The pin is the certificate itself: the name is not checked.
+    let conn = tls::connect(Conn::new(client), "elsewhere.example", config)
+        .await
+        .unwrap();
+    assert!(accepting.await.unwrap().is_ok());
+    drop(conn);
+
+    let (client, server) = tokio::io::duplex(16 * 1024);
+    let accepting = tokio::spawn(tls::accept(Conn::new(server), server_config()));
+    let ca = trust::Fingerprint::of(&CertificateDer::from_pem_slice(CA.as_bytes()).unwrap());
+    let config = Arc::new(trust::client_config_pinned(ca).unwrap());
+    let error = tls::connect(Conn::new(client), "localhost", config)
+        .await
+        .unwrap_err();
+    let untrusted = trust::UntrustedCertificate::find(&error).expect("the fingerprint");
+    assert_eq!(untrusted.fingerprint(), leaf);
     assert!(accepting.await.unwrap().is_err());
 }
 

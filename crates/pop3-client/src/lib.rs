@@ -36,9 +36,10 @@
 //! * **`tokio`**: `tokio::Pop3Client`, the same client over `net-tokio`,
 //!   with `async` methods.
 //! * **`tls`**: implicit TLS and STLS for both (rustls on the ring
-//!   provider, through the adapters' own `tls` features), and `tls::Trust`,
-//!   the one place where whom to trust is decided: the system's CA
-//!   certificates, a CA file, or a rustls configuration of the caller's.
+//!   provider, through the adapters' own `tls` features), and `tls::Trust`
+//!   (from the `tls-trust` crate), which decides whom to trust: the
+//!   system's CA certificates, a CA file, a certificate pinned by its
+//!   SHA-256 fingerprint, or a rustls configuration of the caller's.
 //!
 //! The two clients share their options, errors and every decision
 //! (`connect::ConnectOptions`, `connect::Pop3Error`, the [`session`]); they
