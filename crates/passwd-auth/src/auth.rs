@@ -56,6 +56,11 @@ pub enum Outcome {
     /// (from this peer, say) was reached. Set by servers, not by
     /// [`Authenticator`].
     TooManyAttempts,
+    /// Refused without checking: the server had no room to verify (its
+    /// [`VerifyBudget`](crate::VerifyBudget) and queue were full, or the
+    /// attempt waited too long for a turn). Set by servers, not by
+    /// [`Authenticator`].
+    Overloaded,
 }
 
 /// The article's answers on the wire.
@@ -137,6 +142,7 @@ impl Outcome {
             Self::PasswordTooLong => "password too long".into(),
             Self::MalformedRequest => "malformed request".into(),
             Self::TooManyAttempts => "too many failed attempts".into(),
+            Self::Overloaded => "server overloaded, not verified".into(),
         }
     }
 }

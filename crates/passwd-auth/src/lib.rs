@@ -20,7 +20,10 @@
 //!   number of accounts. The verdict is an [`Outcome`], and
 //!   [`Outcome::wire_code`] maps it to the article's `1`/`0`/`-1`.
 //! * [`exchange::Server`] and [`exchange::Client`] are the Sans-IO machines
-//!   of the auth server's one-line exchange.
+//!   of the auth server's one-line exchange. [`exchange::DeferredServer`]
+//!   hands the attempt to the application and waits for its verdict, so an
+//!   async driver can verify off its workers; [`VerifyBudget`] admits at
+//!   most N verifications at once, with a bounded queue.
 //!
 //! The crate does no I/O and reads no clock:
 //!
@@ -43,6 +46,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod budget;
 mod db;
 pub mod exchange;
 mod hash;
@@ -56,6 +60,7 @@ type MapHasher = std::collections::hash_map::RandomState;
 type MapHasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
 pub use auth::{Authenticator, Outcome, Policy, WireCode};
+pub use budget::{VerifyBudget, VerifyPermit, VerifyTicket};
 pub use db::{Account, FileKind, PasswdDb, PasswdLine, ShadowInfo, ShadowLine, StoredHash};
 pub use hash::{CostLimits, HashCost, HashFormat, MAX_PASSWORD_LEN, identify, verify};
 
@@ -130,6 +135,17 @@ pub enum Error {
         /// The deadline, from the start of the exchange.
         timeout: std::time::Duration,
     },
+    /// A deferred server's application gave no verdict within
+    /// [`judge_timeout`](exchange::Options::judge_timeout) of the request.
+    #[error("no verdict within {timeout:?} of the request")]
+    JudgeTimeout {
+        /// The deadline, from receipt of the request.
+        timeout: std::time::Duration,
+    },
+    /// [`DeferredServer::judge`](exchange::DeferredServer::judge) was
+    /// called with no attempt waiting for a verdict.
+    #[error("no attempt is waiting for a verdict")]
+    NoAttemptPending,
     /// The server's code did not arrive within the client's deadline.
     #[error("no reply within {timeout:?}")]
     ReplyTimeout {
