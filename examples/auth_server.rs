@@ -20,11 +20,23 @@
 //! With `--uniform`, an unknown user gets `0`, so the answer does not tell
 //! who has an account.
 //!
+//! Passwords never cross the network in clear by default: with
+//! `--tls-cert PATH --tls-key PATH` the exchange runs over TLS (on either
+//! runtime; `auth_client --tls` speaks it), and without them the server
+//! listens only on a loopback address, unless `--allow-plaintext` says the
+//! network is trusted (a TLS-terminating proxy in front, say).
+//!
 //! ```text
-//! sudo cargo run --example auth_server               # /etc/passwd and /etc/shadow
-//! cargo run --example auth_server -- --passwd crates/passwd-auth/tests/fixtures/passwd \
+//! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
+//!     -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+//!     -keyout key.pem -out cert.pem
+//! cargo run --example auth_server -- --tls-cert cert.pem --tls-key key.pem \
+//!     --passwd crates/passwd-auth/tests/fixtures/passwd \
 //!     --shadow crates/passwd-auth/tests/fixtures/shadow
-//! printf 'alice:secret\n' | nc 127.0.0.1 1234        # 1
+//! cargo run --example auth_client -- --tls --ca-file cert.pem --user alice
+//!
+//! sudo cargo run --example auth_server               # /etc/passwd and /etc/shadow, in plain text
+//! printf 'alice:secret\n' | nc 127.0.0.1 1234        # 1 (the article's way)
 //! ```
 
 mod support;
@@ -40,13 +52,20 @@ use clap::Parser;
 use lineproto::{Machine, Output};
 use passwd_auth::exchange::{Event, Options, Server, Verifier};
 use passwd_auth::{Authenticator, Outcome, PasswdDb, Policy};
-use support::{ListenArgs, Service, printable, say};
+use support::{ListenArgs, Service, TlsArgs, printable, say};
 
 /// Answers `user:password` with 1, 0 or -1.
 #[derive(Debug, Parser)]
 struct Args {
     #[command(flatten)]
     listen: ListenArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+    /// Serve without TLS on a non-loopback address: passwords then cross
+    /// the network in clear, so only on a trusted network (or behind a
+    /// proxy that terminates TLS).
+    #[arg(long)]
+    allow_plaintext: bool,
     /// The passwd file.
     #[arg(long, default_value = "/etc/passwd")]
     passwd: PathBuf,
@@ -234,7 +253,13 @@ impl Failures {
 }
 
 fn main() -> ExitCode {
-    match run(Arc::new(Args::parse())) {
+    let args = Arc::new(Args::parse());
+    if let Err(why) = refuse_plaintext(&args) {
+        eprintln!("auth_server: {why}");
+        // A usage error, as clap's own are.
+        return ExitCode::from(2);
+    }
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("auth_server: {error}");
@@ -243,7 +268,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// Passwords cross the network in clear only when the operator says so:
+/// without TLS, only a loopback address is served unless
+/// `--allow-plaintext` is given.
+fn refuse_plaintext(args: &Args) -> Result<(), String> {
+    let listen = args.listen.listen;
+    if args.tls.tls_cert.is_some()
+        || args.allow_plaintext
+        || listen.ip().to_canonical().is_loopback()
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to serve on {listen} without TLS: {} is not a loopback address, so \
+         passwords would cross the network in clear. Give --tls-cert PATH and --tls-key PATH, \
+         or --allow-plaintext if the network is trusted",
+        listen.ip()
+    ))
+}
+
 fn run(args: Arc<Args>) -> Result<(), String> {
+    let tls = args.tls.server_config()?;
+    if let Some((_, fingerprint)) = &tls {
+        // What a client pins with `auth_client --tls --fingerprint`.
+        eprintln!("auth_server: serving over TLS, certificate SHA-256 fingerprint {fingerprint}");
+    }
     let mut options = Options::default();
     options.uniform_unknown_user = args.uniform;
     let loaded = Arc::new(RwLock::new(Arc::new(load(&args)?)));
@@ -254,7 +303,7 @@ fn run(args: Arc<Args>) -> Result<(), String> {
         options,
         args: Arc::clone(&args),
     };
-    support::serve(&args.listen, service)
+    support::serve_over(&args.listen, service, tls.map(|(config, _)| config))
         .map_err(|error| format!("cannot serve on {}: {error}", args.listen.listen))
 }
 

@@ -5,17 +5,24 @@
 //! An example describes its protocol once, as a [`Service`] (which machine
 //! serves a connection, what to print on its events and at its end), and
 //! runs unchanged on either adapter: `--runtime std` (net-std, a thread per
-//! connection, the default) or `--runtime tokio` (net-tokio).
+//! connection, the default) or `--runtime tokio` (net-tokio), in plain text
+//! or, given a certificate ([`TlsArgs`]), over TLS.
 
 #![allow(dead_code)] // each example uses a different part
 
 use std::error::Error;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lineproto::Machine;
+use net_std::tls::rustls;
+use net_std::tls::trust::Fingerprint;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Prints one line on stdout. A closed stdout (`auth_server | head -1`)
 /// or a full disk is ignored: printing a debug line must never fail a
@@ -83,6 +90,61 @@ impl ListenArgs {
     }
 }
 
+/// The TLS flags of a server that can serve over TLS.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TlsArgs {
+    /// Serve over TLS with this certificate chain (PEM, the server's
+    /// certificate first).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+}
+
+/// A server's TLS configuration, the same for both runtimes (net-std and
+/// net-tokio share one rustls).
+pub(crate) type TlsConfig = Arc<rustls::ServerConfig>;
+
+/// How long a client may take over its TLS handshake: a slow one (or one
+/// that trickles a byte at a time) cannot hold a connection slot longer.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl TlsArgs {
+    /// The server configuration (rustls, ring provider) and the SHA-256
+    /// fingerprint of the server's certificate (for clients to pin), or
+    /// `None` without --tls-cert.
+    pub(crate) fn server_config(&self) -> Result<Option<(TlsConfig, Fingerprint)>, String> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let chain = read_chain(cert)?;
+        let fingerprint = Fingerprint::of(&chain[0]);
+        let key = PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| format!("cannot read the private key {}: {e}", key.display()))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
+            .map_err(|e| format!("cannot use {} with its key: {e}", cert.display()))?;
+        Ok(Some((Arc::new(config), fingerprint)))
+    }
+}
+
+fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let error = |e: rustls::pki_types::pem::Error| {
+        format!("cannot read the certificate chain {}: {e}", path.display())
+    };
+    let chain = CertificateDer::pem_file_iter(path)
+        .map_err(error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(error)?;
+    if chain.is_empty() {
+        return Err(format!("no certificate in {}", path.display()));
+    }
+    Ok(chain)
+}
+
 /// One protocol, as the serve loops run it.
 pub(crate) trait Service: Send + Sync + 'static {
     /// The machine that serves one connection.
@@ -129,14 +191,46 @@ pub(crate) fn chain(error: &dyn Error) -> String {
 /// and the grace period (then `Socket terminated` closes the output, as
 /// the article's server prints it when its listening socket closes).
 pub(crate) fn serve<S: Service>(args: &ListenArgs, service: S) -> io::Result<()> {
+    serve_over(args, service, None)
+}
+
+/// [`serve`], over TLS with `tls` if given: each connection's handshake
+/// comes first (within [`HANDSHAKE_TIMEOUT`]), and the service's machine
+/// runs inside it; a handshake that fails or takes too long closes the
+/// connection unserved (`Connection failed: ...`). At the end the server
+/// sends a `close_notify`, so the client can tell a complete answer from a
+/// cut one.
+pub(crate) fn serve_over<S: Service>(
+    args: &ListenArgs,
+    service: S,
+    tls: Option<TlsConfig>,
+) -> io::Result<()> {
     let service = Arc::new(service);
     match args.runtime {
-        Runtime::Std => serve_std(args, service),
-        Runtime::Tokio => serve_tokio(args, service),
+        Runtime::Std => serve_std(args, service, tls),
+        Runtime::Tokio => serve_tokio(args, service, tls),
     }
 }
 
-fn serve_std<S: Service>(args: &ListenArgs, service: Arc<S>) -> io::Result<()> {
+/// Runs the service's machine for `peer` over `conn` (plain or TLS).
+fn run_std<S: Service, T: Read + Write + net_std::ReadTimeout>(
+    service: &S,
+    conn: &mut net_std::Conn<T>,
+    peer: SocketAddr,
+) {
+    if let Some(mut machine) = service.start(peer) {
+        let result = conn.run(&mut machine, |machine, event| {
+            service.on_event(machine, event)
+        });
+        service.on_end(&machine, result.map_err(|error| chain(&error)));
+    }
+}
+
+fn serve_std<S: Service>(
+    args: &ListenArgs,
+    service: Arc<S>,
+    tls: Option<TlsConfig>,
+) -> io::Result<()> {
     let mut options = net_std::ServerOptions::default();
     options.max_connections = args.max_connections;
     options.max_per_peer = args.max_per_peer;
@@ -162,11 +256,19 @@ fn serve_std<S: Service>(args: &ListenArgs, service: Arc<S>) -> io::Result<()> {
     say!("Waiting for connections...");
     let handler = move |conn: &mut net_std::Conn<std::net::TcpStream>, info: &net_std::ConnInfo| {
         say!("Received connection request");
-        if let Some(mut machine) = service.start(info.peer_addr) {
-            let result = conn.run(&mut machine, |machine, event| {
-                service.on_event(machine, event)
-            });
-            service.on_end(&machine, result.map_err(|error| chain(&error)));
+        match &tls {
+            None => run_std(&*service, conn, info.peer_addr),
+            Some(config) => {
+                let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+                match net_std::tls::accept_until(conn, Arc::clone(config), deadline) {
+                    Ok(stream) => {
+                        let mut conn = net_std::Conn::new(stream);
+                        run_std(&*service, &mut conn, info.peer_addr);
+                        let _ = conn.get_mut().send_close_notify();
+                    }
+                    Err(error) => say!("Connection failed: {}", chain(&error)),
+                }
+            }
         }
         say!("Socket terminated");
     };
@@ -181,7 +283,36 @@ fn serve_std<S: Service>(args: &ListenArgs, service: Arc<S>) -> io::Result<()> {
     Ok(())
 }
 
-fn serve_tokio<S: Service>(args: &ListenArgs, service: Arc<S>) -> io::Result<()> {
+/// Runs the service's machine for `peer` over `conn` (plain or TLS).
+async fn run_tokio<S: Service, T: AsyncRead + AsyncWrite + Unpin>(
+    service: &Arc<S>,
+    conn: &mut net_tokio::Conn<T>,
+    peer: SocketAddr,
+) {
+    let machine = if S::START_BLOCKS {
+        let starting = Arc::clone(service);
+        tokio::task::spawn_blocking(move || starting.start(peer))
+            .await
+            .ok()
+            .flatten()
+    } else {
+        service.start(peer)
+    };
+    if let Some(mut machine) = machine {
+        let result = conn
+            .run(&mut machine, |machine, event| {
+                service.on_event(machine, event)
+            })
+            .await;
+        service.on_end(&machine, result.map_err(|error| chain(&error)));
+    }
+}
+
+fn serve_tokio<S: Service>(
+    args: &ListenArgs,
+    service: Arc<S>,
+    tls: Option<TlsConfig>,
+) -> io::Result<()> {
     let mut options = net_tokio::ServerOptions::default();
     options.max_connections = args.max_connections;
     options.max_per_peer = args.max_per_peer;
@@ -193,6 +324,9 @@ fn serve_tokio<S: Service>(args: &ListenArgs, service: Arc<S>) -> io::Result<()>
         .build()?;
     let once = args.once;
     let listen = args.listen;
+    // What a graceful close of a plain connection waits; a TLS one, closed
+    // by hand after its close_notify, waits the same.
+    let linger = options.close_linger;
     runtime.block_on(async move {
         let server = net_tokio::Server::bind(listen, options)?;
         let stop = server.shutdown_handle();
@@ -222,25 +356,26 @@ fn serve_tokio<S: Service>(args: &ListenArgs, service: Arc<S>) -> io::Result<()>
         let handler = move |mut conn: net_tokio::Conn<tokio::net::TcpStream>,
                             info: net_tokio::ConnInfo| {
             let service = Arc::clone(&service);
+            let tls = tls.clone();
             async move {
                 say!("Received connection request");
                 let peer = info.peer_addr;
-                let machine = if S::START_BLOCKS {
-                    let starting = Arc::clone(&service);
-                    tokio::task::spawn_blocking(move || starting.start(peer))
-                        .await
-                        .ok()
-                        .flatten()
-                } else {
-                    service.start(peer)
-                };
-                if let Some(mut machine) = machine {
-                    let result = conn
-                        .run(&mut machine, |machine, event| {
-                            service.on_event(machine, event)
-                        })
-                        .await;
-                    service.on_end(&machine, result.map_err(|error| chain(&error)));
+                match tls {
+                    None => run_tokio(&service, &mut conn, peer).await,
+                    Some(config) => {
+                        let handshake = net_tokio::tls::accept(conn, config);
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                            Ok(Ok(mut conn)) => {
+                                run_tokio(&service, &mut conn, peer).await;
+                                let _ = conn.close(linger).await;
+                            }
+                            Ok(Err(error)) => say!("Connection failed: {}", chain(&error)),
+                            Err(_) => say!(
+                                "Connection failed: no tls handshake within {} s",
+                                HANDSHAKE_TIMEOUT.as_secs()
+                            ),
+                        }
+                    }
                 }
                 say!("Socket terminated");
             }

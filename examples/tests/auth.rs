@@ -1,5 +1,6 @@
 //! The auth server and client examples, run as a user runs them, against
-//! the passwd-auth fixture files (every password is `secret` unless noted).
+//! the passwd-auth fixture files (every password is `secret` unless noted),
+//! in plain text and over TLS with tls-trust's test certificates.
 
 mod common;
 
@@ -61,13 +62,18 @@ impl AuthServer {
     }
 
     fn start_with(runtime: &str, files: Files, extra: &[&str]) -> Self {
+        Self::start_on(runtime, "127.0.0.1", files, extra)
+    }
+
+    /// Listening on `host` (the clients still connect to 127.0.0.1).
+    fn start_on(runtime: &str, host: &str, files: Files, extra: &[&str]) -> Self {
         let port = free_port();
         let mut child = Command::new(example("auth_server"))
             .args([
                 "--runtime",
                 runtime,
                 "--listen",
-                &format!("127.0.0.1:{port}"),
+                &format!("{host}:{port}"),
                 "--passwd",
                 &files.passwd(),
                 "--shadow",
@@ -350,5 +356,287 @@ fn auth_client_prints_the_verdict_in_words() {
             assert!(stdout.contains(words), "{user}: {stdout}");
             assert_eq!(out.status.code(), Some(code), "{user}");
         }
+    }
+}
+
+/// The test certificates of tls-trust: a CA and a leaf for `localhost`
+/// and `127.0.0.1`, and a self-signed (`CA:TRUE`) certificate for the
+/// same names.
+fn cert(name: &str) -> String {
+    format!(
+        "{}/../crates/tls-trust/tests/certs/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn fingerprint(name: &str) -> tls_trust::Fingerprint {
+    use tls_trust::rustls::pki_types::CertificateDer;
+    use tls_trust::rustls::pki_types::pem::PemObject;
+    tls_trust::Fingerprint::of(&CertificateDer::from_pem_file(cert(name)).unwrap())
+}
+
+/// An auth server over TLS with the certificate `name` (`leaf` or
+/// `selfsigned`).
+fn tls_server(runtime: &str, name: &str) -> AuthServer {
+    AuthServer::start(
+        runtime,
+        &[
+            "--delay-ms",
+            "0",
+            "--tls-cert",
+            &cert(&format!("{name}.pem")),
+            "--tls-key",
+            &cert(&format!("{name}.key")),
+        ],
+    )
+}
+
+/// Runs auth_client against `server` with these flags; its exit code,
+/// stdout and stderr.
+fn auth_client(
+    server: &AuthServer,
+    user: &str,
+    password: &str,
+    flags: &[&str],
+) -> (i32, String, String) {
+    let out = Command::new(example("auth_client"))
+        .args([
+            "--connect",
+            &format!("127.0.0.1:{}", server.port),
+            "--user",
+            user,
+        ])
+        .args(flags)
+        .env("AUTH_PASSWORD", password)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tls_with_a_ca_file() {
+    let ca = cert("ca.pem");
+    for runtime in RUNTIMES {
+        let server = tls_server(runtime, "leaf");
+        // The name checked is the host of --connect (the leaf is for
+        // 127.0.0.1 too), or --server-name.
+        let (code, stdout, stderr) =
+            auth_client(&server, "alice", "secret", &["--tls", "--ca-file", &ca]);
+        assert_eq!(code, 0, "{runtime}: {stdout}{stderr}");
+        assert!(stdout.contains("Authenticated"), "{runtime}: {stdout}");
+        let (code, stdout, _) = auth_client(
+            &server,
+            "alice",
+            "wrong",
+            &["--tls", "--ca-file", &ca, "--server-name", "localhost"],
+        );
+        assert_eq!(code, 1, "{runtime}: {stdout}");
+        assert!(stdout.contains("wrong password"), "{runtime}: {stdout}");
+
+        // A name the certificate does not carry: refused, with its fingerprint.
+        let (code, stdout, stderr) = auth_client(
+            &server,
+            "alice",
+            "secret",
+            &[
+                "--tls",
+                "--ca-file",
+                &ca,
+                "--server-name",
+                "elsewhere.example",
+            ],
+        );
+        assert_eq!(code, 2, "{runtime}: {stdout}");
+        assert!(stderr.starts_with("auth_client: "), "{runtime}: {stderr}");
+        assert!(
+            stderr.contains(&fingerprint("leaf.pem").to_string()),
+            "{runtime}: {stderr}"
+        );
+        // The server saw the verdicts over TLS, and the refusal.
+        let printed = server.printed().join("\n");
+        assert!(
+            printed.contains("Verdict for alice from 127.0.0.1: authenticated (sent 1)"),
+            "{runtime}: {printed}"
+        );
+        assert!(
+            printed.contains("Connection failed: tls handshake failed"),
+            "{runtime}: {printed}"
+        );
+    }
+}
+
+#[test]
+fn tls_with_a_pinned_fingerprint() {
+    let right = fingerprint("selfsigned.pem");
+    let wrong = fingerprint("leaf.pem");
+    for runtime in RUNTIMES {
+        let server = tls_server(runtime, "selfsigned");
+        // As openssl prints it, and in lower case without colons.
+        let printed = format!("sha256 Fingerprint={right}");
+        let bare = right.to_string().replace(':', "").to_lowercase();
+        for pin in [&printed, &bare] {
+            let (code, stdout, stderr) =
+                auth_client(&server, "alice", "secret", &["--tls", "--fingerprint", pin]);
+            assert_eq!(code, 0, "{runtime}: {stdout}{stderr}");
+            assert!(stdout.contains("Authenticated"), "{runtime}: {stdout}");
+        }
+
+        let (code, stdout, stderr) = auth_client(
+            &server,
+            "alice",
+            "secret",
+            &["--tls", "--fingerprint", &wrong.to_string()],
+        );
+        assert_eq!(code, 2, "{runtime}: {stdout}");
+        assert!(!stdout.contains("Authenticated"), "{runtime}: {stdout}");
+        assert!(stderr.contains("not trusted"), "{runtime}: {stderr}");
+        assert!(
+            stderr.contains(&format!("--fingerprint {right}")),
+            "{runtime}: the right fingerprint is printed: {stderr}"
+        );
+    }
+}
+
+/// `openssl req -x509` makes a self-signed certificate marked CA:TRUE; the
+/// client trusts it given as its CA file.
+#[test]
+fn tls_with_the_servers_own_self_signed_certificate_as_the_ca_file() {
+    for runtime in RUNTIMES {
+        let server = tls_server(runtime, "selfsigned");
+        let (code, stdout, stderr) = auth_client(
+            &server,
+            "alice",
+            "secret",
+            &["--tls", "--ca-file", &cert("selfsigned.pem")],
+        );
+        assert_eq!(code, 0, "{runtime}: {stdout}{stderr}");
+        assert!(stdout.contains("Authenticated"), "{runtime}: {stdout}");
+        // Another CA's file does not vouch for it.
+        let (code, _, stderr) = auth_client(
+            &server,
+            "alice",
+            "secret",
+            &["--tls", "--ca-file", &cert("ca.pem")],
+        );
+        assert_eq!(code, 2, "{runtime}: {stderr}");
+        assert!(
+            stderr.contains(&fingerprint("selfsigned.pem").to_string()),
+            "{runtime}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn plain_text_on_a_non_loopback_address_needs_allow_plaintext() {
+    let files = Files::new();
+    let port = free_port();
+    let out = Command::new(example("auth_server"))
+        .args([
+            "--listen",
+            &format!("0.0.0.0:{port}"),
+            "--passwd",
+            &files.passwd(),
+            "--shadow",
+            &files.shadow(),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("auth_server: "), "{stderr}");
+    assert!(stderr.contains("in clear"), "{stderr}");
+    assert!(stderr.contains("--tls-cert"), "{stderr}");
+    assert!(stderr.contains("--allow-plaintext"), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing served");
+
+    for runtime in RUNTIMES {
+        // Said explicitly, it serves (0.0.0.0 includes the loopback).
+        let server = AuthServer::start_on(
+            runtime,
+            "0.0.0.0",
+            Files::new(),
+            &["--delay-ms", "0", "--allow-plaintext"],
+        );
+        assert_eq!(server.ask("alice:secret"), "1", "{runtime}");
+        // Over TLS it needs no permission.
+        let server = AuthServer::start_on(
+            runtime,
+            "0.0.0.0",
+            Files::new(),
+            &[
+                "--delay-ms",
+                "0",
+                "--tls-cert",
+                &cert("leaf.pem"),
+                "--tls-key",
+                &cert("leaf.key"),
+            ],
+        );
+        let (code, stdout, stderr) = auth_client(
+            &server,
+            "alice",
+            "secret",
+            &["--tls", "--ca-file", &cert("ca.pem")],
+        );
+        assert_eq!(code, 0, "{runtime}: {stdout}{stderr}");
+    }
+}
+
+/// A client that opens a connection and never completes its handshake
+/// (here: trickles a byte a second) loses it after the server's handshake
+/// deadline, 10 s, not when it likes.
+#[test]
+fn a_stalled_tls_handshake_is_cut_at_the_deadline() {
+    let servers: Vec<_> = RUNTIMES
+        .iter()
+        .map(|runtime| tls_server(runtime, "leaf"))
+        .collect();
+    let started = Instant::now();
+    let clients: Vec<_> = servers
+        .iter()
+        .map(|server| {
+            let port = server.port;
+            std::thread::spawn(move || {
+                let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_millis(1000)))
+                    .unwrap();
+                // The start of a TLS record, a byte at a time.
+                for byte in [0x16, 0x03, 0x01, 0x02, 0x00, 0x01].iter().cycle() {
+                    if stream.write_all(&[*byte]).is_err() {
+                        break;
+                    }
+                    match stream.read(&mut [0; 64]) {
+                        // Nothing yet: trickle on, for at most 30 s.
+                        Err(error)
+                            if error.kind() == std::io::ErrorKind::WouldBlock
+                                && started.elapsed() < Duration::from_secs(30) => {}
+                        // Closed (or an alert): cut.
+                        _ => break,
+                    }
+                }
+                started.elapsed()
+            })
+        })
+        .collect();
+    for (runtime, client) in RUNTIMES.iter().zip(clients) {
+        let cut = client.join().unwrap();
+        assert!(
+            cut >= Duration::from_secs(9) && cut < Duration::from_secs(15),
+            "{runtime}: cut after {cut:?}"
+        );
+    }
+    for (runtime, server) in RUNTIMES.iter().zip(&servers) {
+        let printed = server.printed().join("\n");
+        assert!(
+            printed.contains("Connection failed"),
+            "{runtime}: {printed}"
+        );
     }
 }

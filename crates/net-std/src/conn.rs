@@ -147,6 +147,14 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
         self.received.extend_from_slice(bytes.as_ref());
     }
 
+    /// Takes the bytes queued by [`push_received`](Self::push_received)
+    /// that the machine has not had yet: when the stream changes hands at
+    /// once (implicit TLS after a PROXY header), they are the start of what
+    /// the new owner reads.
+    pub(crate) fn take_received(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.received)
+    }
+
     /// The stream.
     pub fn get_ref(&self) -> &S {
         &self.stream

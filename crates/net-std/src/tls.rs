@@ -1,15 +1,15 @@
 //! TLS for any protocol, through rustls on the ring provider.
 //!
 //! [`connect`] takes a plain byte stream, completes the client handshake
-//! on it, and returns a [`TlsStream`] that a [`Conn`](crate::Conn) can
+//! on it, and returns a [`TlsStream`] that a [`Conn`] can
 //! drive; [`accept`] does the same for the server side, returning a
 //! [`ServerTlsStream`]. One shape covers both ways of starting TLS:
 //!
 //! * implicit TLS: take the stream out of a fresh connection
-//!   ([`crate::connect`], then [`Conn::into_inner`](crate::Conn::into_inner);
-//!   or, in a [`Server`](crate::Server) handler, the handler's
-//!   [`Conn::get_mut`](crate::Conn::get_mut)), hand it to [`connect`] or
-//!   [`accept`], and wrap the result in a new `Conn`;
+//!   ([`crate::connect`], then [`Conn::into_inner`]),
+//!   hand it to [`connect`] or [`accept`], and wrap the result in a new
+//!   `Conn`; in a [`Server`](crate::Server) handler, hand the handler's
+//!   `Conn` to [`accept_until`];
 //! * STARTTLS: drive the plain `Conn` until the protocol says to switch
 //!   (its machine's event), then do the same with that `Conn`'s stream and
 //!   go on driving the machine over the new `Conn`.
@@ -18,7 +18,10 @@
 //! read-ahead, so nothing the peer sent in plain text before the switch is
 //! carried into the TLS stream by the driver; whatever the machine itself
 //! had buffered is for the machine to discard (anything else allows
-//! STARTTLS command injection).
+//! STARTTLS command injection). The one exception is
+//! [`accept_until`]'s: the bytes a [`Server`](crate::Server) read after a
+//! PROXY header, which no machine has had yet, are the start of the
+//! client's handshake.
 //!
 //! The handshake is bounded by the stream's own timeouts, as they are when
 //! it is handed in. [`crate::connect`] sets a write timeout but no read
@@ -45,7 +48,7 @@
 //! use std::io::{Read, Write};
 //! use std::net::{TcpListener, TcpStream};
 //! use std::sync::Arc;
-//! use std::time::{Duration, Instant};
+//! use std::time::Duration;
 //! use net_std::tls::{self, rustls, trust};
 //! use rustls::pki_types::pem::PemObject;
 //! use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -67,8 +70,8 @@
 //! let addr = listener.local_addr()?;
 //! std::thread::spawn(move || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //!     let (socket, _) = listener.accept()?;
-//!     let deadline = Instant::now() + Duration::from_secs(10);
-//!     let mut stream = tls::accept_until(socket, server_config, deadline)?;
+//!     socket.set_read_timeout(Some(Duration::from_secs(10)))?;
+//!     let mut stream = tls::accept(socket, server_config)?;
 //!     stream.write_all(b"hello over tls\n")?;
 //!     stream.send_close_notify()?;
 //!     Ok(())
@@ -94,7 +97,7 @@ use rustls::{
     ClientConfig, ClientConnection, ConnectionCommon, ServerConfig, ServerConnection, StreamOwned,
 };
 
-use crate::ReadTimeout;
+use crate::{Conn, ReadTimeout};
 
 pub use rustls;
 /// Whom a client trusts: certificate pinning by SHA-256 fingerprint, CA
@@ -127,7 +130,7 @@ pub enum TlsError {
 
 /// The client side of a TLS connection over the stream `S`: `Read + Write`
 /// in plain text, and [`ReadTimeout`] forwarded to the stream under it, so
-/// a [`Conn`](crate::Conn) drives a machine over it exactly as over the
+/// a [`Conn`] drives a machine over it exactly as over the
 /// bare socket.
 #[derive(Debug)]
 pub struct TlsStream<S: Read + Write = TcpStream> {
@@ -316,7 +319,7 @@ impl<S: Read + Write + ReadTimeout> ReadTimeout for ServerTlsStream<S> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
-/// Wrapped in a [`Conn`](crate::Conn), the stream drives any machine:
+/// Wrapped in a [`Conn`], the stream drives any machine:
 /// `Conn::new(tls::connect(conn.into_inner(), host, config)?)`.
 pub fn connect<S: Read + Write>(
     mut stream: S,
@@ -350,16 +353,18 @@ pub fn accept<S: Read + Write>(
     })
 }
 
-/// [`accept`], with the whole handshake bounded by `deadline`: before each
-/// read the stream's read timeout is set to the time left, so a client
-/// that trickles its handshake cannot hold the connection past it. (Each
-/// write is bounded by the stream's write timeout, which
-/// [`Server`](crate::Server) sets.) The stream's read timeout is left as
-/// the last read set it; a [`Conn`](crate::Conn) over the result sets its
-/// own.
+/// Accepts TLS as a server over the stream of `conn` (a
+/// [`Server`](crate::Server) handler's), with the whole handshake bounded
+/// by `deadline`, and returns the TLS stream, which borrows `conn`'s
+/// stream: wrap it in a new [`Conn`].
 ///
-/// In a [`Server`](crate::Server) handler, the handler's `Conn` lends its
-/// socket:
+/// Before each read the stream's read timeout is set to the time left, so
+/// a client that trickles its handshake cannot hold the connection past
+/// the deadline. (Each write is bounded by the stream's write timeout,
+/// which `Server` sets.) Bytes `conn` received that its machine has not
+/// had, those after a PROXY header, are the start of the handshake. The
+/// stream's read timeout is left as the last read set it; the new `Conn`
+/// sets its own.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -370,25 +375,41 @@ pub fn accept<S: Read + Write>(
 /// let server = Server::bind("127.0.0.1:0", ServerOptions::default())?;
 /// server.serve(move |conn, _info| {
 ///     let deadline = Instant::now() + Duration::from_secs(10);
-///     let Ok(stream) = tls::accept_until(conn.get_mut(), Arc::clone(&config), deadline) else {
+///     let Ok(stream) = tls::accept_until(conn, Arc::clone(&config), deadline) else {
 ///         return;
 ///     };
 ///     let mut conn = Conn::new(stream);
 ///     // ... drive a machine over `conn` ...
-///     # let _ = conn.get_mut().send_close_notify();
+///     let _ = conn.get_mut().send_close_notify();
 /// })
 /// # }
 /// ```
 pub fn accept_until<S: Read + Write + ReadTimeout>(
-    mut stream: S,
+    conn: &mut Conn<S>,
     config: Arc<ServerConfig>,
     deadline: Instant,
-) -> Result<ServerTlsStream<S>, TlsError> {
+) -> Result<ServerTlsStream<&mut S>, TlsError> {
     let mut connection = ServerConnection::new(config).map_err(TlsError::Config)?;
+    let early = conn.take_received();
+    let mut unread = &early[..];
+    while !unread.is_empty() {
+        // At most a PROXY header's worth, which rustls always has room for.
+        match connection.read_tls(&mut unread) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(error) => return Err(TlsError::Handshake(error)),
+        }
+    }
+    if !early.is_empty() {
+        connection.process_new_packets().map_err(|error| {
+            TlsError::Handshake(io::Error::new(io::ErrorKind::InvalidData, error))
+        })?;
+    }
+    let stream = conn.get_mut();
     handshake(
         &mut connection,
         &mut Until {
-            stream: &mut stream,
+            stream: &mut *stream,
             deadline,
         },
     )?;

@@ -14,7 +14,7 @@ use net_std::tls::rustls::pki_types::pem::PemObject;
 use net_std::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use net_std::tls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 use net_std::tls::{self, TlsError, trust};
-use net_std::{ClientOptions, Conn, DriveError, ReadTimeout, connect};
+use net_std::{ClientOptions, Conn, DriveError, ReadTimeout, Server, ServerOptions, connect};
 use session_proto::{client as session_client, server as session_server};
 
 const CA: &str = include_str!("certs/ca.pem");
@@ -242,7 +242,8 @@ fn accept_until_cuts_a_trickled_handshake_at_the_deadline() {
         let (socket, _) = listener.accept().unwrap();
         let started = Instant::now();
         let deadline = started + Duration::from_millis(600);
-        let result = tls::accept_until(socket, server_config(), deadline);
+        let mut conn = Conn::new(socket);
+        let result = tls::accept_until(&mut conn, server_config(), deadline);
         (result.map(drop), started.elapsed())
     });
     // A real ClientHello, one byte every 100 ms.
@@ -275,27 +276,68 @@ fn accept_until_cuts_a_trickled_handshake_at_the_deadline() {
     assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
 }
 
+/// Through a `Server` that trusts a PROXY header from the client's
+/// address: the header and the ClientHello come in one write, and the
+/// bytes the server read past the header start the handshake.
 #[test]
-fn accept_until_serves_a_prompt_client() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+fn accept_until_serves_a_server_handlers_conn_after_a_proxy_header() {
+    let mut options = ServerOptions::default();
+    options.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let server = Server::bind("127.0.0.1:0", options).unwrap();
+    let port = server.local_addr().unwrap().port();
+    let stop = server.shutdown_handle();
+    let (peers, peer) = std::sync::mpsc::channel();
     let serving = thread::spawn(move || {
-        let (mut socket, _) = listener.accept().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        // Lent by `&mut`, as a `Server` handler lends its `Conn`'s socket.
-        let mut conn =
-            Conn::new(tls::accept_until(&mut socket, server_config(), deadline).unwrap());
-        let mut server = session_server::Server::new(session_server::Options::default());
-        conn.run(&mut server, |_, _| {}).unwrap();
-        conn.get_mut().send_close_notify().unwrap();
+        server.serve_one(|conn, info| {
+            peers.send(info.peer_addr).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut tls = Conn::new(tls::accept_until(conn, server_config(), deadline).unwrap());
+            let mut server = session_server::Server::new(session_server::Options::default());
+            tls.run(&mut server, |_, _| {}).unwrap();
+            tls.get_mut().send_close_notify().unwrap();
+        })
     });
-    let socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+
+    let mut socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let mut conn = Conn::new(tls::connect(socket, "localhost", client_config()).unwrap());
+    let name = "localhost".try_into().unwrap();
+    let mut client = rustls::ClientConnection::new(client_config(), name).unwrap();
+    let mut first = b"PROXY TCP4 192.0.2.7 127.0.0.1 40000 1234\r\n".to_vec();
+    client.write_tls(&mut first).unwrap();
+    socket.write_all(&first).unwrap();
+    let mut stream = rustls::StreamOwned::new(client, socket);
+    let mut conn = Conn::new(TlsStream(&mut stream));
     assert_eq!(one_line(&mut conn), ["tsorf kcaj"]);
-    serving.join().unwrap();
+    assert_eq!(peer.recv().unwrap(), "192.0.2.7:40000".parse().unwrap());
+    serving.join().unwrap().unwrap();
+    drop(stop);
+}
+
+/// A client TLS stream made by hand (the ClientHello was sent with the
+/// PROXY header), with the socket's read timeout reachable.
+struct TlsStream<'a>(&'a mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>);
+
+impl Read for TlsStream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for TlsStream<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl ReadTimeout for TlsStream<'_> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.0.sock.set_read_timeout(timeout)
+    }
 }
 
 /// Serves one TLS session with the self-signed certificate.
@@ -312,8 +354,10 @@ fn serve_selfsigned() -> (u16, thread::JoinHandle<()>) {
     let port = listener.local_addr().unwrap().port();
     let serving = thread::spawn(move || {
         let (socket, _) = listener.accept().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let Ok(stream) = tls::accept_until(socket, Arc::new(config), deadline) else {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let Ok(stream) = tls::accept(socket, Arc::new(config)) else {
             return;
         };
         let mut conn = Conn::new(stream);

@@ -239,6 +239,14 @@ impl<S> Conn<S> {
         conn
     }
 
+    /// Takes the bytes queued by [`push_received`](Self::push_received)
+    /// that the machine has not had yet: when the stream changes hands at
+    /// once (implicit TLS after a PROXY header), they are the start of what
+    /// the new owner reads.
+    pub(crate) fn take_received(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.received)
+    }
+
     /// Takes the `Conn` apart without running its drop hook.
     pub(crate) fn into_parts(mut self) -> (S, Option<Duration>, Option<DropHook<S>>) {
         let hook = self.on_drop.take();

@@ -12,7 +12,10 @@
 //! A `Conn` holds no read-ahead buffer, so nothing the peer sent in plain
 //! text before the switch is carried into the TLS stream by the driver;
 //! whatever the machine itself had buffered is for the machine to discard
-//! (anything else allows STARTTLS command injection).
+//! (anything else allows STARTTLS command injection). The one exception is
+//! [`accept`]'s: the bytes a [`Server`](crate::Server) read after a PROXY
+//! header, which no machine has had yet, are the start of the client's
+//! handshake.
 //!
 //! The handshake has no timeout of its own; bound it with
 //! `tokio::time::timeout`, as a server must, or a peer that never
@@ -169,10 +172,12 @@ where
 
 /// Accepts TLS as a server over `conn`'s stream, with `config`.
 ///
-/// Unsent bytes of `conn` are written first. The new `Conn` keeps `conn`'s
-/// write timeout, and a connection served by [`Server`](crate::Server)
-/// is still closed gracefully at the TCP level when the new `Conn` is
-/// dropped (call [`Conn::close`] to send a TLS `close_notify` first).
+/// Unsent bytes of `conn` are written first. Bytes `conn` received that
+/// its machine has not had, those a [`Server`](crate::Server) read after a
+/// PROXY header, are the start of the handshake. The new `Conn` keeps
+/// `conn`'s write timeout, and a connection served by `Server` is still
+/// closed gracefully at the TCP level when the new `Conn` is dropped (call
+/// [`Conn::close`] to send a TLS `close_notify` first).
 pub async fn accept<S>(
     mut conn: Conn<S>,
     config: Arc<ServerConfig>,
@@ -181,9 +186,10 @@ where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     conn.flush().await.map_err(TlsError::Io)?;
+    let early = conn.take_received();
     let (stream, write_timeout, hook) = conn.into_parts();
     match TlsAcceptor::from(config)
-        .accept(stream)
+        .accept_with(stream, |connection| read_early(connection, &early))
         .into_fallible()
         .await
     {
@@ -198,6 +204,22 @@ where
             }
             Err(TlsError::Handshake(error))
         }
+    }
+}
+
+/// Hands `connection` the handshake bytes read before it existed. An
+/// error stays with rustls: the handshake sends its alert, and fails at
+/// its next read.
+fn read_early(connection: &mut rustls::ServerConnection, early: &[u8]) {
+    let mut unread = early;
+    // At most a PROXY header's worth, which rustls always has room for.
+    while !unread.is_empty() {
+        if !matches!(connection.read_tls(&mut unread), Ok(read) if read > 0) {
+            return;
+        }
+    }
+    if !early.is_empty() {
+        let _ = connection.process_new_packets();
     }
 }
 

@@ -121,6 +121,50 @@ async fn a_pinned_certificate_is_trusted_and_another_is_named_by_its_fingerprint
     assert!(accepting.await.unwrap().is_err());
 }
 
+/// Through a `Server` that trusts a PROXY header from the client's
+/// address: the header and the ClientHello come in one write, and the
+/// bytes the server read past the header start the handshake.
+#[tokio::test]
+async fn accept_starts_with_the_bytes_after_a_proxy_header() {
+    let mut options = ServerOptions::default();
+    options.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let server = Server::bind("127.0.0.1:0", options).unwrap();
+    let addr = server.local_addr();
+    let (peers, peer) = tokio::sync::oneshot::channel();
+    let serving = tokio::spawn(server.serve_one(move |conn, info| async move {
+        let _ = peers.send(info.peer_addr);
+        let handshake = tls::accept(conn, server_config());
+        let mut conn = tokio::time::timeout(Duration::from_secs(10), handshake)
+            .await
+            .unwrap()
+            .unwrap();
+        let _ = conn.run(&mut EchoLine::new(None), |_, _| {}).await;
+        let _ = conn.close(Duration::from_secs(1)).await;
+    }));
+
+    // A blocking client writes its first flight by hand, after the header.
+    let client = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let name = "localhost".try_into().unwrap();
+        let mut client = rustls::ClientConnection::new(client_config(), name).unwrap();
+        let mut first = b"PROXY TCP4 192.0.2.7 127.0.0.1 40000 1234\r\n".to_vec();
+        client.write_tls(&mut first).unwrap();
+        let mut socket = std::net::TcpStream::connect(addr).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        socket.write_all(&first).unwrap();
+        let mut tls = rustls::StreamOwned::new(client, socket);
+        tls.write_all(b"secret\nquit\n").unwrap();
+        let mut replies = String::new();
+        tls.read_to_string(&mut replies).unwrap();
+        replies
+    });
+    assert_eq!(client.await.unwrap(), "secret\nbye\n");
+    assert_eq!(peer.await.unwrap(), "192.0.2.7:40000".parse().unwrap());
+    serving.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn an_invalid_server_name_is_an_error() {
     let (client, _server) = tokio::io::duplex(64);

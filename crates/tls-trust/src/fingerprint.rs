@@ -54,16 +54,6 @@ impl Fingerprint {
         Self(bytes)
     }
 
-    /// The fingerprint from its 32 bytes.
-    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// The digest's 32 bytes.
-    pub const fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
     /// Whether `der` is the certificate this fingerprint pins. The digests
     /// are compared in constant time.
     pub fn matches(&self, der: &[u8]) -> bool {

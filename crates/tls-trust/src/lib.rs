@@ -72,6 +72,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod fingerprint;
 mod trust;
@@ -79,6 +80,7 @@ mod verify;
 
 pub use fingerprint::{Fingerprint, FingerprintError};
 #[cfg(feature = "system-roots")]
+#[cfg_attr(docsrs, doc(cfg(feature = "system-roots")))]
 pub use trust::client_config_with_system_roots;
 pub use trust::{Trust, TrustError, client_config_pinned, client_config_with_ca_file};
 pub use verify::{PinnedCertVerifier, Rejection, UntrustedCertificate};

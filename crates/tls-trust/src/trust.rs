@@ -37,6 +37,7 @@ pub enum Trust {
     /// rustls-native-certs); those rustls cannot use are skipped. The
     /// default. Needs the `system-roots` feature.
     #[cfg(feature = "system-roots")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "system-roots")))]
     #[default]
     System,
     /// Only the CA certificates in this PEM file (`--ca-file`), not the

@@ -171,11 +171,6 @@ impl PinnedCertVerifier {
     pub fn with_algorithms(pin: Fingerprint, algorithms: WebPkiSupportedAlgorithms) -> Self {
         Self { pin, algorithms }
     }
-
-    /// The pinned fingerprint.
-    pub fn pin(&self) -> Fingerprint {
-        self.pin
-    }
 }
 
 impl ServerCertVerifier for PinnedCertVerifier {
