@@ -39,18 +39,27 @@ const COMMAND_TIME_LIMIT: Duration = Duration::from_secs(5);
 /// The most output of a --command that is sent.
 const COMMAND_OUTPUT_LIMIT: u64 = 64 * 1024;
 
-/// Sends each client a fortune, then closes.
+/// Sends each client a fortune, then closes: the article's fortune server,
+/// reading fortune files itself or running a program without a shell.
+///
+/// Exit status: 0 after --once or a signal, 2 for a bad fortune file or if
+/// it cannot listen.
 #[derive(Debug, Parser)]
+#[command(name = "fortune_server", version)]
 struct Args {
     #[command(flatten)]
     listen: ListenArgs,
     /// A fortune file: fortunes separated by lines holding only `%`.
     #[arg(long, conflicts_with = "command")]
     file: Option<std::path::PathBuf>,
-    /// A program (and its arguments) to run for each client; its output is
-    /// the fortune. Run directly, never through a shell.
-    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "PROG [ARGS]")]
-    command: Option<Vec<String>>,
+    /// A program to run for each client; its output is the fortune. Run
+    /// directly, never through a shell. Its arguments follow `--`:
+    /// `--command /usr/games/fortune -- -s`.
+    #[arg(long, value_name = "PROG")]
+    command: Option<String>,
+    /// The arguments of --command.
+    #[arg(last = true, value_name = "ARGS", requires = "command")]
+    command_args: Vec<String>,
 }
 
 /// Where fortunes come from.
@@ -60,16 +69,28 @@ enum Source {
     Command { program: String, args: Vec<String> },
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let source = match (&args.file, &args.command) {
-        (_, Some(command)) => {
-            let (program, rest) = command.split_first().ok_or("--command needs a program")?;
-            Source::Command {
-                program: program.clone(),
-                args: rest.to_vec(),
-            }
+    let source = match source(&args) {
+        Ok(source) => source,
+        Err(error) => {
+            eprintln!("fortune_server: {error}");
+            return std::process::ExitCode::from(2);
         }
+    };
+    support::exit_status(
+        "fortune_server",
+        &args.listen,
+        support::serve(&args.listen, source),
+    )
+}
+
+fn source(args: &Args) -> Result<Source, String> {
+    let source = match (&args.file, &args.command) {
+        (_, Some(program)) => Source::Command {
+            program: program.clone(),
+            args: args.command_args.clone(),
+        },
         (Some(path), None) => {
             let contents = std::fs::read(path)
                 .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
@@ -82,8 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err("the fortune file holds no fortunes".into());
         }
     }
-    support::serve(&args.listen, source)?;
-    Ok(())
+    Ok(source)
 }
 
 /// The fortune exchange, keeping the text for the `Sent output` line.

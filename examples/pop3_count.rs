@@ -27,6 +27,7 @@ use pop3_common::{ConnectArgs, Failure, Runtime};
 
 /// Counts the messages in a POP3 mailbox.
 #[derive(Debug, Parser)]
+#[command(name = "pop3_count", version)]
 struct Args {
     #[command(flatten)]
     connect: ConnectArgs,

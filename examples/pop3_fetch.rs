@@ -36,6 +36,7 @@ use pop3_common::{ConnectArgs, Failure};
 
 /// Downloads new messages into a Maildir.
 #[derive(Debug, Parser)]
+#[command(name = "pop3_fetch", version)]
 struct Args {
     #[command(flatten)]
     connect: ConnectArgs,

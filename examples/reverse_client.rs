@@ -14,6 +14,7 @@ use reverse_proto::client::{Client, Event, Options};
 
 /// Sends TEXT to a reverse server and prints its reply.
 #[derive(Debug, Parser)]
+#[command(name = "reverse_client", version)]
 struct Args {
     /// The server's address.
     #[arg(long, default_value = "127.0.0.1:1234")]

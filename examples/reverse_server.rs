@@ -17,8 +17,12 @@ use reverse_proto::Mode;
 use reverse_proto::server::{Event, Options, Server};
 use support::{ListenArgs, Service, printable, say};
 
-/// Reverses one line per connection.
+/// Reverses one line per connection, then closes: the article's first
+/// server.
+///
+/// Exit status: 0 after --once or a signal, 2 if it cannot listen.
 #[derive(Debug, Parser)]
+#[command(name = "reverse_server", version)]
 struct Args {
     #[command(flatten)]
     listen: ListenArgs,
@@ -47,7 +51,7 @@ impl Service for Reverse {
     }
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let mut options = Options::default();
     options.mode = if args.bytes {
@@ -57,5 +61,9 @@ fn main() -> std::io::Result<()> {
     };
     options.request_timeout =
         (args.request_timeout > 0).then(|| Duration::from_secs(args.request_timeout));
-    support::serve(&args.listen, Reverse(options))
+    support::exit_status(
+        "reverse_server",
+        &args.listen,
+        support::serve(&args.listen, Reverse(options)),
+    )
 }

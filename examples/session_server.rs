@@ -19,8 +19,12 @@ use session_proto::ReverseLines;
 use session_proto::server::{Event, Options, Server};
 use support::{ListenArgs, Service, printable, say};
 
-/// Reverses every line of a session until END.
+/// Reverses every line of a session until END: the article's looping
+/// server, with its banner, `? ` prompt and debug lines.
+///
+/// Exit status: 0 after --once or a signal, 2 if it cannot listen.
 #[derive(Debug, Parser)]
+#[command(name = "session_server", version)]
 struct Args {
     #[command(flatten)]
     listen: ListenArgs,
@@ -71,7 +75,7 @@ fn seconds(value: u64) -> Option<Duration> {
     (value > 0).then(|| Duration::from_secs(value))
 }
 
-fn main() -> std::io::Result<()> {
+fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let mut options = Options::default();
     options.max_line_len = args.max_line_len;
@@ -84,5 +88,9 @@ fn main() -> std::io::Result<()> {
             Mode::Graphemes
         },
     };
-    support::serve(&args.listen, Session { options, handler })
+    support::exit_status(
+        "session_server",
+        &args.listen,
+        support::serve(&args.listen, Session { options, handler }),
+    )
 }

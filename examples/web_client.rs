@@ -16,15 +16,28 @@ use net_std::{ClientOptions, DriveError, connect};
 use session_proto::client::{Client, Event, Options};
 use web::{AskError, WebArgs};
 
-/// Serves a form that reverses text through the session server.
+/// Serves a web form that sends its text to the session server and shows
+/// the reply: the article's `fsockopen` client, on the session client
+/// machine through net-std's connection driver.
+///
+/// Exit status: 0 after a clean stop, 2 if it cannot listen.
 #[derive(Debug, Parser)]
+#[command(name = "web_client", version)]
 struct Args {
     #[command(flatten)]
     web: WebArgs,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    web::serve(Args::parse().web, ask)
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let listen = args.web.listen.clone();
+    match web::serve(args.web, ask) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("web_client: cannot serve on {listen}: {error}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }
 
 /// Banner, message, one reply, END: the whole session.

@@ -26,15 +26,28 @@ use lineproto::{Machine, Output};
 use session_proto::client::{Client, Event, Options};
 use web::{AskError, WebArgs};
 
-/// Serves a form that reverses text through the session server.
+/// Serves the same web form as web_client, but drives the session client
+/// machine by hand over a raw TcpStream: the article's `socket_create` and
+/// `socket_connect` client, showing the machine's driver loop in full.
+///
+/// Exit status: 0 after a clean stop, 2 if it cannot listen.
 #[derive(Debug, Parser)]
+#[command(name = "web_client_socket", version)]
 struct Args {
     #[command(flatten)]
     web: WebArgs,
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    web::serve(Args::parse().web, ask)
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let listen = args.web.listen.clone();
+    match web::serve(args.web, ask) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("web_client_socket: cannot serve on {listen}: {error}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }
 
 fn ask(message: &str, args: &WebArgs) -> Result<String, AskError> {

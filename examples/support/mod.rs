@@ -392,6 +392,22 @@ fn serve_tokio<S: Service>(
     })
 }
 
+/// The exit status for how serving ended: 0, or 2 with the reason in words
+/// on stderr, prefixed with the program's name.
+pub(crate) fn exit_status(
+    program: &str,
+    listen: &ListenArgs,
+    served: io::Result<()>,
+) -> std::process::ExitCode {
+    match served {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{program}: cannot serve on {}: {error}", listen.listen);
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 /// Peer bytes made safe for a terminal: invalid UTF-8 replaced, control
 /// characters escaped, so a client cannot send escape sequences to the
 /// operator's terminal through the debug lines.

@@ -349,7 +349,7 @@ fn fortune_server_runs_a_command_without_a_shell() {
         let server = Running::start(
             runtime,
             "fortune_server",
-            &["--command", "/bin/echo", &argument],
+            &["--command", "/bin/echo", "--", &argument],
         );
         let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
         stream.write_all(b"; rm -rf / \n").unwrap();
@@ -434,7 +434,7 @@ fn fortune_server_sends_the_first_64_kib_of_a_long_command_output() {
         let server = Running::start(
             runtime,
             "fortune_server",
-            &["--command", "head", "-c", "204800", "/dev/zero"],
+            &["--command", "head", "--", "-c", "204800", "/dev/zero"],
         );
         let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
         let mut fortune = Vec::new();
