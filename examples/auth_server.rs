@@ -48,9 +48,11 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
 use clap::Parser;
+use lineproto::Secret;
 use lineproto::{Machine, Output};
-use passwd_auth::exchange::{Event, Options, Server, Verifier};
+use passwd_auth::exchange::{DeferredEvent, DeferredServer, Options};
 use passwd_auth::{Authenticator, Outcome, PasswdDb, Policy};
 use support::{ListenArgs, Service, TlsArgs, printable, say};
 
@@ -94,6 +96,16 @@ struct Args {
     /// The window for the failure limits, in seconds.
     #[arg(long, default_value_t = 600)]
     failure_window: u64,
+    /// Hashes computed at once, by a pool of this many threads (each hash
+    /// may take its full memory: a yescrypt hash up to 64 MiB); more
+    /// attempts wait in a queue. 0: the number of cores.
+    #[arg(long, default_value_t = 0)]
+    max_verifications: usize,
+    /// Attempts that may wait for the pool; more are refused at once, and
+    /// an attempt that waits over 10 s is refused too (answered 0 after
+    /// the failure delay).
+    #[arg(long, default_value_t = 256)]
+    verify_queue: usize,
     /// Print the names of unknown users in the verdict lines (they are often
     /// passwords typed into the user field, so they are hidden by default).
     #[arg(long)]
@@ -300,6 +312,7 @@ fn run(args: Arc<Args>) -> Result<(), String> {
     let service = Auth {
         loaded,
         failures: Arc::new(Failures::new(&args)),
+        pool: Pool::new(&args),
         options,
         args: Arc::clone(&args),
     };
@@ -321,54 +334,116 @@ fn watch_files(args: Arc<Args>, loaded: Arc<RwLock<Arc<Loaded>>>) {
 
 /// The server's state shared by every connection.
 struct Auth {
-    // Each connection takes its own snapshot, so a reload never waits for
+    // Each attempt judges against a snapshot, so a reload never waits for
     // connections (or their failure delays) to end.
     loaded: Arc<RwLock<Arc<Loaded>>>,
     failures: Arc<Failures>,
+    pool: Pool,
     options: Options,
     args: Arc<Args>,
 }
 
-/// Judges one attempt against a snapshot of the accounts.
-struct Judge {
-    state: Arc<Loaded>,
-    failures: Arc<Failures>,
-    peer: IpAddr,
-    day: i64,
+/// The verification pool: N threads that compute every hash, fed through
+/// a bounded queue. At most N hashes run at once, so memory stays near N
+/// times a hash's ceiling (a yescrypt hash takes up to 64 MiB); and because
+/// only these threads ever hash, the allocator keeps at most N arenas of
+/// hash-sized memory (hashing on each connection's thread grew RSS to one
+/// freed 16 MiB block per allocator arena).
+struct Pool {
+    jobs: std::sync::mpsc::SyncSender<Job>,
 }
 
-impl Verifier for Judge {
-    fn verify(&mut self, user: &[u8], password: &[u8]) -> Outcome {
+/// One verification for the pool, and where its verdict goes.
+struct Job {
+    work: Box<dyn FnOnce() -> Outcome + Send>,
+    verdict: std::sync::mpsc::SyncSender<Outcome>,
+}
+
+/// How long an attempt may wait for its verdict before it is refused.
+const VERIFY_DEADLINE: Duration = Duration::from_secs(10);
+
+impl Pool {
+    fn new(args: &Args) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = if args.max_verifications == 0 {
+            cores
+        } else {
+            args.max_verifications
+        };
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(args.verify_queue);
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..workers {
+            let queue = Arc::clone(&queue);
+            std::thread::spawn(move || {
+                loop {
+                    let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                    let Ok(job) = job else { return };
+                    let _ = job.verdict.send((job.work)());
+                }
+            });
+        }
+        Self { jobs }
+    }
+
+    /// Runs `work` on the pool and waits for its verdict; `Overloaded` if
+    /// the queue is full or the verdict takes too long.
+    fn verify(&self, work: impl FnOnce() -> Outcome + Send + 'static) -> Outcome {
+        let (verdict, receive) = std::sync::mpsc::sync_channel(1);
+        let job = Job {
+            work: Box::new(work),
+            verdict,
+        };
+        if self.jobs.try_send(job).is_err() {
+            return Outcome::Overloaded;
+        }
+        receive
+            .recv_timeout(VERIFY_DEADLINE)
+            .unwrap_or(Outcome::Overloaded)
+    }
+}
+
+impl Auth {
+    /// Judges one attempt: the failure limit reserved first, then the hash
+    /// on the pool. Blocks (the caller keeps this off any async worker).
+    fn judge(&self, peer: IpAddr, user: Bytes, password: Secret<Vec<u8>>) -> Outcome {
         // Reserved before hashing: concurrent attempts cannot overshoot.
         let at = Instant::now();
-        if !self.failures.reserve(self.peer, user, at) {
+        if !self.failures.reserve(peer, &user, at) {
             return Outcome::TooManyAttempts;
         }
-        let outcome = self.state.auth.authenticate(user, password, self.day);
+        let state = Arc::clone(&self.loaded.read().unwrap_or_else(PoisonError::into_inner));
+        let name = user.clone();
+        let outcome = self
+            .pool
+            .verify(move || state.auth.authenticate(&name, password.expose(), today()));
         if outcome.is_success() {
-            self.failures.release(self.peer, user, at);
+            self.failures.release(peer, &user, at);
         }
         outcome
+    }
+}
+
+/// Runs blocking work where it cannot stall other connections: on a tokio
+/// worker it hands the worker's other tasks to another thread first
+/// (`block_in_place`); on a connection's own thread it just runs.
+fn off_the_async_workers<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 
 /// One connection's exchange, and the client's address.
 #[derive(Debug)]
 struct Attempt {
-    server: Server<Judge>,
+    server: DeferredServer,
     peer: IpAddr,
 }
 
-impl std::fmt::Debug for Judge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Judge")
-            .field("peer", &self.peer)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Machine for Attempt {
-    type Event = Event;
+    type Event = DeferredEvent;
     type Error = passwd_auth::Error;
 
     fn handle_input(&mut self, bytes: &[u8]) {
@@ -379,7 +454,7 @@ impl Machine for Attempt {
         self.server.handle_eof();
     }
 
-    fn poll_output(&mut self, now: Instant) -> Output<Event, passwd_auth::Error> {
+    fn poll_output(&mut self, now: Instant) -> Output<DeferredEvent, passwd_auth::Error> {
         self.server.poll_output(now)
     }
 }
@@ -388,40 +463,43 @@ impl Service for Auth {
     type Machine = Attempt;
 
     fn start(&self, peer: SocketAddr) -> Option<Attempt> {
-        let judge = Judge {
-            state: Arc::clone(&self.loaded.read().unwrap_or_else(PoisonError::into_inner)),
-            failures: Arc::clone(&self.failures),
-            peer: peer.ip(),
-            day: today(),
-        };
         Some(Attempt {
-            server: Server::new(self.options.clone(), judge),
+            server: DeferredServer::new(self.options.clone()),
             peer: peer.ip(),
         })
     }
 
-    fn on_event(&self, attempt: &mut Attempt, event: Event) {
-        let Event::Verdict {
-            user,
-            outcome,
-            code,
-        } = event;
-        let user = if outcome == Outcome::UnknownUser && !self.args.log_unknown {
-            "(unknown user)".to_owned()
-        } else {
-            printable(&user)
-        };
-        say!(
-            "Verdict for {user} from {}: {} (sent {})",
-            attempt.peer,
-            outcome.describe(),
-            code.as_str()
-        );
-        if !outcome.is_success() {
-            // Held by the machine: no thread waits.
-            attempt
-                .server
-                .delay_reply(failure_delay(self.args.delay_ms));
+    fn on_event(&self, attempt: &mut Attempt, event: DeferredEvent) {
+        match event {
+            DeferredEvent::Attempt { user, password } => {
+                let peer = attempt.peer;
+                let outcome = off_the_async_workers(|| self.judge(peer, user, password));
+                // The machine is waiting for exactly this verdict.
+                let _ = attempt.server.judge(outcome);
+            }
+            DeferredEvent::Verdict {
+                user,
+                outcome,
+                code,
+            } => {
+                let user = if outcome == Outcome::UnknownUser && !self.args.log_unknown {
+                    "(unknown user)".to_owned()
+                } else {
+                    printable(&user)
+                };
+                say!(
+                    "Verdict for {user} from {}: {} (sent {})",
+                    attempt.peer,
+                    outcome.describe(),
+                    code.as_str()
+                );
+                if !outcome.is_success() {
+                    // Held by the machine from receipt: no thread waits.
+                    attempt
+                        .server
+                        .delay_reply(failure_delay(self.args.delay_ms));
+                }
+            }
         }
     }
 }

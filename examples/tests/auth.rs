@@ -640,3 +640,41 @@ fn a_stalled_tls_handshake_is_cut_at_the_deadline() {
         );
     }
 }
+
+/// 128 unknown users at once, each costing a 16 MiB yescrypt dummy: the
+/// verification pool hashes two at a time, so the server's peak memory
+/// stays far under 256 MB (hashing on every connection's thread reached
+/// 350-500 MB, one freed 16 MiB block per allocator arena).
+#[test]
+fn parallel_unknown_users_keep_memory_bounded() {
+    for runtime in RUNTIMES {
+        let server = AuthServer::start(
+            runtime,
+            &[
+                "--delay-ms",
+                "0",
+                "--max-failures",
+                "0",
+                "--max-peer-failures",
+                "0",
+            ],
+        );
+        let port = server.port;
+        for round in 0..3 {
+            let clients: Vec<_> = (0..128)
+                .map(|i| std::thread::spawn(move || ask(port, &format!("nouser{round}x{i}:x"))))
+                .collect();
+            for client in clients {
+                assert_eq!(client.join().unwrap(), "-1", "{runtime}");
+            }
+        }
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+        let peak_kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches(" kB").parse().ok())
+            .unwrap();
+        assert!(peak_kib < 256 * 1024, "{runtime}: peak {peak_kib} KiB");
+    }
+}
