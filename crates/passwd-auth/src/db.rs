@@ -250,7 +250,9 @@ impl<'a> ShadowLine<'a> {
         let Some(text) = entry_text(line, false) else {
             return Ok(None);
         };
-        if memchr::memchr(b'\r', text).is_some() {
+        // The whole line, not just the entry: a CR before the name would
+        // otherwise pass as leading white space (found by fuzzing).
+        if memchr::memchr(b'\r', line).is_some() {
             return Err("line contains a carriage return");
         }
         let [name, hash, last, min, max, warn, inactive, expire, reserved] = fields::<9>(text)?;
@@ -626,6 +628,10 @@ mod tests {
             &b"a:h:19000:0:99999:7:::\r\n"[..],
             b"a:h:19000:0:99999:7:::\r",
             b"a:h:19000\r:0:99999:7:::",
+            // A CR before the name: refused by our rule (found by the
+            // fuzz target; not one of the lines fed to glibc).
+            b"\ra:h:19000:0:99999:7:::\n",
+            b" \ra:h:19000:0:99999:7:::\n",
             // Negative numbers, -1 included.
             b"a:h:19000:0:99999:7::-1:",
             b"a:h:19000:0:99999:7::-5:",
