@@ -5,6 +5,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use lineproto::{Machine, Output};
+use zeroize::Zeroize;
 
 /// How much one read asks for. Together with the machine's own limits this
 /// bounds what a connection can make the process hold.
@@ -151,6 +152,7 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
     /// that the machine has not had yet: when the stream changes hands at
     /// once (implicit TLS after a PROXY header), they are the start of what
     /// the new owner reads.
+    #[cfg(feature = "tls")]
     pub(crate) fn take_received(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.received)
     }
@@ -192,7 +194,13 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
                     self.stream.flush()?;
                     match self.read_until(deadline)? {
                         Some(0) => machine.handle_eof(),
-                        Some(read) => machine.handle_input(&self.read_buffer[..read]),
+                        Some(read) => {
+                            machine.handle_input(&self.read_buffer[..read]);
+                            // What was read may be a password: the machine
+                            // has its copy (and zeroes it); the buffer keeps
+                            // none.
+                            self.read_buffer[..read].zeroize();
+                        }
                         // The deadline came: drain again, the machine decides.
                         None => {}
                     }

@@ -4,9 +4,11 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::mem::MaybeUninit;
+
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
+use zeroize::Zeroize;
 
 use bytes::{Buf, Bytes};
 use lineproto::{Machine, Output};
@@ -243,6 +245,7 @@ impl<S> Conn<S> {
     /// that the machine has not had yet: when the stream changes hands at
     /// once (implicit TLS after a PROXY header), they are the start of what
     /// the new owner reads.
+    #[cfg(feature = "tls")]
     pub(crate) fn take_received(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.received)
     }
@@ -415,13 +418,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let mut buffer = [const { MaybeUninit::<u8>::uninit() }; READ_SIZE];
         let mut read_buf = ReadBuf::uninit(&mut buffer);
         ready!(Pin::new(self.get_mut()).poll_read(cx, &mut read_buf))?;
-        let read = read_buf.filled();
+        let read = read_buf.filled_mut();
         if read.is_empty() {
             self.input_closed = true;
             machine.handle_eof();
         } else {
             self.undrained += read.len();
             machine.handle_input(read);
+            // What was read may be a password: the machine has its copy (and
+            // zeroes it); the stack keeps none.
+            read.zeroize();
         }
         Poll::Ready(Ok(()))
     }
@@ -517,6 +523,7 @@ pub(crate) async fn close_gracefully<S: AsyncRead + AsyncWrite + Unpin>(
             if read_buf.filled().is_empty() {
                 return Poll::Ready(Ok::<(), io::Error>(()));
             }
+            read_buf.filled_mut().zeroize();
         }
     });
     match tokio::time::timeout(linger, discard).await {
