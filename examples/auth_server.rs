@@ -53,7 +53,7 @@ use clap::Parser;
 use lineproto::Secret;
 use lineproto::{Machine, Output};
 use passwd_auth::exchange::{DeferredEvent, DeferredServer, Options};
-use passwd_auth::{Authenticator, Outcome, PasswdDb, Policy};
+use passwd_auth::{Authenticator, FailureDelay, Outcome, PasswdDb, Policy};
 use support::{ListenArgs, Service, TlsArgs, printable, say};
 
 /// Answers `user:password` with 1, 0 or -1.
@@ -80,7 +80,10 @@ struct Args {
     /// Let accounts with an empty hash in with an empty password (pam_unix's nullok).
     #[arg(long)]
     nullok: bool,
-    /// Milliseconds to wait after a failure, varied by up to ±50% (0: none).
+    /// Milliseconds added to every failure reply on average, varied
+    /// smoothly from half to one and a half times (0: none). On top of a
+    /// floor measured at start-up, twice the costliest verification, so
+    /// that no failure leaves sooner than any other could.
     #[arg(long, default_value_t = 2000)]
     delay_ms: u64,
     /// Failed attempts allowed per client address and user name within
@@ -117,6 +120,9 @@ struct Args {
 struct Loaded {
     auth: Authenticator,
     stamp: (Option<SystemTime>, Option<SystemTime>),
+    /// Every failure reply is held at least this long from receipt: twice
+    /// the costliest verification these accounts can cause, measured.
+    floor: Duration,
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -142,10 +148,25 @@ fn load(args: &Args) -> Result<Loaded, String> {
     }
     let mut policy = Policy::default();
     policy.allow_empty_password = args.nullok;
-    Ok(Loaded {
-        auth: Authenticator::new(db, policy),
-        stamp,
-    })
+    let auth = Authenticator::new(db, policy);
+    let floor = measured_floor(&auth);
+    Ok(Loaded { auth, stamp, floor })
+}
+
+/// Twice the slowest of three runs of the dummy verification (the
+/// costliest setting among the accounts): a failure reply held this long
+/// from receipt leaves at the same time whatever its verification cost, and
+/// the margin covers a busier moment and the estimate across formats.
+fn measured_floor(auth: &Authenticator) -> Duration {
+    let slowest = (0..3)
+        .map(|_| {
+            let started = Instant::now();
+            auth.run_dummy_verification();
+            started.elapsed()
+        })
+        .max()
+        .unwrap_or_default();
+    slowest * 2
 }
 
 /// Days since 1970-01-01, the unit of shadow's dates.
@@ -307,7 +328,14 @@ fn run(args: Arc<Args>) -> Result<(), String> {
     }
     let mut options = Options::default();
     options.uniform_unknown_user = args.uniform;
-    let loaded = Arc::new(RwLock::new(Arc::new(load(&args)?)));
+    let first = load(&args)?;
+    eprintln!(
+        "auth_server: {} accounts; failures held {:?} or more (the costliest verification, {}, twice)",
+        first.auth.db().len(),
+        first.floor,
+        first.auth.dummy_setting()
+    );
+    let loaded = Arc::new(RwLock::new(Arc::new(first)));
     watch_files(Arc::clone(&args), Arc::clone(&loaded));
     let service = Auth {
         loaded,
@@ -495,19 +523,28 @@ impl Service for Auth {
                 );
                 if !outcome.is_success() {
                     // Held by the machine from receipt: no thread waits.
-                    attempt
-                        .server
-                        .delay_reply(failure_delay(self.args.delay_ms));
+                    attempt.server.delay_reply(self.failure_delay());
                 }
             }
         }
     }
 }
 
-/// pam_fail_delay's wait: the base time, varied by up to ±50%.
-fn failure_delay(base_ms: u64) -> Duration {
-    let jitter = 0.5 + fastrand::f64();
-    Duration::from_secs_f64(base_ms as f64 / 1000.0 * jitter)
+impl Auth {
+    /// The hold of one failure reply: the measured floor plus a smooth
+    /// jitter averaging --delay-ms (see `FailureDelay`).
+    fn failure_delay(&self) -> Duration {
+        let floor = self
+            .loaded
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .floor;
+        FailureDelay::new(floor, Duration::from_millis(self.args.delay_ms)).sample([
+            fastrand::f64(),
+            fastrand::f64(),
+            fastrand::f64(),
+        ])
+    }
 }
 
 /// Reloads the files if either changed since they were loaded. A file that
@@ -519,7 +556,11 @@ fn reload_if_changed(args: &Args, loaded: &RwLock<Arc<Loaded>>) {
     }
     match load(args) {
         Ok(fresh) => {
-            say!("Reloaded {} accounts", fresh.auth.db().len());
+            say!(
+                "Reloaded {} accounts (failures held {:?} or more)",
+                fresh.auth.db().len(),
+                fresh.floor
+            );
             *loaded.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
         }
         Err(error) => say!("Reload failed, keeping the old accounts: {error}"),

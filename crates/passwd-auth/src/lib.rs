@@ -48,6 +48,7 @@
 mod auth;
 mod budget;
 mod db;
+mod delay;
 pub mod exchange;
 mod hash;
 
@@ -62,6 +63,7 @@ type MapHasher = std::hash::BuildHasherDefault<std::collections::hash_map::Defau
 pub use auth::{Authenticator, Outcome, Policy, WireCode};
 pub use budget::{VerifyBudget, VerifyPermit, VerifyTicket};
 pub use db::{Account, FileKind, PasswdDb, PasswdLine, ShadowInfo, ShadowLine, StoredHash};
+pub use delay::FailureDelay;
 pub use hash::{CostLimits, HashCost, HashFormat, MAX_PASSWORD_LEN, identify, verify};
 
 /// Errors of passwd-auth. None of them carries a password or a hash.
