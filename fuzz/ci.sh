@@ -39,11 +39,13 @@ for target in $(cargo fuzz list); do
     exit 1
   fi
   mkdir -p "$work/$target"
-  # Without address-space randomisation and corpus reloads, libFuzzer with a
-  # fixed seed and run count is reproducible: pointer values feed its
-  # comparison tracing, and -reload rescans the corpus on a timer.
+  # Without address-space randomisation, corpus reloads and comparison
+  # tracing, libFuzzer with a fixed seed and run count is reproducible:
+  # -reload rescans the corpus on a timer, and comparison tracing feeds the
+  # values compared into the mutations, among them pointers (ASLR) and the
+  # machines' Instants (the clock). run-long.sh keeps tracing on.
   if ! "${norand[@]}" cargo fuzz run -s none "$target" "$work/$target" "${inputs[@]}" -- \
-    -seed="$seed" -runs="${runs_for[$target]:-$runs}" -timeout=10 -reload=0 >>"$log" 2>&1; then
+    -seed="$seed" -runs="${runs_for[$target]:-$runs}" -timeout=10 -reload=0 -use_cmp=0 >>"$log" 2>&1; then
     tail -n 60 "$log"
     echo "fuzz target $target failed with -seed=$seed; commit the input above to regressions/$target/"
     exit 1
