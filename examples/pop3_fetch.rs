@@ -1,20 +1,46 @@
 //! Downloads every new message of a POP3 mailbox into a Maildir, and with
 //! `--delete` removes it from the server once it is safely stored.
 //!
-//! - **Storing.** Each message is written to `tmp/`, fsynced, and renamed
-//!   into `new/` under a unique Maildir name. The directory is fsynced too.
-//! - **Remembering.** The message's UIDL is then appended to
-//!   `DIR/.pop3_fetch_uidls` and fsynced, so the next run fetches only new
-//!   messages.
+//! - **Storing.** Each message is written to `tmp/` (mode 0600, with LF
+//!   line ends unless `--crlf`), fsynced, and renamed into `new/` under a
+//!   unique Maildir name. The directory is fsynced too. A partial file is
+//!   removed from `tmp/` on any error.
+//! - **Remembering, per account.** The message's UIDL is then appended to
+//!   `DIR/.pop3_fetch_uidls.USER@HOST:PORT` as one whole line and fsynced,
+//!   so the next run fetches only new messages. Each account (user, host
+//!   and port) has its own record: mailboxes on different accounts may
+//!   share unique ids (Dovecot gives the same ones to mailboxes created in
+//!   the same second), and a message recorded by one account is never
+//!   skipped, nor deleted, by another. A line torn by a crash is dropped
+//!   on the next run. (The single record of older versions,
+//!   `.pop3_fetch_uidls`, is not used: it does not say which account its
+//!   ids came from. What it lists may be fetched once more.)
+//! - **One run per account at a time.** A run holds the lock file
+//!   `DIR/.pop3_fetch_lock.USER@HOST:PORT`, which names its process; a
+//!   second run for the same account says which process holds it and exits
+//!   with status 2. A lock left by a run that was killed is broken by the
+//!   next run once its process is gone.
 //! - **Deleting.** With `--delete`, DELE is sent only for messages whose
-//!   file is stored and renamed, in this run or a recorded earlier one. Deletion takes effect at QUIT. Kill it at
-//!   any point: no message is lost, and none is deleted on the server
-//!   before it is on disk. A kill between the rename and the UIDL record
-//!   can at worst store a message twice.
+//!   file is stored and renamed, in this run or a recorded earlier one.
+//!   Deletion takes effect at QUIT. Kill it at any point: no message is
+//!   lost, and none is deleted on the server before it is on disk. A kill
+//!   between the rename and the UIDL record can at worst store a message
+//!   twice.
+//! - **Unique ids the server gets wrong.** An id that is not RFC 1939's
+//!   (1 to 70 characters from 0x21 to 0x7E; `1 abc def` is not `abc`) is
+//!   an error for its message: it is reported and left on the server.
+//!   Messages that share an id are fetched (again, if the set changed) and
+//!   never deleted. A server without UIDL has every message fetched, every
+//!   time, and `--delete` is refused.
+//! - **Failures one message at a time.** A message the server refuses to
+//!   send (`-ERR` to RETR) is reported and left on the server; the others
+//!   are stored, and QUIT is sent so that their deletions take effect.
 //!
-//! Messages are pipelined when the server allows it, and streamed to disk:
-//! a large message is never held in memory. A progress bar is shown on
-//! stderr when it is a terminal.
+//! Messages are pipelined when the server allows it (`--no-pipelining` for
+//! servers that advertise it and get it wrong), and streamed to disk: a
+//! large message is never held in memory. A progress bar is shown on
+//! stderr when it is a terminal. What the server says is printed with its
+//! control characters escaped.
 //!
 //! ```text
 //! cargo run --example pop3_fetch -- --maildir /tmp/mail          # the demo mailbox
@@ -23,127 +49,410 @@
 
 mod pop3_common;
 
-use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fs::{DirBuilder, File, OpenOptions, Permissions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use clap::Parser;
-use pop3_client::session::Retrieved;
-use pop3_common::{ConnectArgs, Failure};
+use pop3_client::blocking::{Pop3Client, Pop3Error};
+use pop3_client::session::{ListedId, Retrieved, check_unique_ids};
+use pop3_common::{ConnectArgs, Failure, escape, escape_bytes};
+
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  every new message was stored (and, with --delete, deleted on the server)
+  1  the server said no (to the login, to a message, to UIDL with --delete),
+     or some message was not stored: the reasons are on stderr
+  2  a usage or local error (the Maildir, another run holding the account's
+     lock), or the connection failed";
 
 /// Downloads new messages into a Maildir.
 #[derive(Debug, Parser)]
-#[command(name = "pop3_fetch", version)]
+#[command(name = "pop3_fetch", version, after_help = EXIT_STATUS)]
 struct Args {
     #[command(flatten)]
     connect: ConnectArgs,
-    /// The Maildir to store messages in (created if missing).
+    /// The Maildir to store messages in (created if missing, mode 0700).
     #[arg(long)]
     maildir: PathBuf,
     /// Delete each message on the server once it is stored.
     #[arg(long)]
     delete: bool,
+    /// Store messages with the CRLF line ends of the wire (default: LF, as
+    /// Maildir readers expect).
+    #[arg(long)]
+    crlf: bool,
+    /// Skip messages larger than this many bytes (as LIST reports them);
+    /// they are reported and left on the server.
+    #[arg(long, value_name = "BYTES")]
+    max_size: Option<u64>,
+    /// Send one command at a time even if the server advertises
+    /// PIPELINING.
+    #[arg(long)]
+    no_pipelining: bool,
 }
 
-const STATE_FILE: &str = ".pop3_fetch_uidls";
+/// The record of fetched unique ids, one per account: `PREFIX` + account.
+const RECORD_PREFIX: &str = ".pop3_fetch_uidls.";
+/// The lock of one account's runs: `PREFIX` + account.
+const LOCK_PREFIX: &str = ".pop3_fetch_lock.";
+/// The record of older versions, for every account at once.
+const OLD_RECORD: &str = ".pop3_fetch_uidls";
 
 fn main() -> ExitCode {
     let args = Args::parse();
     match fetch(&args) {
-        Ok((fetched, deleted)) => {
-            println!("{fetched} new messages fetched, {deleted} deleted on the server");
-            ExitCode::SUCCESS
+        Ok(outcome) => {
+            println!(
+                "{} new messages fetched, {} deleted on the server",
+                outcome.fetched, outcome.deleted
+            );
+            if outcome.failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(failure) => pop3_common::report("pop3_fetch", &failure),
     }
 }
 
-fn fetch(args: &Args) -> Result<(usize, usize), Failure> {
-    let maildir = Maildir::open(&args.maildir).map_err(Failure::Store)?;
-    let known = maildir.known_uidls().map_err(Failure::Store)?;
-    let target = pop3_common::target(&args.connect, "pop3_fetch")?;
-    let mut pop = pop3_common::open(target)?;
-    // CAPA after login tells the machine whether it may pipeline.
-    pop.capabilities()?;
-    let ids = pop.uidl()?;
-    // Messages stored by an earlier run (perhaps one that was killed
-    // before it could delete them) are not fetched again.
-    let (old, new): (Vec<(u32, bytes::Bytes)>, Vec<_>) =
-        ids.into_iter().partition(|(_, id)| known.contains(&id[..]));
-    let numbers: Vec<u32> = new.iter().map(|(n, _)| *n).collect();
-    let uidl_of: HashMap<u32, bytes::Bytes> = new.iter().cloned().collect();
+/// How a run went, short of failing as a whole.
+#[derive(Debug, Default)]
+struct Outcome {
+    fetched: usize,
+    deleted: usize,
+    /// Some message was not stored or not deleted because the server said
+    /// no or broke the protocol (already reported on stderr).
+    failed: bool,
+}
 
-    let progress = indicatif::ProgressBar::new(numbers.len() as u64);
-    progress.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    let mut open_files: HashMap<u32, (File, PathBuf)> = HashMap::new();
-    let mut stored: Vec<u32> = Vec::new();
-    let result = pop.retr_many(&numbers, |part| match part {
-        Retrieved::Data { number, chunk } => {
-            let (file, _) = match open_files.entry(number) {
-                std::collections::hash_map::Entry::Occupied(open) => open.into_mut(),
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(maildir.create_tmp()?)
-                }
+impl Outcome {
+    /// Reports a message that failed.
+    fn problem(&mut self, text: &str) {
+        eprintln!("pop3_fetch: {text}");
+        self.failed = true;
+    }
+}
+
+/// Says something worth knowing that is not a failure.
+fn note(text: &str) {
+    eprintln!("pop3_fetch: {text}");
+}
+
+/// What to do with each listed message.
+#[derive(Debug, Default)]
+struct Plan {
+    /// Messages to fetch, in the server's order.
+    fetch: Vec<u32>,
+    /// Messages stored by an earlier run, to delete with `--delete`.
+    delete_known: Vec<u32>,
+    /// The id to record for a fetched message, and whether the listing
+    /// shares it with other messages.
+    id_of: HashMap<u32, (Bytes, bool)>,
+    /// Shared ids: how many of their messages are still to be stored in
+    /// this run before the id is recorded (once per message).
+    shared_left: HashMap<Bytes, usize>,
+}
+
+fn fetch(args: &Args) -> Result<Outcome, Failure> {
+    let mut target = pop3_common::target(&args.connect, "pop3_fetch")?;
+    if args.no_pipelining {
+        target.set_pipelining(false);
+    }
+    let account = target.account();
+    let maildir = Maildir::open(&args.maildir).map_err(Failure::Store)?;
+    let _lock = maildir.lock(&account)?;
+    let mut record = maildir.record(&account).map_err(Failure::Store)?;
+
+    let mut pop = pop3_common::open(target)?;
+    let mut outcome = Outcome::default();
+    // CAPA after login tells the machine whether it may pipeline. A -ERR
+    // means no capabilities, and so no pipelining.
+    match pop.capabilities() {
+        Ok(_) => {}
+        Err(error) if error.server_error().is_some() => {}
+        Err(error) => return Err(error.into()),
+    }
+    let listing = match pop.uidl() {
+        Ok(listing) => Some(listing),
+        Err(error) if error.server_error().is_some() => None,
+        Err(error) => return Err(error.into()),
+    };
+    let sizes: Option<HashMap<u32, u64>> = match args.max_size {
+        Some(_) => Some(pop.list()?.into_iter().collect()),
+        None => None,
+    };
+    let mut plan = match &listing {
+        Some(listing) => plan(listing, &record, args.delete, &mut outcome),
+        None => {
+            note(if args.delete {
+                "the server does not support UIDL, so every message is fetched"
+            } else {
+                "the server does not support UIDL, so every message is fetched, every time"
+            });
+            let count = match &sizes {
+                Some(sizes) => sizes.keys().copied().max().unwrap_or(0),
+                None => pop.stat()?.0,
             };
-            file.write_all(&chunk)
+            Plan {
+                fetch: (1..=count).collect(),
+                ..Plan::default()
+            }
         }
+    };
+    if let (Some(max), Some(sizes)) = (args.max_size, &sizes) {
+        plan.fetch.retain(|number| match sizes.get(number) {
+            Some(&size) if size > max => {
+                note(&format!(
+                    "message {number} ({size} bytes) is larger than --max-size: \
+                     skipped, left on the server"
+                ));
+                false
+            }
+            _ => true,
+        });
+    }
+
+    let stored = retrieve(
+        &mut pop,
+        &maildir,
+        &mut record,
+        &mut plan,
+        args,
+        &mut outcome,
+    )?;
+    outcome.fetched = stored.len();
+
+    if args.delete {
+        if listing.is_none() {
+            outcome.problem(
+                "--delete refused: the server does not support UIDL, so a message \
+                 cannot be told from the others in the next session, nor known to \
+                 be stored; nothing was deleted",
+            );
+        } else {
+            // Only messages whose file is on disk: stored now (and known by
+            // an id of their own), or recorded before.
+            let stored_now = stored
+                .iter()
+                .filter(|number| plan.id_of.get(number).is_some_and(|(_, shared)| !shared));
+            for &number in plan.delete_known.iter().chain(stored_now) {
+                match pop.dele(number) {
+                    Ok(()) => outcome.deleted += 1,
+                    Err(error) => match error.server_error() {
+                        Some(refused) => outcome.problem(&format!(
+                            "message {number} was not deleted: the server said {}",
+                            escape(&refused.line())
+                        )),
+                        None => return Err(error.into()),
+                    },
+                }
+            }
+        }
+    }
+    pop.quit()?;
+    Ok(outcome)
+}
+
+/// Decides, from the UIDL listing and the account's record, which messages
+/// to fetch and which were stored before.
+fn plan(listing: &[(u32, Bytes)], record: &Record, delete: bool, outcome: &mut Outcome) -> Plan {
+    let mut listed_numbers: HashMap<u32, usize> = HashMap::new();
+    let mut listed_ids: HashMap<&[u8], usize> = HashMap::new();
+    for (number, id) in listing {
+        *listed_numbers.entry(*number).or_default() += 1;
+        *listed_ids.entry(&id[..]).or_default() += 1;
+    }
+    let mut plan = Plan::default();
+    let mut reported = std::collections::HashSet::new();
+    for (number, listed) in check_unique_ids(listing) {
+        if listed_numbers[&number] > 1 {
+            // None of its listings is fetched; it is reported once.
+            if reported.insert(number) {
+                outcome.problem(&format!(
+                    "message {number} is listed more than once by UIDL: not fetched, \
+                     left on the server"
+                ));
+            }
+            continue;
+        }
+        let (id, shared) = match listed {
+            ListedId::Unique(id) => (id, false),
+            ListedId::Shared(id) => (id, true),
+            ListedId::Invalid(id) => {
+                outcome.problem(&format!(
+                    "message {number}: its unique id \"{}\" is not one as RFC 1939 has it \
+                     (1 to 70 characters from 0x21 to 0x7E): not fetched, left on the server",
+                    escape_bytes(&id)
+                ));
+                continue;
+            }
+            other => {
+                outcome.problem(&format!(
+                    "message {number}: its unique id \"{}\" cannot be relied on: \
+                     not fetched, left on the server",
+                    escape_bytes(other.as_bytes())
+                ));
+                continue;
+            }
+        };
+        // A shared id stands for all its messages at once: they were
+        // stored before if the record holds it once for each of them.
+        let listed = listed_ids[&id[..]];
+        if record.count(&id) >= listed {
+            if delete && !shared {
+                plan.delete_known.push(number);
+            }
+            continue;
+        }
+        if shared {
+            if delete {
+                note(&format!(
+                    "message {number} shares its unique id \"{}\" with another message: \
+                     fetched, never deleted",
+                    escape_bytes(&id)
+                ));
+            }
+            plan.shared_left.insert(id.clone(), listed);
+        }
+        plan.fetch.push(number);
+        plan.id_of.insert(number, (id, shared));
+    }
+    plan
+}
+
+/// Fetches the planned messages into the Maildir, recording each stored
+/// one; returns the numbers of those stored. A message the server refuses
+/// is reported; anything else that fails ends the run.
+fn retrieve(
+    pop: &mut Pop3Client,
+    maildir: &Maildir,
+    record: &mut Record,
+    plan: &mut Plan,
+    args: &Args,
+    outcome: &mut Outcome,
+) -> Result<Vec<u32>, Failure> {
+    let progress = indicatif::ProgressBar::new(plan.fetch.len() as u64);
+    progress.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    let mut files = TmpFiles::new(maildir, !args.crlf);
+    let mut stored: Vec<u32> = Vec::new();
+    let result = pop.retr_many(&plan.fetch, |part| match part {
+        Retrieved::Data { number, chunk } => files.write(number, &chunk),
         Retrieved::End { number } => {
-            // An empty message produced no data: create its file now.
-            let (file, tmp) = match open_files.remove(&number) {
-                Some(open) => open,
-                None => maildir.create_tmp()?,
-            };
-            let uidl = uidl_of.get(&number).cloned().unwrap_or_default();
-            maildir.deliver(file, &tmp, &uidl)?;
+            files.deliver(number)?;
             stored.push(number);
+            match plan.id_of.get(&number) {
+                Some((id, false)) => record.add(id, 1)?,
+                Some((id, true)) => {
+                    // Recorded once every message sharing it is stored.
+                    let left = plan.shared_left.get_mut(id).map(|left| {
+                        *left -= 1;
+                        *left
+                    });
+                    if left == Some(0) {
+                        let listed = plan
+                            .fetch
+                            .iter()
+                            .filter(|n| plan.id_of.get(n).is_some_and(|(other, _)| other == id));
+                        record.add(id, listed.count())?;
+                    }
+                }
+                None => {}
+            }
             progress.inc(1);
             Ok(())
         }
     });
     progress.finish_and_clear();
-    result?;
-    let mut deleted = 0;
-    if args.delete {
-        // Only messages whose file is on disk: stored now, or recorded before.
-        for number in old.iter().map(|(n, _)| *n).chain(stored.iter().copied()) {
-            pop.dele(number)?;
-            deleted += 1;
+    // Partial files go now, whatever happened.
+    drop(files);
+    match result {
+        Ok(()) => {}
+        Err(error) if error.server_error().is_some_and(|e| e.command == "RETR") => {
+            let refused: Vec<String> = plan
+                .fetch
+                .iter()
+                .filter(|number| !stored.contains(number))
+                .map(u32::to_string)
+                .collect();
+            let line = escape(&error.server_error().map(|e| e.line()).unwrap_or_default());
+            outcome.problem(&match refused.len() {
+                1 => format!(
+                    "the server refused message {} ({line}); it is left on the server",
+                    refused[0]
+                ),
+                _ => format!(
+                    "the server refused messages {} (the first: {line}); they are left on \
+                     the server",
+                    refused.join(", ")
+                ),
+            });
         }
+        Err(Pop3Error::Output(error)) => return Err(Failure::Store(error)),
+        Err(error) => return Err(error.into()),
     }
-    pop.quit()?;
-    Ok((stored.len(), deleted))
+    Ok(stored)
 }
 
-/// A Maildir and the record of what was fetched into it.
+/// A Maildir: where messages are stored, and the per-account records and
+/// locks at its root.
 struct Maildir {
     root: PathBuf,
+    host: String,
     counter: std::cell::Cell<u64>,
 }
 
 impl Maildir {
     fn open(root: &Path) -> io::Result<Self> {
         for sub in ["tmp", "new", "cur"] {
-            std::fs::create_dir_all(root.join(sub))?;
+            create_private_dir(&root.join(sub))?;
         }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().replace(['/', ':'], "_"))
+            .unwrap_or_else(|_| "localhost".into());
         Ok(Self {
             root: root.to_owned(),
+            host,
             counter: std::cell::Cell::new(0),
         })
     }
 
-    fn known_uidls(&self) -> io::Result<HashSet<Vec<u8>>> {
-        match std::fs::read(self.root.join(STATE_FILE)) {
-            Ok(text) => Ok(text
-                .split(|&b| b == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(<[u8]>::to_vec)
-                .collect()),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(HashSet::new()),
-            Err(error) => Err(error),
+    /// Takes the account's lock, or says who holds it.
+    fn lock(&self, account: &str) -> Result<Lock, Failure> {
+        let path = self
+            .root
+            .join(format!("{LOCK_PREFIX}{}", file_name(account)?));
+        Lock::take(path.clone(), &self.host).map_err(|error| match error {
+            LockError::Held(holder) => Failure::Locked {
+                account: escape(account),
+                holder,
+                path: path.display().to_string(),
+            },
+            LockError::Io(error) => Failure::Store(error),
+        })
+    }
+
+    /// The account's record of fetched ids (to be opened under its lock).
+    fn record(&self, account: &str) -> io::Result<Record> {
+        let path = self.root.join(format!(
+            "{RECORD_PREFIX}{}",
+            file_name(account).map_err(|_| io::Error::other("account name too long"))?
+        ));
+        if !path.exists() && self.root.join(OLD_RECORD).exists() {
+            note(&format!(
+                "{} (the record of an older pop3_fetch) is not used: it does not say \
+                 which account its messages came from, so they may be fetched once more",
+                self.root.join(OLD_RECORD).display()
+            ));
         }
+        Record::open(&path)
     }
 
     /// A unique name per the Maildir convention: `time.M<micros>P<pid>Q<n>.host`.
@@ -153,42 +462,376 @@ impl Maildir {
             .unwrap_or_default();
         let n = self.counter.get() + 1;
         self.counter.set(n);
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().replace(['/', ':'], "_"))
-            .unwrap_or_else(|_| "localhost".into());
         format!(
-            "{}.M{}P{}Q{n}.{host}",
+            "{}.M{}P{}Q{n}.{}",
             now.as_secs(),
             now.subsec_micros(),
-            std::process::id()
+            std::process::id(),
+            self.host
         )
     }
 
     fn create_tmp(&self) -> io::Result<(File, PathBuf)> {
         let path = self.root.join("tmp").join(self.unique_name());
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
+        let file = open_private(&path, OpenOptions::new().write(true).create_new(true))?;
         Ok((file, path))
     }
 
-    /// fsync the file, rename it into new/, fsync the directory, then record
-    /// its UIDL (and fsync the record).
-    fn deliver(&self, file: File, tmp: &Path, uidl: &[u8]) -> io::Result<()> {
+    /// fsync the file, rename it into new/, fsync the directory.
+    fn deliver(&self, file: File, tmp: &Path) -> io::Result<()> {
         file.sync_all()?;
         drop(file);
         let name = tmp
             .file_name()
             .ok_or_else(|| io::Error::other("no file name"))?;
         std::fs::rename(tmp, self.root.join("new").join(name))?;
-        File::open(self.root.join("new"))?.sync_all()?;
-        let mut state = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.root.join(STATE_FILE))?;
-        state.write_all(uidl)?;
-        state.write_all(b"\n")?;
-        state.sync_all()
+        File::open(self.root.join("new"))?.sync_all()
+    }
+}
+
+/// An account as a file name: `user@host:port`, with any byte but letters,
+/// digits and `.-_@:+` written `%XX`.
+fn file_name(account: &str) -> Result<String, Failure> {
+    let mut name = String::with_capacity(account.len());
+    for &b in account.as_bytes() {
+        if b.is_ascii_alphanumeric() || b".-_@:+".contains(&b) {
+            name.push(char::from(b));
+        } else {
+            name.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if name.len() > 200 {
+        return Err(Failure::Store(io::Error::other(format!(
+            "the account {} is too long to name its record",
+            escape(account)
+        ))));
+    }
+    Ok(name)
+}
+
+/// Creates `path` and its missing parents with mode 0700, whatever the
+/// umask. Directories that exist are left as they are.
+fn create_private_dir(path: &Path) -> io::Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dir(parent)?;
+    }
+    match DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => std::fs::set_permissions(path, Permissions::from_mode(0o700)),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Opens (creating it if `options` allow, else if missing) a file that
+/// only its owner may read and write, whatever the umask.
+fn open_private(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    let existed = path.exists();
+    let file = options.create(true).mode(0o600).open(path)?;
+    if !existed {
+        file.set_permissions(Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
+/// An account's lock: the file `.pop3_fetch_lock.ACCOUNT`, which says who
+/// holds it (`pid N start T boot B host H`). It is created whole, by a hard
+/// link to a file already written (atomic, and failing if the lock
+/// exists), so a second run always finds who holds it. It is removed when
+/// the run ends. One left by a run that was killed is stale: the next run
+/// on this host sees that its process is gone (or is another process with
+/// the same pid, or the machine rebooted since) and breaks it.
+struct Lock {
+    path: PathBuf,
+    /// What the file says: ours.
+    holder: String,
+}
+
+/// Why the lock was not taken.
+enum LockError {
+    /// Another run holds it: who, as its lock file says (escaped).
+    Held(String),
+    Io(io::Error),
+}
+
+impl From<io::Error> for LockError {
+    fn from(error: io::Error) -> Self {
+        Self::Io(error)
+    }
+}
+
+impl Lock {
+    fn take(path: PathBuf, host: &str) -> Result<Self, LockError> {
+        let pid = std::process::id();
+        let holder = format!(
+            "pid {pid} start {} boot {} host {host}\n",
+            process_start(pid).unwrap_or_else(|| "-".into()),
+            boot_id().unwrap_or_else(|| "-".into())
+        );
+        let written = PathBuf::from(format!("{}.{pid}.new", path.display()));
+        let mut file = open_private(&written, OpenOptions::new().write(true).truncate(true))?;
+        file.write_all(holder.as_bytes())?;
+        drop(file);
+        // A stale lock is broken at most a few times: a run that keeps
+        // finding one is racing others that break it, and one of them won.
+        let mut taken = Err(LockError::Held("another run, just started".into()));
+        for _ in 0..3 {
+            match std::fs::hard_link(&written, &path) {
+                Ok(()) => {
+                    taken = Ok(Self {
+                        path: path.clone(),
+                        holder: holder.clone(),
+                    });
+                    break;
+                }
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(error) => {
+                    taken = Err(error.into());
+                    break;
+                }
+            }
+            let held = match std::fs::read_to_string(&path) {
+                Ok(held) => held,
+                // Released in the meantime.
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(error) => {
+                    taken = Err(error.into());
+                    break;
+                }
+            };
+            match liveness(&held, host) {
+                Liveness::Stale => {
+                    if let Err(error) = break_stale(&path, &held) {
+                        taken = Err(error.into());
+                        break;
+                    }
+                }
+                Liveness::Alive(who) => {
+                    taken = Err(LockError::Held(who));
+                    break;
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&written);
+        taken
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Only our own: never one another run took after breaking ours.
+        if std::fs::read_to_string(&self.path).is_ok_and(|held| held == self.holder) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Whether the run a lock file names is still there.
+enum Liveness {
+    /// It is, or it cannot be told (another host, no /proc): who, to say.
+    Alive(String),
+    /// Its process is gone.
+    Stale,
+}
+
+fn liveness(held: &str, host: &str) -> Liveness {
+    let mut fields = HashMap::new();
+    let mut words = held.split_whitespace();
+    while let (Some(key), Some(value)) = (words.next(), words.next()) {
+        fields.insert(key, value);
+    }
+    let field = |key| fields.get(key).copied().unwrap_or("-");
+    let who = escape(&format!("pid {} on {}", field("pid"), field("host")));
+    let Ok(pid) = field("pid").parse::<u32>() else {
+        return Liveness::Alive(who);
+    };
+    let checkable = field("host") == host && process_start(std::process::id()).is_some();
+    if !checkable {
+        return Liveness::Alive(format!("{who}, which cannot be checked from here"));
+    }
+    if boot_id().is_some_and(|boot| field("boot") != "-" && field("boot") != boot) {
+        // The machine has rebooted since.
+        return Liveness::Stale;
+    }
+    match process_start(pid) {
+        Some(start) if start == field("start") => Liveness::Alive(who),
+        // Gone, or the pid is another process's now.
+        _ => Liveness::Stale,
+    }
+}
+
+/// Removes a stale lock, unless another run took the lock since it was
+/// read: the lock is moved aside first (atomic), and put back if it is not
+/// the one found stale.
+fn break_stale(path: &Path, held: &str) -> io::Result<()> {
+    let aside = PathBuf::from(format!("{}.{}.stale", path.display(), std::process::id()));
+    match std::fs::rename(path, &aside) {
+        Ok(()) => {}
+        // Broken or released by another run.
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    }
+    if std::fs::read_to_string(&aside)? != held {
+        // A live lock, taken just now: back it goes. (Should yet another
+        // run have taken the lock in this instant, the record stays whole
+        // anyway: its lines are appended whole, each by one write.)
+        let _ = std::fs::hard_link(&aside, path);
+    }
+    std::fs::remove_file(&aside)
+}
+
+/// When process `pid` started (clock ticks after boot, from
+/// `/proc/PID/stat`): with the pid, it names the process, since pids are
+/// reused.
+fn process_start(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After `pid (command)`, whose command may hold spaces and parentheses,
+    // the start time is the 20th field.
+    let after_command = &stat[stat.rfind(')')? + 1..];
+    after_command.split_whitespace().nth(19).map(str::to_owned)
+}
+
+/// This boot of the machine.
+fn boot_id() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    Some(id.trim().to_owned())
+}
+
+/// The ids fetched for one account: a line each, appended whole by one
+/// write and fsynced. An id is there once for each message stored under
+/// it.
+struct Record {
+    file: File,
+    counts: HashMap<Vec<u8>, usize>,
+}
+
+impl Record {
+    fn open(path: &Path) -> io::Result<Self> {
+        let mut file = open_private(path, OpenOptions::new().read(true).append(true))?;
+        let mut text = Vec::new();
+        file.read_to_end(&mut text)?;
+        if text.last().is_some_and(|&b| b != b'\n') {
+            // A line torn by a crash (ids hold no line ends): drop it, or
+            // the next line would be glued to it.
+            let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            text.truncate(whole);
+            file.set_len(whole as u64)?;
+            file.sync_all()?;
+        }
+        let mut counts = HashMap::new();
+        for id in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            *counts.entry(id.to_vec()).or_default() += 1;
+        }
+        Ok(Self { file, counts })
+    }
+
+    fn count(&self, id: &[u8]) -> usize {
+        self.counts.get(id).copied().unwrap_or(0)
+    }
+
+    /// Records `id` `times` times, in one write.
+    fn add(&mut self, id: &[u8], times: usize) -> io::Result<()> {
+        let mut lines = Vec::with_capacity((id.len() + 1) * times);
+        for _ in 0..times {
+            lines.extend_from_slice(id);
+            lines.push(b'\n');
+        }
+        self.file.write_all(&lines)?;
+        self.file.sync_data()?;
+        *self.counts.entry(id.to_vec()).or_default() += times;
+        Ok(())
+    }
+}
+
+/// The messages being written into tmp/; whatever is left of them when this
+/// is dropped (after an error) is removed.
+struct TmpFiles<'a> {
+    maildir: &'a Maildir,
+    open: HashMap<u32, Tmp>,
+    /// Turn CRLF into LF.
+    to_lf: bool,
+    buffer: Vec<u8>,
+}
+
+struct Tmp {
+    file: File,
+    path: PathBuf,
+    /// The chunk before ended with a CR, held back until the next byte
+    /// says whether it ends a line.
+    held_cr: bool,
+}
+
+impl<'a> TmpFiles<'a> {
+    fn new(maildir: &'a Maildir, to_lf: bool) -> Self {
+        Self {
+            maildir,
+            open: HashMap::new(),
+            to_lf,
+            buffer: Vec::new(),
+        }
+    }
+
+    fn tmp(&mut self, number: u32) -> io::Result<&mut Tmp> {
+        Ok(match self.open.entry(number) {
+            Entry::Occupied(open) => open.into_mut(),
+            Entry::Vacant(slot) => {
+                let (file, path) = self.maildir.create_tmp()?;
+                slot.insert(Tmp {
+                    file,
+                    path,
+                    held_cr: false,
+                })
+            }
+        })
+    }
+
+    fn write(&mut self, number: u32, chunk: &[u8]) -> io::Result<()> {
+        if !self.to_lf {
+            return self.tmp(number)?.file.write_all(chunk);
+        }
+        let mut buffer = std::mem::take(&mut self.buffer);
+        let tmp = self.tmp(number)?;
+        buffer.clear();
+        for &b in chunk {
+            if std::mem::take(&mut tmp.held_cr) && b != b'\n' {
+                buffer.push(b'\r');
+            }
+            if b == b'\r' {
+                tmp.held_cr = true;
+            } else {
+                buffer.push(b);
+            }
+        }
+        let written = tmp.file.write_all(&buffer);
+        self.buffer = buffer;
+        written
+    }
+
+    /// Stores message `number` in new/ (an empty message included).
+    fn deliver(&mut self, number: u32) -> io::Result<()> {
+        self.tmp(number)?;
+        let Some(mut tmp) = self.open.remove(&number) else {
+            return Err(io::Error::other("no file for the message"));
+        };
+        let delivered = if tmp.held_cr {
+            tmp.file.write_all(b"\r")
+        } else {
+            Ok(())
+        }
+        .and_then(|()| self.maildir.deliver(tmp.file, &tmp.path));
+        if delivered.is_err() {
+            let _ = std::fs::remove_file(&tmp.path);
+        }
+        delivered
+    }
+}
+
+impl Drop for TmpFiles<'_> {
+    fn drop(&mut self) {
+        for tmp in self.open.values() {
+            let _ = std::fs::remove_file(&tmp.path);
+        }
     }
 }

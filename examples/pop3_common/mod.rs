@@ -80,6 +80,19 @@ pub(crate) enum Failure {
     /// Storing what was fetched failed.
     #[error("cannot store the messages")]
     Store(#[source] io::Error),
+    /// Another run is fetching the same account into the same Maildir.
+    #[error(
+        "another pop3_fetch ({holder}) is fetching {account} into this Maildir; \
+         try again when it is done (lock file {path})"
+    )]
+    Locked {
+        /// Whose mailbox: `user@host:port`.
+        account: String,
+        /// What the lock file says of the run holding it.
+        holder: String,
+        /// The lock file.
+        path: String,
+    },
 }
 
 /// Where and how to log in, decided from the flags.
@@ -90,6 +103,29 @@ pub(crate) struct Target {
     password: Secret<Vec<u8>>,
     login: Login,
     options: ConnectOptions,
+    /// The built-in demo mailbox, on a port that changes with every run.
+    demo: bool,
+}
+
+impl Target {
+    /// Whose mailbox this is: `user@host:port` (the host in lower case),
+    /// or `demo@built-in-demo` for the demo mailbox, whatever its port.
+    pub(crate) fn account(&self) -> String {
+        if self.demo {
+            return "demo@built-in-demo".to_owned();
+        }
+        format!(
+            "{}@{}:{}",
+            self.user,
+            self.host.to_ascii_lowercase(),
+            self.port
+        )
+    }
+
+    /// Whether to pipeline when the server advertises PIPELINING.
+    pub(crate) fn set_pipelining(&mut self, pipelining: bool) {
+        self.options.machine.pipelining = pipelining;
+    }
 }
 
 /// The demo mailbox's size, as in the article's transcript.
@@ -127,6 +163,7 @@ pub(crate) fn target(args: &ConnectArgs, program: &str) -> Result<Target, Failur
             password: password()?,
             login,
             options,
+            demo: false,
         },
         None => {
             let port = start_demo_server().map_err(Failure::Demo)?;
@@ -141,6 +178,7 @@ pub(crate) fn target(args: &ConnectArgs, program: &str) -> Result<Target, Failur
                 password: Secret::new(b"demo".to_vec()),
                 login,
                 options,
+                demo: true,
             }
         }
     };
@@ -165,16 +203,46 @@ pub(crate) async fn open_tokio(target: Target) -> Result<pop3_tokio::Pop3Client,
 
 /// Prints why `program` failed and chooses its exit code: a `-ERR` from the
 /// server is `Server said: ...` on stdout and 1, as the article's `die`
-/// did; anything else, the error and its causes on stderr and 2.
+/// did; anything else, the error and its causes on stderr and 2. What the
+/// server wrote is printed with its control characters escaped.
 pub(crate) fn report(program: &str, failure: &Failure) -> ExitCode {
     if let Failure::Pop3(error) = failure {
         if let Some(refused) = error.server_error() {
-            println!("Server said: {}", refused.line());
+            println!("Server said: {}", escape(&refused.line()));
             return ExitCode::from(1);
         }
     }
-    eprintln!("{program}: {}", chain(failure));
+    eprintln!("{program}: {}", escape(&chain(failure)));
     ExitCode::from(2)
+}
+
+/// `text` fit for a terminal: control characters (ESC, BEL, CR, ...) and
+/// the invisible ones that reorder text (bidi overrides) are written as
+/// `\x1b` or `\u{202e}`, so that what a server sends cannot move the
+/// cursor, retitle the window or disguise itself: `-ERR ESC[31m` prints
+/// as `-ERR \x1b[31m`.
+pub(crate) fn escape(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        let reorders = matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c);
+        if c.is_ascii_control() {
+            let _ = write!(escaped, "\\x{:02x}", u32::from(c));
+        } else if c.is_control() || reorders {
+            let _ = write!(escaped, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
+/// Bytes from the server (a unique id, say), escaped as [`escape`] does;
+/// bytes that are not UTF-8 show as U+FFFD.
+pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
+    escape(&String::from_utf8_lossy(bytes))
 }
 
 /// An error and its sources, joined with `: ` (each names only its own

@@ -7,14 +7,24 @@
 //! It needs Debian's `dovecot-core`, `dovecot-pop3d` and `openssl`, and root
 //! (Dovecot switches to the `nobody` user to read the mail). Without them
 //! the tests skip with a message, except under `CI=true`, where they fail.
+//!
+//! What Dovecot does not do (a unique id with a space, a refused RETR, no
+//! CAPA, no UIDL, a `-ERR` greeting, escape sequences in a reply) is played
+//! to `pop3_fetch` by scripted servers on loopback, at the end; those tests
+//! need nothing installed.
 
 mod dovecot_support;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dovecot_support::{Dovecot, available};
+use dovecot_support::{Dovecot, PASSWORD, available};
 
 use bytes::Bytes;
 use lineproto::Secret;
@@ -229,7 +239,7 @@ fn a_wrong_password_is_an_auth_error() {
     assert_eq!(error.line(), "-ERR [AUTH] Authentication failed.");
 }
 
-fn pop3_count(args: &[&str], password: &str) -> std::process::Output {
+fn pop3_count(args: &[&str], password: &str) -> Output {
     let exe = std::env::current_exe().unwrap();
     let path = exe
         .parent()
@@ -288,32 +298,34 @@ fn pop3_count_counts_a_real_mailbox_and_reports_server_errors() {
     }
 }
 
-fn pop3_fetch(dovecot: &Dovecot, maildir: &Path, extra: &[&str]) -> Child {
+/// The path of an example program, built by `cargo test`.
+fn example_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
+    exe.parent()
         .and_then(|d| d.parent())
         .unwrap()
-        .join("examples/pop3_fetch");
+        .join("examples")
+        .join(name)
+}
+
+/// `pop3_fetch` for `user` at Dovecot (plain text), into `maildir`.
+fn pop3_fetch_as(dovecot: &Dovecot, user: &str, maildir: &Path, extra: &[&str]) -> Child {
     let port = dovecot.pop3.to_string();
-    Command::new(path)
-        .args([
-            "--host",
-            "localhost",
-            "--port",
-            &port,
-            "--user",
-            "john",
-            "--maildir",
-        ])
+    Command::new(example_path("pop3_fetch"))
+        .args(["--host", "localhost", "--port", &port, "--user", user])
+        .arg("--maildir")
         .arg(maildir)
         .args(extra)
-        .env("POP3_PASSWORD", "secret")
+        .env("POP3_PASSWORD", PASSWORD)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+fn pop3_fetch(dovecot: &Dovecot, maildir: &Path, extra: &[&str]) -> Child {
+    pop3_fetch_as(dovecot, "john", maildir, extra)
 }
 
 fn finish(child: Child) -> String {
@@ -345,6 +357,31 @@ fn sorted(messages: Vec<Bytes>) -> Vec<Vec<u8>> {
     all
 }
 
+/// Messages as `pop3_fetch` stores them by default: CRLF made LF.
+fn lf(messages: Vec<Bytes>) -> Vec<Bytes> {
+    messages
+        .iter()
+        .map(|m| {
+            let mut out = Vec::with_capacity(m.len());
+            for (i, &b) in m.iter().enumerate() {
+                if !(b == b'\r' && m.get(i + 1) == Some(&b'\n')) {
+                    out.push(b);
+                }
+            }
+            Bytes::from(out)
+        })
+        .collect()
+}
+
+/// Another account's mailbox: as many messages as `messages()` (so the
+/// same unique ids), each with a text of its own.
+fn janes_messages() -> Vec<Bytes> {
+    messages()
+        .iter()
+        .map(|m| [&b"X-Account: jane\r\n"[..], m].concat().into())
+        .collect()
+}
+
 #[test]
 fn pop3_fetch_downloads_into_a_maildir_and_only_new_messages_next_time() {
     if !available() {
@@ -360,13 +397,14 @@ fn pop3_fetch_downloads_into_a_maildir_and_only_new_messages_next_time() {
             stored.len()
         )
     );
-    assert_eq!(delivered(&maildir), sorted(expected(&stored)));
+    // LF line ends by default.
+    assert_eq!(delivered(&maildir), sorted(lf(expected(&stored))));
     assert_eq!(
         finish(pop3_fetch(&dovecot, &maildir, &[])),
         "0 new messages fetched, 0 deleted on the server\n"
     );
     // A new message arrives on the server.
-    let new = dovecot.dir.join("home/Maildir/new/1800000000.M1P1.test");
+    let new = dovecot.maildir("john").join("new/1800000000.M1P1.test");
     std::fs::write(
         &new,
         "From: late@example.org\r\nSubject: late\r\n\r\nI am new.\r\n",
@@ -382,6 +420,87 @@ fn pop3_fetch_downloads_into_a_maildir_and_only_new_messages_next_time() {
         "1 new messages fetched, 0 deleted on the server\n"
     );
     assert_eq!(delivered(&maildir).len(), stored.len() + 1);
+    // --crlf keeps the wire's line ends, byte for byte.
+    let wire = dovecot.dir.join("wire");
+    finish(pop3_fetch(&dovecot, &wire, &["--crlf", "--no-pipelining"]));
+    let mut with_late = expected(&stored);
+    with_late.push("From: late@example.org\r\nSubject: late\r\n\r\nI am new.\r\n".into());
+    assert_eq!(delivered(&wire), sorted(with_late));
+}
+
+#[test]
+fn pop3_fetch_of_two_accounts_sharing_unique_ids_into_one_maildir_stores_both() {
+    if !available() {
+        return;
+    }
+    let (john, jane) = (messages(), janes_messages());
+    let dovecot = Dovecot::start_accounts(&[("john", &john), ("jane", &jane)]);
+    // The trap: both mailboxes list the same unique ids.
+    let ids = |user| {
+        let mut pop = dovecot.login_as(user, Security::None);
+        let ids = pop.uidl().unwrap();
+        pop.quit().unwrap();
+        ids
+    };
+    assert_eq!(ids("john"), ids("jane"));
+    let maildir = dovecot.dir.join("fetched");
+    for user in ["john", "jane"] {
+        assert_eq!(
+            finish(pop3_fetch_as(&dovecot, user, &maildir, &["--delete"])),
+            format!(
+                "{0} new messages fetched, {0} deleted on the server\n",
+                john.len()
+            ),
+            "{user}"
+        );
+    }
+    let mut both = lf(expected(&john));
+    both.extend(lf(expected(&jane)));
+    assert_eq!(delivered(&maildir), sorted(both));
+    for user in ["john", "jane"] {
+        let mut pop = dovecot.login_as(user, Security::None);
+        assert_eq!(pop.stat().unwrap().0, 0, "{user}'s mailbox is empty");
+        pop.quit().unwrap();
+    }
+}
+
+#[test]
+fn two_runs_at_once_store_each_message_once_and_the_second_reports_the_lock() {
+    if !available() {
+        return;
+    }
+    // Enough messages for the first run to still hold the lock when the
+    // second starts.
+    let stored: Vec<Bytes> = (0..400)
+        .map(|i| format!("From: a@example.org\r\nSubject: {i}\r\n\r\nmessage {i}\r\n").into())
+        .collect();
+    let dovecot = Dovecot::start(&stored);
+    let maildir = dovecot.dir.join("fetched");
+    let first = pop3_fetch(&dovecot, &maildir, &["--delete"]);
+    let second = pop3_fetch(&dovecot, &maildir, &["--delete"]);
+    let outputs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+    let (won, lost): (Vec<&Output>, Vec<&Output>) =
+        outputs.iter().partition(|out| out.status.success());
+    assert_eq!((won.len(), lost.len()), (1, 1), "{outputs:?}");
+    assert_eq!(lost[0].status.code(), Some(2));
+    let said = String::from_utf8_lossy(&lost[0].stderr);
+    assert!(
+        said.contains("another pop3_fetch (pid ") && said.contains("john@localhost:"),
+        "{said}"
+    );
+    assert_eq!(delivered(&maildir), sorted(lf(stored)));
+    let record = std::fs::read_dir(&maildir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains(".pop3_fetch_uidls."))
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(record).unwrap().lines().count(),
+        400
+    );
 }
 
 #[test]
@@ -389,41 +508,470 @@ fn pop3_fetch_killed_at_any_point_loses_nothing_and_deletes_only_what_it_stored(
     if !available() {
         return;
     }
-    let stored = messages();
-    let dovecot = Dovecot::start(&stored);
+    // Two accounts whose mailboxes share unique ids, fetched at once into
+    // one Maildir.
+    let (john, jane) = (messages(), janes_messages());
+    let dovecot = Dovecot::start_accounts(&[("john", &john), ("jane", &jane)]);
+    let accounts = [("john", &john), ("jane", &jane)];
     let maildir = dovecot.dir.join("fetched");
     // Kill runs at different moments, then let one run to the end.
     for delay_ms in [5u64, 20, 40, 60, 80, 120, 160, 240] {
-        let mut child = pop3_fetch(&dovecot, &maildir, &["--delete"]);
+        let children: Vec<Child> = accounts
+            .iter()
+            .map(|(user, _)| pop3_fetch_as(&dovecot, user, &maildir, &["--delete"]))
+            .collect();
         std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill();
-        let _ = child.wait();
+        for mut child in children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         // Whatever the server no longer has must be on disk.
-        let mut pop = dovecot.login(Security::None);
-        let count = pop.stat().unwrap().0;
-        let remaining = fetch_all(&mut pop, count);
-        pop.quit().unwrap();
         let on_disk = delivered(&maildir);
-        for message in expected(&stored) {
-            assert!(
-                on_disk.contains(&message.to_vec()) || remaining.contains(&message.to_vec()),
-                "a message is neither on the server nor on disk (killed after {delay_ms} ms)"
-            );
+        for (user, stored) in accounts {
+            let mut pop = dovecot.login_as(user, Security::None);
+            let count = pop.stat().unwrap().0;
+            let remaining = fetch_all(&mut pop, count);
+            pop.quit().unwrap();
+            for (message, as_stored) in expected(stored).iter().zip(lf(expected(stored))) {
+                assert!(
+                    on_disk.contains(&as_stored.to_vec()) || remaining.contains(&message.to_vec()),
+                    "a message of {user} is neither on the server nor on disk \
+                     (killed after {delay_ms} ms)"
+                );
+            }
         }
     }
-    let last = finish(pop3_fetch(&dovecot, &maildir, &["--delete"]));
-    let mut pop = dovecot.login(Security::None);
-    assert_eq!(
-        pop.stat().unwrap().0,
-        0,
-        "everything stored was deleted; the last run said {last}"
-    );
-    pop.quit().unwrap();
+    for (user, _) in accounts {
+        let last = finish(pop3_fetch_as(&dovecot, user, &maildir, &["--delete"]));
+        let mut pop = dovecot.login_as(user, Security::None);
+        assert_eq!(
+            pop.stat().unwrap().0,
+            0,
+            "everything of {user} stored was deleted; the last run said {last}"
+        );
+        pop.quit().unwrap();
+    }
     let mut on_disk = delivered(&maildir);
     on_disk.dedup();
+    let mut both = lf(expected(&john));
+    both.extend(lf(expected(&jane)));
     assert_eq!(
         on_disk,
-        sorted(expected(&stored)),
+        sorted(both),
         "every message is on disk (duplicates aside)"
     );
+    // Every stored message is for its owner's eyes only.
+    for entry in std::fs::read_dir(maildir.join("new")).unwrap() {
+        let mode = entry.unwrap().metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+// Scripted servers on loopback: what Dovecot does not do.
+
+/// A POP3 server on a loopback port that plays a mailbox of `messages`
+/// (unique ids `u1`, `u2`, ...), with `special` answering first: the whole
+/// reply to a command line, or `None` to answer as usual. A reply ending in
+/// `<close>` closes the connection after the rest is sent. It records the
+/// command lines it got, and whether the client ever sent one before the
+/// answer to the one before it.
+struct Scripted {
+    port: u16,
+    commands: Arc<Mutex<Vec<String>>>,
+    pipelined: Arc<AtomicBool>,
+}
+
+impl Scripted {
+    fn start(
+        greeting: &'static str,
+        messages: &[&'static str],
+        special: impl Fn(&str) -> Option<String> + Send + 'static,
+    ) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let commands = Arc::new(Mutex::new(Vec::new()));
+        let pipelined = Arc::new(AtomicBool::new(false));
+        let messages: Vec<&'static str> = messages.to_vec();
+        let (log, early) = (Arc::clone(&commands), Arc::clone(&pipelined));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let _ = stream.write_all(greeting.as_bytes());
+                if greeting.starts_with("-ERR") {
+                    continue;
+                }
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while matches!(reader.read_line(&mut line), Ok(n) if n > 0) {
+                    if !reader.buffer().is_empty() {
+                        early.store(true, Ordering::SeqCst);
+                    }
+                    let command = line.trim_end().to_owned();
+                    line.clear();
+                    log.lock().unwrap().push(command.clone());
+                    let reply = special(&command).unwrap_or_else(|| usual(&messages, &command));
+                    let (reply, close) = match reply.strip_suffix("<close>") {
+                        Some(reply) => (reply.to_owned(), true),
+                        None => (reply, command == "QUIT"),
+                    };
+                    if stream.write_all(reply.as_bytes()).is_err() || close {
+                        break;
+                    }
+                }
+            }
+        });
+        Self {
+            port,
+            commands,
+            pipelined,
+        }
+    }
+
+    fn commands(&self) -> Vec<String> {
+        self.commands.lock().unwrap().clone()
+    }
+
+    /// Runs `pop3_fetch` against it; the Maildir is `maildir`.
+    fn fetch(&self, maildir: &Path, extra: &[&str]) -> (Output, String, String) {
+        self.fetch_with(Command::new(example_path("pop3_fetch")), maildir, extra)
+    }
+
+    fn fetch_with(
+        &self,
+        mut command: Command,
+        maildir: &Path,
+        extra: &[&str],
+    ) -> (Output, String, String) {
+        let out = command
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--user", "john", "--timeout", "10", "--maildir"])
+            .arg(maildir)
+            .args(extra)
+            .env("POP3_PASSWORD", "x")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out, stdout, stderr)
+    }
+}
+
+/// How the scripted mailbox answers when nothing special is asked.
+fn usual(messages: &[&str], command: &str) -> String {
+    let mut words = command.split(' ');
+    let verb = words.next().unwrap_or_default();
+    let message = words
+        .next()
+        .and_then(|n| n.parse::<usize>().ok())
+        .and_then(|n| messages.get(n.wrapping_sub(1)));
+    let listing = |line: &dyn Fn(usize, &str) -> String| {
+        let mut reply = String::from("+OK\r\n");
+        for (i, m) in messages.iter().enumerate() {
+            reply.push_str(&line(i + 1, m));
+        }
+        reply + ".\r\n"
+    };
+    match (verb, message) {
+        ("CAPA", _) => "+OK\r\nUIDL\r\nPIPELINING\r\nUSER\r\n.\r\n".into(),
+        ("USER" | "PASS" | "NOOP", _) => "+OK\r\n".into(),
+        ("STAT", _) => format!("+OK {} 0\r\n", messages.len()),
+        ("UIDL", None) => listing(&|n, _| format!("{n} u{n}\r\n")),
+        ("LIST", None) => listing(&|n, m| format!("{n} {}\r\n", m.len())),
+        ("RETR", Some(m)) => {
+            let mut reply = String::from("+OK\r\n");
+            for line in m.split_inclusive('\n') {
+                if line.starts_with('.') {
+                    reply.push('.');
+                }
+                reply.push_str(line);
+            }
+            reply + ".\r\n"
+        }
+        ("DELE", Some(_)) => "+OK\r\n".into(),
+        ("QUIT", _) => "+OK bye\r\n".into(),
+        _ => "-ERR what?\r\n".into(),
+    }
+}
+
+const A: &str = "Subject: a\r\n\r\nfirst\r\n";
+const B: &str = "Subject: b\r\n\r\n.second\r\n";
+const C: &str = "Subject: c\r\n\r\nthird\r\n";
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pop3-fetch-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn as_lf(message: &str) -> Vec<u8> {
+    message.replace("\r\n", "\n").into_bytes()
+}
+
+fn dele_sent(server: &Scripted) -> Vec<String> {
+    server
+        .commands()
+        .into_iter()
+        .filter(|c| c.starts_with("DELE"))
+        .collect()
+}
+
+#[test]
+fn a_unique_id_with_a_space_is_an_error_for_its_message_only() {
+    let server = Scripted::start("+OK ready\r\n", &[A, B, C], |command| {
+        (command == "UIDL").then(|| "+OK\r\n1 abc def\r\n2 u2\r\n3 u3\r\n.\r\n".into())
+    });
+    let maildir = scratch("uid-space");
+    let (out, stdout, stderr) = server.fetch(&maildir, &["--delete"]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stdout, "2 new messages fetched, 2 deleted on the server\n");
+    assert!(
+        stderr.contains("message 1: its unique id \"abc def\""),
+        "{stderr}"
+    );
+    assert_eq!(delivered(&maildir), [as_lf(B), as_lf(C)]);
+    assert!(!server.commands().contains(&"RETR 1".to_owned()));
+    assert_eq!(dele_sent(&server), ["DELE 2", "DELE 3"]);
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+#[test]
+fn messages_sharing_a_unique_id_are_fetched_and_never_deleted() {
+    let server = Scripted::start("+OK ready\r\n", &[A, B, C], |command| {
+        (command == "UIDL").then(|| "+OK\r\n1 same\r\n2 same\r\n3 u3\r\n.\r\n".into())
+    });
+    let maildir = scratch("uid-shared");
+    let (out, stdout, stderr) = server.fetch(&maildir, &["--delete"]);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "3 new messages fetched, 1 deleted on the server\n");
+    assert!(stderr.contains("shares its unique id \"same\""), "{stderr}");
+    assert_eq!(delivered(&maildir), [as_lf(A), as_lf(B), as_lf(C)]);
+    // The next run knows them all: nothing fetched, and still only the
+    // message with an id of its own is deleted.
+    let (out, stdout, stderr) = server.fetch(&maildir, &["--delete"]);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "0 new messages fetched, 1 deleted on the server\n");
+    assert_eq!(dele_sent(&server), ["DELE 3", "DELE 3"]);
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+#[test]
+fn a_refused_retr_keeps_that_message_and_stores_and_deletes_the_others() {
+    let server = Scripted::start("+OK ready\r\n", &[A, B, C], |command| {
+        (command == "RETR 2").then(|| "-ERR [SYS/TEMP] cannot read message 2\r\n".into())
+    });
+    let maildir = scratch("retr-refused");
+    let (out, stdout, stderr) = server.fetch(&maildir, &["--delete"]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stdout, "2 new messages fetched, 2 deleted on the server\n");
+    assert!(
+        stderr.contains("refused message 2 (-ERR [SYS/TEMP] cannot read message 2)"),
+        "{stderr}"
+    );
+    assert_eq!(delivered(&maildir), [as_lf(A), as_lf(C)]);
+    assert_eq!(dele_sent(&server), ["DELE 1", "DELE 3"]);
+    assert_eq!(server.commands().last().map(String::as_str), Some("QUIT"));
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+#[test]
+fn without_capa_nothing_is_pipelined_and_everything_is_fetched() {
+    let server = Scripted::start("+OK ready\r\n", &[A, B, C], |command| {
+        (command == "CAPA").then(|| "-ERR unknown command\r\n".into())
+    });
+    let maildir = scratch("no-capa");
+    let (out, stdout, stderr) = server.fetch(&maildir, &[]);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "3 new messages fetched, 0 deleted on the server\n");
+    assert_eq!(delivered(&maildir), [as_lf(A), as_lf(B), as_lf(C)]);
+    assert!(!server.pipelined.load(Ordering::SeqCst));
+    let _ = std::fs::remove_dir_all(&maildir);
+
+    // A server that advertises PIPELINING, told not to.
+    let server = Scripted::start("+OK ready\r\n", &[A, B, C], |_| None);
+    let maildir = scratch("no-pipelining");
+    let (out, _, stderr) = server.fetch(&maildir, &["--no-pipelining"]);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(delivered(&maildir).len(), 3);
+    assert!(!server.pipelined.load(Ordering::SeqCst));
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+#[test]
+fn without_uidl_everything_is_fetched_and_delete_is_refused() {
+    let server = Scripted::start("+OK ready\r\n", &[A, B, C], |command| {
+        (command == "UIDL").then(|| "-ERR no UIDL here\r\n".into())
+    });
+    let maildir = scratch("no-uidl");
+    let (out, stdout, stderr) = server.fetch(&maildir, &[]);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "3 new messages fetched, 0 deleted on the server\n");
+    assert!(stderr.contains("does not support UIDL"), "{stderr}");
+    let (out, stdout, stderr) = server.fetch(&maildir, &["--delete"]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stdout, "3 new messages fetched, 0 deleted on the server\n");
+    assert!(
+        stderr.contains("--delete refused: the server does not support UIDL"),
+        "{stderr}"
+    );
+    assert!(dele_sent(&server).is_empty());
+    assert_eq!(delivered(&maildir).len(), 6);
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+#[test]
+fn a_refused_greeting_and_escape_sequences_are_printed_safely() {
+    let server = Scripted::start("-ERR [SYS/TEMP] too busy\r\n", &[], |_| None);
+    let maildir = scratch("greeting");
+    let (out, stdout, stderr) = server.fetch(&maildir, &[]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stdout, "Server said: -ERR [SYS/TEMP] too busy\n");
+    let _ = std::fs::remove_dir_all(&maildir);
+
+    // A reply that would retitle the terminal and clear the screen.
+    let server = Scripted::start("+OK ready\r\n", &[], |command| {
+        command
+            .starts_with("PASS")
+            .then(|| "-ERR \x1b]0;pwned\x07\x1b[2J no\u{202e}txt.exe\r\n".into())
+    });
+    let (out, stdout, stderr) = server.fetch(&maildir, &[]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stdout,
+        "Server said: -ERR \\x1b]0;pwned\\x07\\x1b[2J no\\u{202e}txt.exe\n"
+    );
+    // And in a unique id.
+    let server = Scripted::start("+OK ready\r\n", &[A], |command| {
+        (command == "UIDL").then(|| "+OK\r\n1 a\x1b[2Jb\r\n.\r\n".into())
+    });
+    let (out, _, stderr) = server.fetch(&maildir, &[]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("\"a\\x1b[2Jb\""), "{stderr}");
+    assert!(!out.stderr.contains(&0x1b) && !out.stdout.contains(&0x1b));
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+#[test]
+fn max_size_skips_large_messages_and_reports_them() {
+    let big: &'static str =
+        Box::leak(format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(5000)).into_boxed_str());
+    let server = Scripted::start("+OK ready\r\n", &[A, big, C], |_| None);
+    let maildir = scratch("max-size");
+    let (out, stdout, stderr) = server.fetch(&maildir, &["--delete", "--max-size", "1000"]);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "2 new messages fetched, 2 deleted on the server\n");
+    assert!(
+        stderr.contains("message 2 (5018 bytes) is larger than --max-size"),
+        "{stderr}"
+    );
+    assert!(!server.commands().contains(&"RETR 2".to_owned()));
+    assert_eq!(dele_sent(&server), ["DELE 1", "DELE 3"]);
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+#[test]
+fn files_are_private_whatever_the_umask_and_a_partial_message_is_removed() {
+    // The second message breaks off: the connection closes in its middle.
+    let server = Scripted::start("+OK ready\r\n", &[A, B, C], |command| {
+        (command == "RETR 2").then(|| "+OK\r\nSubject: b\r\n\r\nhalf of it<close>".into())
+    });
+    let maildir = scratch("private").join("deep/Maildir");
+    let mut umask = Command::new("sh");
+    umask
+        .args(["-c", "umask 000; exec \"$0\" \"$@\""])
+        .arg(example_path("pop3_fetch"));
+    let (out, stdout, stderr) = server.fetch_with(umask, &maildir, &[]);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("closed the connection"), "{stderr}");
+    assert_eq!(std::fs::read_dir(maildir.join("tmp")).unwrap().count(), 0);
+    assert_eq!(delivered(&maildir), [as_lf(A)]);
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    for dir in ["..", ".", "new", "cur", "tmp"] {
+        assert_eq!(mode(&maildir.join(dir)), 0o700, "{dir}");
+    }
+    for entry in std::fs::read_dir(&maildir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
+    for entry in std::fs::read_dir(maildir.join("new")).unwrap() {
+        assert_eq!(mode(&entry.unwrap().path()), 0o600);
+    }
+    let _ = std::fs::remove_dir_all(scratch("private"));
+}
+
+#[test]
+fn a_lock_left_by_a_killed_run_is_broken_and_a_live_one_is_reported() {
+    let server = Scripted::start("+OK ready\r\n", &[A], |_| None);
+    let maildir = scratch("stale-lock");
+    std::fs::create_dir_all(&maildir).unwrap();
+    let lock = maildir.join(format!(".pop3_fetch_lock.john@127.0.0.1:{}", server.port));
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .replace(['/', ':'], "_");
+    // A process that has ended.
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    std::fs::write(
+        &lock,
+        format!("pid {} start 1 boot - host {host}\n", gone.id()),
+    )
+    .unwrap();
+    let (out, stdout, stderr) = server.fetch(&maildir, &[]);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "1 new messages fetched, 0 deleted on the server\n");
+    // The run removed its lock, and left nothing else behind.
+    let left: Vec<String> = std::fs::read_dir(&maildir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".pop3_fetch_lock"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // A live run: this test's own process.
+    let me = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start = me[me.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_owned();
+    let holder = format!(
+        "pid {} start {start} boot - host {host}\n",
+        std::process::id()
+    );
+    std::fs::write(&lock, &holder).unwrap();
+    let (out, stdout, stderr) = server.fetch(&maildir, &[]);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "another pop3_fetch (pid {} on {host}) is fetching john@127.0.0.1:",
+            std::process::id()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), holder);
+    // One on another host cannot be checked: it is reported as held.
+    std::fs::write(&lock, "pid 1 start 1 boot - host elsewhere\n").unwrap();
+    let (out, _, stderr) = server.fetch(&maildir, &[]);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot be checked from here"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+#[test]
+fn a_record_line_torn_by_a_crash_is_dropped_not_glued() {
+    let server = Scripted::start("+OK ready\r\n", &[A, B, C], |_| None);
+    let maildir = scratch("torn");
+    std::fs::create_dir_all(&maildir).unwrap();
+    let record = maildir.join(format!(".pop3_fetch_uidls.john@127.0.0.1:{}", server.port));
+    // The run that recorded u1 was killed while writing u2.
+    std::fs::write(&record, "u1\nu").unwrap();
+    let (out, stdout, stderr) = server.fetch(&maildir, &[]);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "2 new messages fetched, 0 deleted on the server\n");
+    assert_eq!(delivered(&maildir), [as_lf(B), as_lf(C)]);
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), "u1\nu2\nu3\n");
+    let _ = std::fs::remove_dir_all(&maildir);
 }

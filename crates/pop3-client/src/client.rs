@@ -11,7 +11,7 @@ use crate::Error;
 use crate::body::{Decoded, MultiLineDecoder};
 use crate::codec::{
     Capabilities, Command, Greeting, ResponseCode, StatusLine, apop_digest, base64,
-    parse_scan_listing, parse_stat, parse_unique_id_listing, unbase64,
+    parse_scan_listing, parse_stat, split_unique_id_listing, unbase64,
 };
 
 /// Settings of a [`Client`].
@@ -236,9 +236,13 @@ pub enum Response {
     Listing(Vec<(u32, u64)>),
     /// The answer to `LIST n`.
     Scan(u32, u64),
-    /// The answer to UIDL: message numbers and unique ids.
+    /// The answer to UIDL: message numbers and unique ids. Each id is
+    /// what follows its number, as sent: one that breaks RFC 1939's rule
+    /// (`1 abc def`, a byte outside 0x21 to 0x7E) is handed on whole, never
+    /// cut short, and fails no other message.
+    /// [`check_unique_ids`](crate::session::check_unique_ids) sorts them out.
     UniqueIds(Vec<(u32, Bytes)>),
-    /// The answer to `UIDL n`.
+    /// The answer to `UIDL n`, the id as sent (see [`UniqueIds`](Self::UniqueIds)).
     UniqueId(u32, Bytes),
     /// The answer to CAPA.
     Capabilities(Capabilities),
@@ -956,7 +960,7 @@ impl Client {
                 self.respond(handle, Response::Scan(n, size));
             }
             Awaiting::Uidl(Some(_)) => {
-                let (n, id) = parse_unique_id_listing(&status.text)?;
+                let (n, id) = split_unique_id_listing(&status.text)?;
                 self.respond(handle, Response::UniqueId(n, id));
             }
             kind @ (Awaiting::Capa
@@ -1050,7 +1054,7 @@ fn listing(kind: Awaiting, data: &[u8]) -> Result<Response, Error> {
         }
         _ => Response::UniqueIds(
             lines
-                .map(parse_unique_id_listing)
+                .map(split_unique_id_listing)
                 .collect::<Result<_, _>>()?,
         ),
     })

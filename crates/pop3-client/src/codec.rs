@@ -323,17 +323,52 @@ pub fn parse_scan_listing(line: &[u8]) -> Result<(u32, u64), Error> {
 }
 
 /// Parses a UIDL line (`1 whqtswO00WBw418f9t5JxYwZ`) into message number
-/// and unique id (1 to 70 characters from 0x21 to 0x7E, compared as bytes).
+/// and unique id: one id of 1 to 70 characters from 0x21 to 0x7E (RFC 1939
+/// section 7), compared as bytes. A line with more after the id
+/// (`1 abc def`) is refused, never read as the shorter id `abc`: two
+/// messages listed as `abc def` and `abc xyz` would share it.
+///
+/// ```
+/// use pop3_client::parse_unique_id_listing;
+///
+/// assert_eq!(parse_unique_id_listing(b"1 whqtswO00WBw418f9t5JxYwZ")?.1, "whqtswO00WBw418f9t5JxYwZ");
+/// assert!(parse_unique_id_listing(b"1 abc def").is_err());
+/// # Ok::<(), pop3_client::Error>(())
+/// ```
 pub fn parse_unique_id_listing(line: &[u8]) -> Result<(u32, Bytes), Error> {
-    let mut words = line.split(|&b| b == b' ').filter(|w| !w.is_empty());
-    let number_ = number(words.next(), "unique-id listing number")?;
-    let id = words.next().ok_or(Error::Malformed {
-        what: "unique-id listing",
-    })?;
-    if id.len() > 70 || !id.iter().all(|b| (0x21..=0x7e).contains(b)) {
+    let (number_, id) = split_unique_id_listing(line)?;
+    if id.is_empty() {
+        return Err(Error::Malformed {
+            what: "unique-id listing",
+        });
+    }
+    if !is_unique_id(&id) {
         return Err(Error::Malformed { what: "unique id" });
     }
-    Ok((number_, Bytes::copy_from_slice(id)))
+    Ok((number_, id))
+}
+
+/// A UIDL line's message number and the rest of the line after the spaces
+/// that follow it, as sent (trailing spaces aside), whatever it holds: the
+/// client machine hands ids on this way, so that one message's bad id
+/// fails that message only (see [`crate::session::check_unique_ids`]) and
+/// is never cut short. Only a line without a message number is refused:
+/// it belongs to no message.
+pub(crate) fn split_unique_id_listing(line: &[u8]) -> Result<(u32, Bytes), Error> {
+    let skip_spaces = |bytes: &[u8]| bytes.iter().position(|&b| b != b' ').unwrap_or(bytes.len());
+    let line = &line[skip_spaces(line)..];
+    let end = memchr::memchr(b' ', line).unwrap_or(line.len());
+    let number_ = number(Some(&line[..end]), "unique-id listing number")?;
+    let rest = &line[end..];
+    let id = &rest[skip_spaces(rest)..];
+    let trailing = id.iter().rev().take_while(|&&b| b == b' ').count();
+    Ok((number_, Bytes::copy_from_slice(&id[..id.len() - trailing])))
+}
+
+/// Whether `id` is a unique id as RFC 1939 has it: 1 to 70 characters, each
+/// from 0x21 to 0x7E.
+pub(crate) fn is_unique_id(id: &[u8]) -> bool {
+    (1..=70).contains(&id.len()) && id.iter().all(|b| (0x21..=0x7e).contains(b))
 }
 
 fn number<T: std::str::FromStr>(word: Option<&[u8]>, what: &'static str) -> Result<T, Error> {
@@ -566,6 +601,31 @@ mod tests {
             Ok((2, Bytes::from_static(b"QhdPYR:00WBw1Ph7x7")))
         );
         assert!(parse_unique_id_listing(b"2 caf\xc3\xa9").is_err());
+        // Leading, doubled and trailing spaces are tolerated.
+        assert_eq!(
+            parse_unique_id_listing(b" 3  abc  "),
+            Ok((3, Bytes::from_static(b"abc")))
+        );
+        // More than one word is not an id, and is never cut short.
+        assert!(parse_unique_id_listing(b"1 abc def").is_err());
+        assert!(parse_unique_id_listing(b"1").is_err());
+        assert!(parse_unique_id_listing(&[b"1 ", &[b'x'; 71][..]].concat()).is_err());
+        assert!(parse_unique_id_listing(&[b"1 ", &[b'x'; 70][..]].concat()).is_ok());
+        assert!(parse_unique_id_listing(b"x abc").is_err());
+        // The machine's reading keeps whatever follows the number, whole.
+        assert_eq!(
+            split_unique_id_listing(b"1 abc def "),
+            Ok((1, Bytes::from_static(b"abc def")))
+        );
+        assert_eq!(split_unique_id_listing(b"4"), Ok((4, Bytes::new())));
+        assert_eq!(
+            split_unique_id_listing(b"5 a\tb\x1b"),
+            Ok((5, Bytes::from_static(b"a\tb\x1b")))
+        );
+        assert!(split_unique_id_listing(b"abc def").is_err());
+        assert!(!is_unique_id(b""));
+        assert!(!is_unique_id(b"a b"));
+        assert!(is_unique_id(b"!~"));
         assert_eq!(parse_stat(b"0 0"), Ok((0, 0)));
     }
 

@@ -88,7 +88,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -96,7 +96,7 @@ use lineproto::{Machine, Output, Secret};
 
 use crate::Error;
 use crate::client::{Client, Event, Handle, Options, Request, Response, ServerError};
-use crate::codec::{Capabilities, Greeting, Status};
+use crate::codec::{Capabilities, Greeting, Status, is_unique_id};
 
 /// How to log in.
 #[non_exhaustive]
@@ -283,7 +283,11 @@ impl Session {
         })
     }
 
-    /// `UIDL`: every message's number and unique id.
+    /// `UIDL`: every message's number and unique id, as the server sent
+    /// it: an id that breaks RFC 1939's rule is handed on whole (see
+    /// [`Response::UniqueIds`]). Before relying on the ids, to skip what
+    /// was fetched before or to delete, sort them out with
+    /// [`check_unique_ids`].
     pub fn uidl(&mut self) -> Pending<Vec<(u32, Bytes)>> {
         self.one(Request::Uidl(None), "UIDL", |response| match response {
             Response::UniqueIds(ids) => Some(ids),
@@ -293,11 +297,15 @@ impl Session {
 
     /// `RETR` for each of `numbers`, pipelined when the server allows: each
     /// message streams out as [`Retrieved::Data`] parts, then
-    /// [`Retrieved::End`], in the order given. A `-ERR` to any of them
-    /// fails the operation (the parts of the messages before it have been
-    /// handed out).
+    /// [`Retrieved::End`], in the order given.
+    ///
+    /// A `-ERR` to one of them does not stop the others: every message the
+    /// server sends is handed out, and then the operation fails with the
+    /// first `-ERR` ([`SessionError::Server`]). The messages refused are
+    /// the ones without a [`Retrieved::End`].
     pub fn retr_many(&mut self, numbers: impl IntoIterator<Item = u32>) -> Pending<()> {
         let mut pending = Pending::new("RETR", Until::Answers, Converter::Response(|_| Some(())));
+        pending.past_refusals = true;
         for number in numbers {
             let handle = self.client.send(Request::Retr(number));
             pending.awaited.push_back((handle, number));
@@ -416,6 +424,81 @@ fn command_name(request: &Request) -> &'static str {
     }
 }
 
+/// What a UIDL listing says of one message, the listing taken as a whole
+/// (see [`check_unique_ids`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListedId {
+    /// A unique id as RFC 1939 has it (1 to 70 characters from 0x21 to
+    /// 0x7E), listed for this message only: it tells this message apart
+    /// from every other, in this session and the next.
+    Unique(Bytes),
+    /// A well-formed id that the listing gives to other messages too. It
+    /// does not say which of them is which, so it identifies none: fetch
+    /// them all, delete none of them.
+    Shared(Bytes),
+    /// Not a unique id as RFC 1939 has it, as sent: a space inside
+    /// (`1 abc def`), a byte outside 0x21 to 0x7E, none at all, or more
+    /// than 70. The server broke the protocol for this message; nothing
+    /// about it can be relied on.
+    Invalid(Bytes),
+}
+
+impl ListedId {
+    /// The id, as sent.
+    pub fn as_bytes(&self) -> &Bytes {
+        match self {
+            Self::Unique(id) | Self::Shared(id) | Self::Invalid(id) => id,
+        }
+    }
+}
+
+/// Sorts out a UIDL listing ([`Session::uidl`], [`Response::UniqueIds`]),
+/// message by message, in the listing's order: which ids can be relied on
+/// to skip what was fetched before and to delete, which are shared by
+/// several messages, and which break RFC 1939's rule. A bad id is an error
+/// for its own message only.
+///
+/// ```
+/// use bytes::Bytes;
+/// use pop3_client::session::{ListedId, check_unique_ids};
+///
+/// let listing = [
+///     (1, Bytes::from_static(b"abc def")),
+///     (2, Bytes::from_static(b"same")),
+///     (3, Bytes::from_static(b"same")),
+///     (4, Bytes::from_static(b"QhdPYR:00WBw1Ph7x7")),
+/// ];
+/// assert_eq!(
+///     check_unique_ids(&listing),
+///     [
+///         (1, ListedId::Invalid("abc def".into())),
+///         (2, ListedId::Shared("same".into())),
+///         (3, ListedId::Shared("same".into())),
+///         (4, ListedId::Unique("QhdPYR:00WBw1Ph7x7".into())),
+///     ]
+/// );
+/// ```
+pub fn check_unique_ids(listing: &[(u32, Bytes)]) -> Vec<(u32, ListedId)> {
+    let mut listed: HashMap<&[u8], usize> = HashMap::with_capacity(listing.len());
+    for (_, id) in listing {
+        *listed.entry(&id[..]).or_default() += 1;
+    }
+    listing
+        .iter()
+        .map(|(number, id)| {
+            let checked = if !is_unique_id(id) {
+                ListedId::Invalid(id.clone())
+            } else if listed[&id[..]] > 1 {
+                ListedId::Shared(id.clone())
+            } else {
+                ListedId::Unique(id.clone())
+            };
+            (*number, checked)
+        })
+        .collect()
+}
+
 /// `+OK` with nothing more to report.
 fn ok(response: Response) -> Option<()> {
     matches!(response, Response::Ok(_)).then_some(())
@@ -475,6 +558,10 @@ pub struct Pending<T> {
     /// The machine failed (a request went unanswered); its error comes
     /// from the driver next, and nothing else counts.
     failing: bool,
+    /// A `-ERR` fails the operation only once every request is answered
+    /// (a batch of RETRs), with the first of them, kept here.
+    past_refusals: bool,
+    refused: Option<ServerError>,
     /// The result was handed out.
     finished: bool,
 }
@@ -490,6 +577,8 @@ impl<T> Pending<T> {
             done: None,
             failure: None,
             failing: false,
+            past_refusals: false,
+            refused: None,
             finished: false,
         }
     }
@@ -589,6 +678,13 @@ impl<T> Pending<T> {
                     self.finish_with(Response::MessageEnd);
                 }
             }
+            Response::Rejected(error) if self.past_refusals => {
+                self.awaited.pop_front();
+                self.refused.get_or_insert(error);
+                if self.awaited.is_empty() {
+                    self.finish_with(Response::MessageEnd);
+                }
+            }
             Response::Rejected(error) => self.failure = Some(SessionError::Server(error)),
             // The session is over, perhaps failed: the driver reports how.
             Response::NotSent(Error::SessionEnded) => self.failing = true,
@@ -612,6 +708,10 @@ impl<T> Pending<T> {
     }
 
     fn finish_with(&mut self, response: Response) {
+        if let Some(refused) = self.refused.take() {
+            self.failure = Some(SessionError::Server(refused));
+            return;
+        }
         self.done = match self.convert {
             Converter::Response(convert) => convert(response),
             Converter::Greeting(_) => None,

@@ -10,7 +10,9 @@ use lineproto::testing::epoch;
 use lineproto::{Machine, Output, Secret};
 use pop3_client::client::{Event, Options, Request, Response};
 use pop3_client::server::{Mailbox, Server, ServerOptions};
-use pop3_client::session::{Login, Pending, Retrieved, Session, SessionError, Step};
+use pop3_client::session::{
+    ListedId, Login, Pending, Retrieved, Session, SessionError, Step, check_unique_ids,
+};
 use pop3_client::{Error, ResponseCode};
 
 /// The peer of a session in memory.
@@ -302,6 +304,86 @@ fn a_refusal_fails_the_operation_and_the_session_goes_on() {
 
     let stat = driver.session.stat();
     assert_eq!(driver.ok(stat), (1, 22));
+}
+
+#[test]
+fn a_refused_message_in_a_batch_does_not_stop_the_others() {
+    for pipelining in [true, false] {
+        let mut driver = logged_in(&[ONE, TWO]);
+        if pipelining {
+            let capa = driver.session.capa();
+            driver.ok(capa);
+        }
+        assert_eq!(driver.session.client().is_pipelining(), pipelining);
+        let retr = driver.session.retr_many([7, 1, 8, 2]);
+        let mut pending = retr;
+        let mut parts = Vec::new();
+        let error = loop {
+            match pending.poll() {
+                Ok(Step::Drive) => pending.handle(driver.next_event().unwrap()),
+                Ok(Step::Part(part)) => parts.push(part),
+                Ok(Step::Done(())) => panic!("messages 7 and 8 do not exist"),
+                Err(error) => break error,
+            }
+        };
+        // Both messages the server has came whole, in order; the refused
+        // ones have no end.
+        assert_eq!(data(&parts, 1), ONE.as_bytes());
+        assert_eq!(data(&parts, 2), TWO.as_bytes());
+        let ends: Vec<_> = parts
+            .iter()
+            .filter_map(|part| match part {
+                Retrieved::End { number } => Some(*number),
+                Retrieved::Data { .. } => None,
+            })
+            .collect();
+        assert_eq!(ends, [1, 2]);
+        // The error is the first refusal.
+        let SessionError::Server(refused) = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(refused.command, "RETR");
+        assert_eq!(pending.poll(), Err(error));
+        // Nothing is left over for the next operation.
+        let stat = driver.session.stat();
+        let (count, parts) = driver.run(stat).unwrap();
+        assert_eq!(count, (2, 46));
+        assert!(parts.is_empty());
+    }
+}
+
+#[test]
+fn a_bad_unique_id_fails_its_own_message_only() {
+    let mut driver = Driver::new(
+        Options::default(),
+        Script::new(&[
+            "+OK ready\r\n",
+            "+OK\r\n1 abc def\r\n2 same\r\n3 same\r\n4 caf\u{e9}\r\n5\r\n6 good \r\n.\r\n",
+            "+OK 1 abc def\r\n",
+        ]),
+    );
+    let greeting = driver.session.read_greeting();
+    driver.ok(greeting);
+    let uidl = driver.session.uidl();
+    let listing = driver.ok(uidl);
+    // Handed on as sent, never cut at the space.
+    assert_eq!(listing[0], (1, Bytes::from_static(b"abc def")));
+    assert_eq!(
+        check_unique_ids(&listing),
+        [
+            (1, ListedId::Invalid("abc def".into())),
+            (2, ListedId::Shared("same".into())),
+            (3, ListedId::Shared("same".into())),
+            (4, ListedId::Invalid(Bytes::from_static(b"caf\xc3\xa9"))),
+            (5, ListedId::Invalid(Bytes::new())),
+            (6, ListedId::Unique("good".into())),
+        ]
+    );
+    let one = driver.session.request(Request::Uidl(Some(1)));
+    assert_eq!(
+        driver.ok(one),
+        Response::UniqueId(1, Bytes::from_static(b"abc def"))
+    );
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-/// A Dovecot instance with a Maildir, killed on drop.
+/// A Dovecot instance with a Maildir per account, killed on drop.
 pub(crate) struct Dovecot {
     pub(crate) dir: PathBuf,
     child: Child,
@@ -50,38 +50,61 @@ pub(crate) struct Dovecot {
     pub(crate) pop3s: u16,
 }
 
+/// Every account's password.
+pub(crate) const PASSWORD: &str = "secret";
+
+/// The UIDVALIDITY of every mailbox: Dovecot's UIDLs (`%08Xu%08Xv`, its
+/// default) are the same for the first messages of every mailbox, as they
+/// are for mailboxes created in the same second.
+const UIDVALIDITY: u32 = 1_700_000_000;
+
 impl Dovecot {
+    /// Dovecot with one account, `john`, holding `messages`.
     pub(crate) fn start(messages: &[Bytes]) -> Self {
+        Self::start_accounts(&[("john", messages)])
+    }
+
+    /// Dovecot with these accounts (user name, messages), each with the
+    /// password [`PASSWORD`] and a Maildir of its own. Mailboxes holding as
+    /// many messages list the same unique ids.
+    pub(crate) fn start_accounts(accounts: &[(&str, &[Bytes])]) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "dovecot-test-{}-{}",
             std::process::id(),
             free_port()
         ));
         let _ = std::fs::remove_dir_all(&dir);
-        for sub in [
-            "run",
-            "state",
-            "home/Maildir/cur",
-            "home/Maildir/new",
-            "home/Maildir/tmp",
-        ] {
+        for sub in ["run", "state"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
         }
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        for (i, message) in messages.iter().enumerate() {
-            // S= (size) and W= (size with CRLF line ends) in the name spare
-            // Dovecot reading every file to learn the sizes POP3 reports.
-            let crlf_size = message.len() + message.iter().filter(|&&b| b == b'\n').count()
-                - message.windows(2).filter(|w| w == b"\r\n").count();
-            let name = format!(
-                "{}.M{i}P1.test,S={},W={crlf_size}:2,S",
-                1_700_000_000 + i,
-                message.len()
-            );
-            std::fs::write(dir.join("home/Maildir/cur").join(name), message).unwrap();
+        let mut passwd = String::new();
+        for (user, messages) in accounts {
+            let maildir = dir.join("home").join(user).join("Maildir");
+            for sub in ["cur", "new", "tmp"] {
+                std::fs::create_dir_all(maildir.join(sub)).unwrap();
+            }
+            for (i, message) in messages.iter().enumerate() {
+                // S= (size) and W= (size with CRLF line ends) in the name spare
+                // Dovecot reading every file to learn the sizes POP3 reports.
+                let crlf_size = message.len() + message.iter().filter(|&&b| b == b'\n').count()
+                    - message.windows(2).filter(|w| w == b"\r\n").count();
+                let name = format!(
+                    "{}.M{i}P1.test,S={},W={crlf_size}:2,S",
+                    1_700_000_000 + i,
+                    message.len()
+                );
+                std::fs::write(maildir.join("cur").join(name), message).unwrap();
+            }
+            std::fs::write(
+                maildir.join("dovecot-uidlist"),
+                format!("3 V{UIDVALIDITY} N1\n"),
+            )
+            .unwrap();
+            passwd.push_str(&format!("{user}:{{PLAIN}}{PASSWORD}::::::\n"));
         }
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         make_certificates(&dir);
-        std::fs::write(dir.join("passwd"), "john:{PLAIN}secret::::::\n").unwrap();
+        std::fs::write(dir.join("passwd"), passwd).unwrap();
         let (pop3, pop3s) = (free_port(), free_port());
         let d = dir.display();
         let config = format!(
@@ -95,7 +118,7 @@ impl Dovecot {
              ssl_key = <{d}/key.pem\n\
              disable_plaintext_auth = no\n\
              auth_mechanisms = plain login apop\n\
-             mail_location = maildir:{d}/home/Maildir\n\
+             mail_location = maildir:~/Maildir\n\
              mail_uid = nobody\n\
              mail_gid = nogroup\n\
              first_valid_uid = 0\n\
@@ -106,7 +129,7 @@ impl Dovecot {
              }}\n\
              service anvil {{\n chroot =\n }}\n\
              passdb {{\n driver = passwd-file\n args = {d}/passwd\n }}\n\
-             userdb {{\n driver = static\n args = uid=nobody gid=nogroup home={d}/home\n }}\n"
+             userdb {{\n driver = static\n args = uid=nobody gid=nogroup home={d}/home/%u\n }}\n"
         );
         std::fs::write(dir.join("dovecot.conf"), config).unwrap();
         Command::new("chown")
@@ -171,10 +194,23 @@ impl Dovecot {
     }
 
     pub(crate) fn login(&self, security: Security) -> Pop3Client {
+        self.login_as("john", security)
+    }
+
+    pub(crate) fn login_as(&self, user: &str, security: Security) -> Pop3Client {
         let mut pop = self.connect(security);
-        pop.login(Login::UserPass, "john", Secret::new(b"secret".to_vec()))
-            .expect("login");
+        pop.login(
+            Login::UserPass,
+            user,
+            Secret::new(PASSWORD.as_bytes().to_vec()),
+        )
+        .expect("login");
         pop
+    }
+
+    /// The Maildir Dovecot serves `user`'s mailbox from.
+    pub(crate) fn maildir(&self, user: &str) -> PathBuf {
+        self.dir.join("home").join(user).join("Maildir")
     }
 }
 
