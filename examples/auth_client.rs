@@ -19,6 +19,8 @@
 //! can come from the `AUTH_PASSWORD` environment variable, never from the
 //! command line, where other users could read it.
 
+mod support;
+
 use std::error::Error;
 use std::io::{BufRead, Read, Write};
 use std::net::SocketAddr;
@@ -97,7 +99,7 @@ fn main() -> ExitCode {
                         untrusted.fingerprint()
                     );
                 }
-                None => eprintln!("auth_client: {}", chain(&*error)),
+                None => eprintln!("auth_client: {}", support::chain(&*error)),
             }
             ExitCode::from(2)
         }
@@ -173,17 +175,4 @@ fn host_of(address: &str) -> String {
             .map_or(address, |(host, _)| host)
             .to_owned(),
     }
-}
-
-/// An error and its sources, joined with `: ` (each names only its own
-/// layer).
-fn chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -19,6 +19,7 @@
 //! ```
 
 mod pop3_common;
+mod support;
 
 use std::process::ExitCode;
 

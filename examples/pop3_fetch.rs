@@ -48,6 +48,7 @@
 //! ```
 
 mod pop3_common;
+mod support;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;

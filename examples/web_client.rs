@@ -29,15 +29,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    let listen = args.web.listen.clone();
-    match web::serve(args.web, ask) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("web_client: cannot serve on {listen}: {error}");
-            std::process::ExitCode::from(2)
-        }
-    }
+    web::run("web_client", Args::parse().web, ask)
 }
 
 /// Banner, message, one reply, END: the whole session.

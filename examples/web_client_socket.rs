@@ -39,15 +39,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    let listen = args.web.listen.clone();
-    match web::serve(args.web, ask) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("web_client_socket: cannot serve on {listen}: {error}");
-            std::process::ExitCode::from(2)
-        }
-    }
+    web::run("web_client_socket", Args::parse().web, ask)
 }
 
 fn ask(message: &str, args: &WebArgs) -> Result<String, AskError> {

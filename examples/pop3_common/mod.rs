@@ -4,7 +4,6 @@
 
 #![allow(dead_code)] // each example uses a different part
 
-use std::error::Error;
 use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -212,7 +211,7 @@ pub(crate) fn report(program: &str, failure: &Failure) -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    eprintln!("{program}: {}", escape(&chain(failure)));
+    eprintln!("{program}: {}", escape(&crate::support::chain(failure)));
     ExitCode::from(2)
 }
 
@@ -243,19 +242,6 @@ pub(crate) fn escape(text: &str) -> String {
 /// bytes that are not UTF-8 show as U+FFFD.
 pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
     escape(&String::from_utf8_lossy(bytes))
-}
-
-/// An error and its sources, joined with `: ` (each names only its own
-/// layer, so the chain is what tells the whole story).
-fn chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The password: from `POP3_PASSWORD`, or asked for without echo.

@@ -33,6 +33,7 @@ macro_rules! say {
         let _ = writeln!(std::io::stdout().lock(), $($arg)*);
     }};
 }
+#[allow(unused_imports)] // not every example prints debug lines
 pub(crate) use say;
 
 /// Which adapter drives the connections.

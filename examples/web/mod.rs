@@ -50,6 +50,23 @@ pub(crate) enum AskError {
     Failed(String),
 }
 
+/// A web client's `main`: serves until the process ends; exit status 2,
+/// with the reason prefixed by `program`, if it cannot listen.
+pub(crate) fn run(
+    program: &str,
+    args: WebArgs,
+    ask: fn(&str, &WebArgs) -> Result<String, AskError>,
+) -> std::process::ExitCode {
+    let listen = args.listen.clone();
+    match serve(args, ask) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{program}: cannot serve on {listen}: {error}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 /// Serves the page until the process ends. `ask` sends one message to the
 /// session server and returns its reply.
 pub(crate) fn serve(
