@@ -1061,7 +1061,9 @@ fn oneshot(bench: &Bench) {
             runs[runs.len() / 2]
         })
         .collect();
-    for ((launch, runs), (_, (rate, p50, p99, failed))) in launches.iter().zip(&results).zip(&median) {
+    for ((launch, runs), (_, (rate, p50, p99, failed))) in
+        launches.iter().zip(&results).zip(&median)
+    {
         let each: Vec<String> = runs.iter().map(|r| format!("{:.0}", r.1.0)).collect();
         let others = runs.iter().map(|r| r.0).fold(0.0, f64::max);
         println!(
