@@ -177,7 +177,7 @@ impl Bench {
     }
 
     /// The libraries alone, as the examples use them but printing nothing:
-    /// `session` or `oneshot` on `std` or `tokio`.
+    /// `session` or `oneshot` on `std` or `tokio`, with default options.
     fn library(&self, what: &str, runtime: &str) -> Launch {
         Launch {
             label: format!("net-{runtime} + {what} machine, no printing"),
@@ -189,6 +189,14 @@ impl Bench {
                 "{addr}".into(),
             ],
         }
+    }
+
+    /// [`library`](Self::library) serving up to `max` connections, with no
+    /// per-peer cap.
+    fn library_capped(&self, what: &str, runtime: &str, max: usize) -> Launch {
+        let mut launch = self.library(what, runtime);
+        launch.args.push(max.to_string());
+        launch
     }
 
     /// A minimal tokio server of this file: `session` or `oneshot`, on the
@@ -697,6 +705,7 @@ fn idle(bench: &Bench) {
             big,
             false,
         ),
+        (bench.library_capped("session", "tokio", big), big, false),
         (bench.asyncio(), big, false),
         (bench.minimal("session", "multi", false), small, true),
         (
@@ -708,6 +717,7 @@ fn idle(bench: &Bench) {
             small,
             false,
         ),
+        (bench.library_capped("session", "std", small), small, false),
     ];
     let mut baseline = 0.0;
     for (launch, count, is_baseline) in rows {
@@ -1628,16 +1638,22 @@ mod library {
 
     use std::net::SocketAddr;
 
-    /// `session|oneshot std|tokio ADDR`
+    /// `session|oneshot std|tokio ADDR [MAX]`: with MAX, at most MAX
+    /// connections and no per-peer cap.
     pub(crate) fn main(args: &[String]) {
-        let [what, runtime, addr, ..] = args else {
-            panic!("usage: --library-server session|oneshot std|tokio ADDR");
+        let [what, runtime, addr, rest @ ..] = args else {
+            panic!("usage: --library-server session|oneshot std|tokio ADDR [MAX]");
         };
         let session = what == "session";
         let addr: SocketAddr = addr.parse().expect("ADDR");
+        let max: Option<usize> = rest.first().map(|max| max.parse().expect("MAX"));
         if runtime == "std" {
-            let server =
-                net_std::Server::bind(addr, net_std::ServerOptions::default()).expect("bind");
+            let mut options = net_std::ServerOptions::default();
+            if let Some(max) = max {
+                options.max_connections = max;
+                options.max_per_peer = 0;
+            }
+            let server = net_std::Server::bind(addr, options).expect("bind");
             let _ = server.serve(move |conn, _info| {
                 if session {
                     let mut machine = session_proto::server::Server::new(Default::default());
@@ -1654,8 +1670,12 @@ mod library {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let server =
-                net_tokio::Server::bind(addr, net_tokio::ServerOptions::default()).expect("bind");
+            let mut options = net_tokio::ServerOptions::default();
+            if let Some(max) = max {
+                options.max_connections = max;
+                options.max_per_peer = 0;
+            }
+            let server = net_tokio::Server::bind(addr, options).expect("bind");
             let _ = server
                 .serve(move |mut conn, _info| async move {
                     if session {
