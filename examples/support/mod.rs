@@ -377,21 +377,23 @@ fn serve_tokio<S: Service>(
                     // Boxed: in line, the TLS branch's state (handshake,
                     // TLS stream, its drive) sized every connection's task,
                     // plain ones too: 14.6 KiB per idle session, not 4.6.
-                    Some(config) => Box::pin(async move {
-                        let handshake = net_tokio::tls::accept(conn, config);
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-                            Ok(Ok(mut conn)) => {
-                                run_tokio(&service, &mut conn, peer).await;
-                                let _ = conn.close(linger).await;
+                    Some(config) => {
+                        Box::pin(async move {
+                            let handshake = net_tokio::tls::accept(conn, config);
+                            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                                Ok(Ok(mut conn)) => {
+                                    run_tokio(&service, &mut conn, peer).await;
+                                    let _ = conn.close(linger).await;
+                                }
+                                Ok(Err(error)) => say!("Connection failed: {}", chain(&error)),
+                                Err(_) => say!(
+                                    "Connection failed: no tls handshake within {} s",
+                                    HANDSHAKE_TIMEOUT.as_secs()
+                                ),
                             }
-                            Ok(Err(error)) => say!("Connection failed: {}", chain(&error)),
-                            Err(_) => say!(
-                                "Connection failed: no tls handshake within {} s",
-                                HANDSHAKE_TIMEOUT.as_secs()
-                            ),
-                        }
-                    })
-                    .await,
+                        })
+                        .await
+                    }
                 }
                 say!("Socket terminated");
             }
