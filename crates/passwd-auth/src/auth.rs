@@ -192,14 +192,14 @@ impl Outcome {
 /// use passwd_auth::{Authenticator, HashFormat, Outcome, PasswdDb, Policy};
 ///
 /// let passwd = b"john:x:1000:1000::/home/john:/bin/sh\nroot:x:0:0::/root:/bin/sh\n";
-/// // `mkpasswd -m md5crypt -S saltsalt secret`, and a yescrypt hash.
-/// let shadow = b"john:$1$saltsalt$9xy1btjgzLYfb7hivXtC//:19000:0:99999:7:::\n\
+/// // `mkpasswd -m sha256crypt -S saltsalt secret`, and a yescrypt hash.
+/// let shadow = b"john:$5$saltsalt$0IyaXrmV7.sGNS6tirgqHLqX/G.FBvgkYA.lpPdS5sA:19000:0:99999:7:::\n\
 ///     root:$y$j9T$YmmoKKC/j./bmivc08WMV/$Byt0CoQBZ6uq44qz6ans3t.gEQ2e0HnsdEbMyMDQqh5:19000::::::\n";
 /// let auth = Authenticator::new(PasswdDb::parse(passwd, Some(shadow)), Policy::default());
 /// assert_eq!(auth.authenticate(b"john", b"secret", 20000), Outcome::Authenticated);
 /// assert_eq!(auth.authenticate(b"john", b"guess", 20000), Outcome::WrongPassword);
 /// assert_eq!(auth.authenticate(b"nosuchuser", b"hahaha", 20000), Outcome::UnknownUser);
-/// // Refusals cost a yescrypt verification, root's, not john's md5crypt.
+/// // Refusals cost a yescrypt verification, root's, not john's sha256crypt.
 /// assert_eq!(auth.dummy_cost().format, HashFormat::Yescrypt);
 /// assert_eq!(auth.dummy_setting(), "$y$j9T");
 /// ```
@@ -378,10 +378,15 @@ fn check_account(shadow: Option<&crate::ShadowInfo>, today: i64) -> Outcome {
 
 /// The dummy's setting when no account has a usable hash: yescrypt with
 /// Debian's default cost, or, if the operator's ceilings refuse that,
-/// sha512crypt's default, or traditional DES, which no ceiling bounds.
+/// sha512crypt's default, then the cheapest sha-crypt and bcrypt, then
+/// traditional DES, which no ceiling bounds (without the `legacy-crypt`
+/// feature, a DES dummy is refused at once: only ceilings below every
+/// format's minimum get there).
 const FALLBACKS: &[(HashFormat, &[u8])] = &[
     (HashFormat::Yescrypt, b"$y$j9T"),
     (HashFormat::Sha512, b"$6"),
+    (HashFormat::Sha256, b"$5$rounds=1000"),
+    (HashFormat::Bcrypt, b"$2b$04"),
     (HashFormat::Des, b""),
 ];
 
@@ -432,6 +437,7 @@ fn pick_dummy(db: &PasswdDb, limits: &CostLimits) -> Dummy {
         .or_else(|| {
             FALLBACKS
                 .iter()
+                .filter(|(format, _)| format.is_enabled())
                 .find_map(|&(format, setting)| dummy_for(format, setting, limits))
         })
         .unwrap_or_else(|| Dummy {
@@ -675,7 +681,7 @@ mod tests {
         PasswdDb::parse(passwd.as_bytes(), Some(shadow.as_bytes()))
     }
 
-    const MD5: &str = "$1$saltsalt$9xy1btjgzLYfb7hivXtC//";
+    const MD5: &str = "$5$saltsalt$0IyaXrmV7.sGNS6tirgqHLqX/G.FBvgkYA.lpPdS5sA";
     const YESCRYPT: &str =
         "$y$j9T$YmmoKKC/j./bmivc08WMV/$Byt0CoQBZ6uq44qz6ans3t.gEQ2e0HnsdEbMyMDQqh5";
 
@@ -715,6 +721,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "legacy-crypt")]
     fn a_setting_the_crate_refuses_is_passed_over() {
         // With the ceiling raised, sha1crypt's rounds may exceed the 32 bits
         // the crate reads: the costliest setting, and refused.
@@ -737,6 +744,16 @@ mod tests {
             "$6"
         );
         policy.cost_limits.max_sha_rounds = 1000;
+        assert_eq!(
+            Authenticator::new(empty(), policy.clone()).dummy_setting(),
+            "$5$rounds=1000"
+        );
+        policy.cost_limits.max_sha_rounds = 999;
+        assert_eq!(
+            Authenticator::new(empty(), policy.clone()).dummy_setting(),
+            "$2b$04"
+        );
+        policy.cost_limits.max_bcrypt_cost = 3;
         let auth = Authenticator::new(empty(), policy.clone());
         assert_eq!(
             (auth.dummy_setting(), auth.dummy_cost().format),
@@ -798,7 +815,11 @@ mod tests {
             (HashFormat::Bcrypt, b"$2y$04"),
             (HashFormat::Yescrypt, b"$y$j9T"),
         ];
-        for &(format, setting) in settings.iter().chain(FALLBACKS) {
+        for &(format, setting) in settings
+            .iter()
+            .chain(FALLBACKS)
+            .filter(|(format, _)| format.is_enabled())
+        {
             let dummy = dummy_for(format, setting, &limits).expect("within the default ceilings");
             assert_eq!(dummy.cost.format, format);
             assert_eq!(dummy.hash.as_bytes().get(..setting.len()), Some(setting));

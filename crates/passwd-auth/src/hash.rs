@@ -1,9 +1,7 @@
 //! crypt(5) hash strings: recognising the format, bounding the cost, and
 //! verifying a password.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
-use yescrypt::PasswordVerifier;
+use yescrypt::{PasswordVerifier, password_hash};
 
 use crate::Error;
 
@@ -33,6 +31,26 @@ pub enum HashFormat {
     Bcrypt,
     /// yescrypt, `$y$`: Debian 12's default.
     Yescrypt,
+}
+
+impl HashFormat {
+    /// Whether this build verifies the format: every format does, except
+    /// descrypt, BSDi DES, md5crypt and sha1crypt without the
+    /// `legacy-crypt` feature (on by default), which are then
+    /// [`UnsupportedHash`](Error::UnsupportedHash).
+    ///
+    /// ```
+    /// use passwd_auth::HashFormat;
+    ///
+    /// assert!(HashFormat::Yescrypt.is_enabled());
+    /// assert_eq!(HashFormat::Md5.is_enabled(), cfg!(feature = "legacy-crypt"));
+    /// ```
+    pub const fn is_enabled(self) -> bool {
+        match self {
+            Self::Des | Self::BsdiDes | Self::Md5 | Self::Sha1 => cfg!(feature = "legacy-crypt"),
+            Self::Sha256 | Self::Sha512 | Self::Bcrypt | Self::Yescrypt => true,
+        }
+    }
 }
 
 /// What verifying a hash costs, read from its setting without hashing.
@@ -330,6 +348,11 @@ fn sha2(format: HashFormat, rest: &str, limits: &CostLimits) -> Result<HashCost,
     let Some([salt, hash]) = exactly(parts) else {
         return Err(malformed("sha-crypt needs $id$salt$hash"));
     };
+    if salt.is_empty() {
+        // libxcrypt accepts `$5$$...`, no tool writes it, and the sha-crypt
+        // crate refuses it: a typed error, never a match.
+        return Err(unsupported("sha-crypt with an empty salt"));
+    }
     let expected = if format == HashFormat::Sha256 { 43 } else { 86 };
     if salt.len() > 16 || hash.len() != expected || !hash.bytes().all(is_crypt64) {
         return Err(malformed("sha-crypt salt or hash has the wrong length"));
@@ -524,20 +547,25 @@ fn bsdi(rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
 /// `Ok(true)` is a match and `Ok(false)` a wrong password. Every other case
 /// is a typed error and never a match: a lock marker or any string that is
 /// not a hash ([`Error::MalformedHash`]), a format no maintained crate
-/// verifies ([`Error::UnsupportedHash`]), a cost over the ceiling
-/// ([`Error::CostTooHigh`]), or a password of 512 bytes or more
-/// ([`Error::PasswordTooLong`]). The comparison of the result runs in
-/// constant time (the crates compare that way). A panic inside a hashing
-/// crate is caught and reported as [`Error::HashingFailed`].
+/// verifies ([`Error::UnsupportedHash`]; descrypt, BSDi DES, md5crypt and
+/// sha1crypt too when the `legacy-crypt` feature is off), a cost over the
+/// ceiling ([`Error::CostTooHigh`]), or a password of 512 bytes or more
+/// ([`Error::PasswordTooLong`]). The result is compared in constant time.
+///
+/// No stored string makes it panic or hang: [`identify`] checks each
+/// format's shape and parameters before any hashing crate sees them, and
+/// the fuzz gate replays every string that ever crashed a hashing crate in
+/// a build where a panic aborts.
 ///
 /// ```
 /// use passwd_auth::{CostLimits, verify};
 ///
-/// // Made with `mkpasswd -m md5crypt -S saltsalt secret`.
-/// let stored = b"$1$saltsalt$9xy1btjgzLYfb7hivXtC//";
+/// // `mkpasswd -m sha512crypt -S saltsaltsaltsalt secret`.
+/// let stored = b"$6$saltsaltsaltsalt$ph0yGsyjzqdeFaon7.gJZo8eAG5/rj9/JdzOu1Rl7dKzBYg3xgvl7T2VQ2Rt81bc5AXkdA54r0p8QvC1omD6R1";
 /// assert_eq!(verify(b"secret", stored, &CostLimits::default()), Ok(true));
 /// assert_eq!(verify(b"Secret", stored, &CostLimits::default()), Ok(false));
-/// assert!(verify(b"secret", b"!$1$saltsalt$9xy1btjgzLYfb7hivXtC//", &CostLimits::default()).is_err());
+/// // A lock marker in front: never a match, whatever the password.
+/// assert!(verify(b"secret", b"!$6$saltsaltsaltsalt$ph0yGsyjzqdeFaon7.gJZo8eAG5/rj9/JdzOu1Rl7dKzBYg3xgvl7T2VQ2Rt81bc5AXkdA54r0p8QvC1omD6R1", &CostLimits::default()).is_err());
 /// ```
 pub fn verify(password: &[u8], stored: &[u8], limits: &CostLimits) -> Result<bool, Error> {
     if password.len() > MAX_PASSWORD_LEN {
@@ -548,9 +576,7 @@ pub fn verify(password: &[u8], stored: &[u8], limits: &CostLimits) -> Result<boo
     let format = identify(stored, limits)?;
     // `identify` accepted only ASCII.
     let stored = std::str::from_utf8(stored).map_err(|_| malformed("not ASCII"))?;
-    let outcome = catch_unwind(AssertUnwindSafe(|| recompute(format, password, stored)))
-        .map_err(|_| Error::HashingFailed { format })?;
-    match outcome {
+    match recompute(format, password, stored)? {
         Recomputed::Match => Ok(true),
         Recomputed::Mismatch => Ok(false),
         // The crate refused a string `identify` accepted: report it, so the
@@ -567,42 +593,96 @@ enum Recomputed {
     Refused,
 }
 
-/// Recomputes the hash of `password` with `stored`'s setting and compares
-/// the whole strings in constant time.
-// pwhash marks the old algorithms deprecated for *new* passwords; checking
-// the ones already stored is exactly what they remain for.
-#[allow(deprecated)]
-fn recompute(format: HashFormat, password: &[u8], stored: &str) -> Recomputed {
-    let computed = match format {
-        HashFormat::Des => {
-            pwhash::unix_crypt::hash_with(stored.get(..2).unwrap_or_default(), password)
+impl Recomputed {
+    /// The outcome of a crate's `verify_password`, whose only "no" that
+    /// means a wrong password is `PasswordInvalid`.
+    fn of(outcome: Result<(), password_hash::Error>) -> Self {
+        match outcome {
+            Ok(()) => Self::Match,
+            Err(password_hash::Error::PasswordInvalid) => Self::Mismatch,
+            Err(_) => Self::Refused,
         }
-        HashFormat::BsdiDes => pwhash::bsdi_crypt::hash_with(stored, password),
-        HashFormat::Md5 => pwhash::md5_crypt::hash_with(stored, password),
-        HashFormat::Sha1 => pwhash::sha1_crypt::hash_with(stored, password),
-        HashFormat::Sha256 => pwhash::sha256_crypt::hash_with(stored, password),
-        HashFormat::Sha512 => pwhash::sha512_crypt::hash_with(stored, password),
-        HashFormat::Bcrypt => pwhash::bcrypt::hash_with(stored, password),
-        HashFormat::Yescrypt => {
-            return match yescrypt::Yescrypt::default().verify_password(password, stored) {
-                Ok(()) => Recomputed::Match,
-                Err(yescrypt::password_hash::Error::PasswordInvalid) => Recomputed::Mismatch,
-                Err(_) => Recomputed::Refused,
-            };
+    }
+
+    #[cfg(feature = "legacy-crypt")]
+    /// Compares a recomputed crypt string with the stored one, whole and in
+    /// constant time, as libxcrypt's callers do.
+    fn compare<E>(computed: Result<String, E>, stored: &str) -> Self {
+        use subtle::ConstantTimeEq;
+        match computed {
+            Ok(computed) if bool::from(computed.as_bytes().ct_eq(stored.as_bytes())) => Self::Match,
+            Ok(_) => Self::Mismatch,
+            Err(_) => Self::Refused,
         }
-    };
-    match computed {
-        Ok(computed) if constant_time_eq(computed.as_bytes(), stored.as_bytes()) => {
-            Recomputed::Match
-        }
-        Ok(_) => Recomputed::Mismatch,
-        Err(_) => Recomputed::Refused,
     }
 }
 
-/// Compares two byte strings without an early exit on the first difference.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+/// Recomputes the hash of `password` with `stored`'s setting and compares.
+fn recompute(format: HashFormat, password: &[u8], stored: &str) -> Result<Recomputed, Error> {
+    Ok(match format {
+        HashFormat::Sha256 | HashFormat::Sha512 => {
+            Recomputed::of(sha_crypt::ShaCrypt::default().verify_password(password, stored))
+        }
+        HashFormat::Yescrypt => {
+            Recomputed::of(yescrypt::Yescrypt::default().verify_password(password, stored))
+        }
+        // The bcrypt crate compares the decoded digests in constant time;
+        // `identify` has already refused non-canonical base-64.
+        HashFormat::Bcrypt => match bcrypt::verify(password, stored) {
+            Ok(true) => Recomputed::Match,
+            Ok(false) => Recomputed::Mismatch,
+            Err(_) => Recomputed::Refused,
+        },
+        HashFormat::Des | HashFormat::BsdiDes | HashFormat::Md5 | HashFormat::Sha1 => {
+            legacy::recompute(format, password, stored)?
+        }
+    })
+}
+
+/// The formats only pwhash verifies.
+#[cfg(feature = "legacy-crypt")]
+mod legacy {
+    use super::{Error, HashFormat, Recomputed};
+
+    // pwhash marks these algorithms deprecated for *new* passwords;
+    // checking the ones already stored is exactly what they remain for.
+    #[allow(deprecated)]
+    pub(super) fn recompute(
+        format: HashFormat,
+        password: &[u8],
+        stored: &str,
+    ) -> Result<Recomputed, Error> {
+        let computed = match format {
+            HashFormat::Des => {
+                pwhash::unix_crypt::hash_with(stored.get(..2).unwrap_or_default(), password)
+            }
+            HashFormat::BsdiDes => pwhash::bsdi_crypt::hash_with(stored, password),
+            HashFormat::Md5 => pwhash::md5_crypt::hash_with(stored, password),
+            HashFormat::Sha1 => pwhash::sha1_crypt::hash_with(stored, password),
+            _ => return Ok(Recomputed::Refused),
+        };
+        Ok(Recomputed::compare(computed, stored))
+    }
+}
+
+/// Without the `legacy-crypt` feature, the formats only pwhash verifies
+/// are unsupported: a typed error, never a match.
+#[cfg(not(feature = "legacy-crypt"))]
+mod legacy {
+    use super::{Error, HashFormat, Recomputed, unsupported};
+
+    pub(super) fn recompute(
+        format: HashFormat,
+        _password: &[u8],
+        _stored: &str,
+    ) -> Result<Recomputed, Error> {
+        Err(unsupported(match format {
+            HashFormat::Des => "descrypt (the legacy-crypt feature is off)",
+            HashFormat::BsdiDes => "BSDi DES (the legacy-crypt feature is off)",
+            HashFormat::Md5 => "md5crypt (the legacy-crypt feature is off)",
+            _ => "sha1crypt (the legacy-crypt feature is off)",
+        }))
+    }
 }
 
 #[cfg(test)]
