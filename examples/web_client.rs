@@ -1,7 +1,8 @@
 //! The article's "On Web-bed Feet" client: a web page with a form whose
 //! text goes to the session server, the high-level way (as with PHP's
-//! `fsockopen`): `net_std::connect` opens the connection with timeouts and
-//! `Conn::run` drives the session client machine.
+//! `fsockopen`): `net_tokio::connect` opens the connection with timeouts and
+//! `Conn::run` drives the session client machine, on the same tokio runtime
+//! that serves the page.
 //!
 //! ```text
 //! cargo run --example session_server &
@@ -11,14 +12,16 @@
 
 mod web;
 
+use std::sync::Arc;
+
 use clap::Parser;
-use net_std::{ClientOptions, DriveError, connect};
+use net_tokio::{ClientOptions, DriveError, connect};
 use session_proto::client::{Client, Event, Options};
 use web::{AskError, WebArgs};
 
 /// Serves a web form that sends its text to the session server and shows
 /// the reply: the article's `fsockopen` client, on the session client
-/// machine through net-std's connection driver.
+/// machine through net-tokio's connection driver.
 ///
 /// Exit status: 0 after a clean stop, 2 if it cannot listen.
 #[derive(Debug, Parser)]
@@ -33,18 +36,20 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Banner, message, one reply, END: the whole session.
-fn ask(message: &str, args: &WebArgs) -> Result<String, AskError> {
+async fn ask(message: String, args: Arc<WebArgs>) -> Result<String, AskError> {
     let mut machine_options = Options::default();
     machine_options.reply_timeout = Some(args.timeout());
     let mut session = Client::new(machine_options);
     // Refused messages (line breaks, too long) never reach the server.
-    session.send(message).map_err(AskError::Refused)?;
+    session.send(&message).map_err(AskError::Refused)?;
     session.end();
 
     let mut options = ClientOptions::default();
     options.connect_timeout = args.timeout();
     options.write_timeout = Some(args.timeout());
-    let mut conn = connect(&args.connect, &options).map_err(AskError::Unreachable)?;
+    let mut conn = connect(&args.connect, &options)
+        .await
+        .map_err(AskError::Unreachable)?;
 
     let mut reply = None;
     conn.run(&mut session, |_, event| {
@@ -52,6 +57,7 @@ fn ask(message: &str, args: &WebArgs) -> Result<String, AskError> {
             reply = Some(text);
         }
     })
+    .await
     .map_err(|error| match error {
         DriveError::TimedOut | DriveError::Protocol(session_proto::Error::ReplyTimeout { .. }) => {
             AskError::TimedOut

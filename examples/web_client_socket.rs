@@ -9,6 +9,9 @@
 //! machine. The article's version read "whatever one `socket_read` of 1024
 //! bytes returned" and cut the prompt off by position.
 //!
+//! The page is served on tokio (see `web/mod.rs`); this blocking loop runs
+//! on tokio's blocking threads, as many at once as `--workers` allows.
+//!
 //! ```text
 //! cargo run --example session_server &
 //! cargo run --example web_client_socket
@@ -19,6 +22,7 @@ mod web;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Parser;
@@ -39,9 +43,18 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
-    web::run("web_client_socket", Args::parse().web, ask)
+    web::run("web_client_socket", Args::parse().web, ask_off_thread)
 }
 
+/// Runs the blocking exchange where blocking is allowed: on one of tokio's
+/// blocking threads, not on a task that serves pages.
+async fn ask_off_thread(message: String, args: Arc<WebArgs>) -> Result<String, AskError> {
+    tokio::task::spawn_blocking(move || ask(&message, &args))
+        .await
+        .unwrap_or_else(|_| Err(AskError::Failed("the exchange panicked".into())))
+}
+
+/// Banner, message, one reply, END, over a socket driven by hand.
 fn ask(message: &str, args: &WebArgs) -> Result<String, AskError> {
     let mut machine_options = Options::default();
     machine_options.reply_timeout = Some(args.timeout());

@@ -1,27 +1,57 @@
 //! The web clients' pages, over loopback HTTP, for both variants: the form,
-//! a reply, and every error page.
+//! a reply, every error page, the methods and sizes refused, and browsers
+//! too slow to send their request.
 
 mod common;
 
 use common::{Process, free_port, start_example};
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const VARIANTS: [&str; 2] = ["web_client", "web_client_socket"];
 const GREETING: &[u8] = b"Roll up, roll up, to the greatest show on earth!\n? ";
 
 /// A web client variant talking to `session` (an address), with a 1 s timeout.
 fn web(variant: &str, session: &str) -> (Process, String) {
+    web_with(variant, session, &[])
+}
+
+/// Like [`web`], with more flags.
+fn web_with(variant: &str, session: &str, flags: &[&str]) -> (Process, String) {
     let addr = format!("127.0.0.1:{}", free_port());
-    let process = start_example(
-        variant,
-        &["--listen", &addr, "--connect", session, "--timeout", "1"],
-        "Serving the form",
-    );
+    let mut args = vec!["--listen", &addr, "--connect", session, "--timeout", "1"];
+    args.extend_from_slice(flags);
+    let process = start_example(variant, &args, "Serving the form");
     (process, format!("http://{addr}/"))
+}
+
+/// The `host:port` of a web client's URL.
+fn addr_of(url: &str) -> &str {
+    url.trim_start_matches("http://").trim_end_matches('/')
+}
+
+/// Sends `request` as it is over a new connection and reads the response
+/// until the server closes (so the request should say `Connection: close`).
+/// Returns the response and how long it took.
+fn raw(url: &str, request: &str) -> (String, Duration) {
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(addr_of(url)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    (String::from_utf8(response).unwrap(), started.elapsed())
+}
+
+/// A response's head (status line and headers, lower-cased) and body.
+fn split_response(response: &str) -> (String, &str) {
+    let (head, body) = response.split_once("\r\n\r\n").expect("a whole head");
+    (head.to_ascii_lowercase(), body)
 }
 
 fn agent() -> ureq::Agent {
@@ -65,6 +95,7 @@ fn the_page_is_the_articles_form_as_valid_html5() {
         assert!(page.contains("Enter some text:"));
         assert!(page.contains("name=\"message\""));
         assert!(page.contains("value=\"Send\""));
+        assert!(page.contains("<h1>Backwards</h1>"));
         assert!(!page.contains("Server said"));
     }
 }
@@ -82,7 +113,7 @@ fn a_reply_is_shown_escaped() {
         assert!(
             post(&url, "pässwörd")
                 .1
-                .contains("Server said: <b>dröwssäp</b>"),
+                .contains("<p class=\"reply\" role=\"status\">Server said: <b>dröwssäp</b></p>"),
             "{variant}"
         );
         let (status, page) = post(&url, ">tpircs/<)1(trela>tpircs<");
@@ -192,7 +223,7 @@ fn bad_messages_get_a_clear_page_and_nothing_is_sent() {
     assert!(
         listener
             .accept()
-            .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock)
+            .is_err_and(|e| e.kind() == ErrorKind::WouldBlock)
     );
 }
 
@@ -212,5 +243,230 @@ fn other_paths_methods_and_huge_forms_are_refused() {
         let (status, page) = post(&url, &"y".repeat(70 * 1024));
         assert_eq!(status, 413, "{variant}");
         assert!(page.contains("larger than"), "{variant}");
+    }
+}
+
+#[test]
+fn head_is_answered_as_get_without_a_body() {
+    for variant in VARIANTS {
+        let (_web, url) = web(variant, "127.0.0.1:9");
+        let (get, _) = raw(
+            &url,
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        let (head, _) = raw(
+            &url,
+            "HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        let (get_head, get_body) = split_response(&get);
+        let (head_head, head_body) = split_response(&head);
+        assert!(
+            head_head.starts_with("http/1.1 200 ok\r\n"),
+            "{variant}: {head}"
+        );
+        assert_eq!(head_body, "", "{variant}: HEAD has no body");
+        assert!(
+            head_head.contains("content-type: text/html; charset=utf-8\r\n"),
+            "{variant}"
+        );
+        // The same length as the page a GET gets.
+        let length = format!("content-length: {}\r\n", get_body.len());
+        assert!(get_head.contains(&length), "{variant}: {get_head}");
+        assert!(head_head.contains(&length), "{variant}: {head_head}");
+    }
+}
+
+#[test]
+fn other_methods_get_405_with_an_allow_header() {
+    for variant in VARIANTS {
+        let (_web, url) = web(variant, "127.0.0.1:9");
+        for method in ["PUT", "DELETE", "OPTIONS", "PATCH"] {
+            let (response, _) = raw(
+                &url,
+                &format!(
+                    "{method} / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                ),
+            );
+            let (head, body) = split_response(&response);
+            assert!(
+                head.starts_with("http/1.1 405 "),
+                "{variant} {method}: {head}"
+            );
+            assert!(
+                head.contains("\r\nallow: get, head, post\r\n"),
+                "{variant} {method}: {head}"
+            );
+            assert!(
+                body.contains("Only GET and POST are supported here."),
+                "{variant} {method}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_query_string_is_ignored() {
+    for variant in VARIANTS {
+        let (_web, url) = web(variant, "127.0.0.1:9");
+        let mut response = agent().get(format!("{url}?x=1&message=hi")).call().unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{variant}");
+        let page = response.body_mut().read_to_string().unwrap();
+        assert!(page.contains("Enter some text:"), "{variant}");
+        assert!(!page.contains("Server said"), "{variant}");
+        // A form posted to `/?x=1` is a form posted to `/`: here it reaches
+        // for the (closed) session server.
+        let (status, page) = post(&format!("{url}?x=1"), "hello");
+        assert_eq!(status, 502, "{variant}");
+        assert!(
+            page.contains("could not open socket connection"),
+            "{variant}"
+        );
+    }
+}
+
+#[test]
+fn a_body_declared_too_large_is_refused_unread() {
+    for variant in VARIANTS {
+        let (_web, url) = web(variant, "127.0.0.1:9");
+        // Nothing of the body is sent: the answer comes from the headers.
+        let (response, took) = raw(
+            &url,
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: 5000000\r\n\r\n",
+        );
+        let (head, body) = split_response(&response);
+        assert!(head.starts_with("http/1.1 413 "), "{variant}: {head}");
+        assert!(
+            head.contains("\r\nconnection: close\r\n"),
+            "{variant}: {head}"
+        );
+        assert!(
+            body.contains("The form is larger than 65536 bytes."),
+            "{variant}"
+        );
+        assert!(took < Duration::from_secs(2), "{variant}: took {took:?}");
+    }
+}
+
+/// The headers of a form post of 60,000 bytes and its first 9 bytes, and
+/// then nothing: a browser on a very slow link, or someone trying to tie
+/// the server up.
+const SLOW_POST: &str = "POST / HTTP/1.1\r\nHost: x\r\n\
+    Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 60000\r\n\r\nmessage=x";
+
+/// Opens a connection and sends `start` of a request, leaving it unfinished.
+fn start_slow(url: &str, start: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr_of(url)).unwrap();
+    stream.write_all(start.as_bytes()).unwrap();
+    stream
+}
+
+/// Whether the server has said nothing on `stream` and not closed it.
+fn still_waiting(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let waiting = matches!(
+        (&*stream).read(&mut [0; 1]),
+        Err(error) if error.kind() == ErrorKind::WouldBlock
+    );
+    stream.set_nonblocking(false).unwrap();
+    waiting
+}
+
+#[test]
+fn ten_slow_bodies_do_not_delay_the_page() {
+    for variant in VARIANTS {
+        // The default request timeout (10 s): the slow posts are still
+        // being waited for while the page is fetched.
+        let (_web, url) = web(variant, "127.0.0.1:9");
+        let slow: Vec<TcpStream> = (0..10).map(|_| start_slow(&url, SLOW_POST)).collect();
+        // Let the server take them all in.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut slowest = Duration::ZERO;
+        for _ in 0..5 {
+            let (response, took) = raw(
+                &url,
+                "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            );
+            assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{variant}");
+            assert!(response.contains("Enter some text:"), "{variant}");
+            slowest = slowest.max(took);
+        }
+        println!("{variant}: slowest GET / of 5 with 10 slow posts open: {slowest:?}");
+        assert!(
+            slowest < Duration::from_secs(1),
+            "{variant}: GET / took {slowest:?}"
+        );
+        // The GETs were served while all 10 posts were still open.
+        for stream in &slow {
+            assert!(
+                still_waiting(stream),
+                "{variant}: a slow post was answered early"
+            );
+        }
+    }
+}
+
+/// Reads what the server sends on `stream` until it closes; `None` if it
+/// has not closed within `limit`. A reset counts as closed.
+fn read_until_closed(mut stream: TcpStream, limit: Duration) -> Option<String> {
+    let deadline = Instant::now() + limit;
+    let mut got = Vec::new();
+    let mut buffer = [0; 4096];
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        stream
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        match stream.read(&mut buffer) {
+            Ok(0) => return Some(String::from_utf8_lossy(&got).into_owned()),
+            Ok(read) => got.extend_from_slice(&buffer[..read]),
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => {
+                return Some(String::from_utf8_lossy(&got).into_owned());
+            }
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return None;
+            }
+            Err(error) => panic!("read: {error}"),
+        }
+    }
+}
+
+#[test]
+fn a_request_too_slow_to_arrive_is_cut_off() {
+    for variant in VARIANTS {
+        // 2 s for a request: 1 for the headers, then 1 for the body.
+        let (_web, url) = web_with(variant, "127.0.0.1:9", &["--request-timeout", "2"]);
+        let started = Instant::now();
+        let slow_body = start_slow(&url, SLOW_POST);
+        let slow_head = start_slow(&url, "POST / HTTP/1.1\r\nHost: x\r\nContent-Le");
+        let silent = TcpStream::connect(addr_of(&url)).unwrap();
+
+        let answer = read_until_closed(slow_body, Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("{variant}: a slow body held its connection"));
+        let (head, body) = split_response(&answer);
+        assert!(head.starts_with("http/1.1 408 "), "{variant}: {head}");
+        assert!(
+            head.contains("\r\nconnection: close\r\n"),
+            "{variant}: {head}"
+        );
+        assert!(
+            body.contains("The form took too long to arrive."),
+            "{variant}"
+        );
+
+        // Without whole headers there is nothing to answer: the connection
+        // is closed.
+        let answer = read_until_closed(slow_head, Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("{variant}: slow headers held their connection"));
+        assert_eq!(answer, "", "{variant}");
+        let answer = read_until_closed(silent, Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("{variant}: a silent connection was kept"));
+        assert_eq!(answer, "", "{variant}");
+
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+            "{variant}: cut off after {took:?}"
+        );
     }
 }
