@@ -48,11 +48,27 @@ pub trait ReadTimeout {
     /// Limits how long each following read may block; `None`: forever.
     /// Never called with a zero duration.
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// Switches reads to non-blocking (`true`: a read with no data at hand
+    /// fails with `WouldBlock`) and back.
+    ///
+    /// Optional: [`Conn`] uses it to meet deadlines to within a fraction of
+    /// a millisecond (a socket's read timeout runs on the kernel's tick and
+    /// may end a whole tick late). The default says `Unsupported`, and
+    /// deadlines are then met to within a tick.
+    fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        let _ = nonblocking;
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 impl ReadTimeout for TcpStream {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         Self::set_read_timeout(self, timeout)
+    }
+
+    fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        Self::set_nonblocking(self, nonblocking)
     }
 }
 
@@ -61,11 +77,19 @@ impl ReadTimeout for std::os::unix::net::UnixStream {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         Self::set_read_timeout(self, timeout)
     }
+
+    fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        Self::set_nonblocking(self, nonblocking)
+    }
 }
 
 impl<T: ReadTimeout + ?Sized> ReadTimeout for &mut T {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         (**self).set_read_timeout(timeout)
+    }
+
+    fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        (**self).set_nonblocking(nonblocking)
     }
 }
 
@@ -73,7 +97,21 @@ impl<T: ReadTimeout + ?Sized> ReadTimeout for Box<T> {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         (**self).set_read_timeout(timeout)
     }
+
+    fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        (**self).set_nonblocking(nonblocking)
+    }
 }
+
+/// Socket read timeouts run on the kernel's tick (4 ms at `HZ=250`, 10 ms
+/// at `HZ=100`) and may end up to a tick late. So a read blocks on the
+/// socket only until this long before a deadline; the rest is slept
+/// (`nanosleep` runs on high-resolution timers) and then read without
+/// blocking. An auth server holding every failure reply to one deadline
+/// thus sends them all within a fraction of a millisecond of it, instead
+/// of early or late by the phase of the tick, which told failure classes
+/// apart.
+const TICK_MARGIN: Duration = Duration::from_millis(10);
 
 /// A re-armed socket timeout that is off by less than this is left as it
 /// is: in the common case (an idle timer restarted by each line) the
@@ -129,6 +167,9 @@ pub struct Conn<S> {
     /// Bytes already read from the stream by someone else (the bytes after
     /// a PROXY header), handed to the machine before reading any more.
     received: Vec<u8>,
+    /// Whether the stream reads without blocking on request
+    /// ([`ReadTimeout::set_nonblocking`]); cleared on its first refusal.
+    precise: bool,
 }
 
 impl<S: Read + Write + ReadTimeout> Conn<S> {
@@ -139,6 +180,7 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
             read_buffer: vec![0; READ_SIZE].into_boxed_slice(),
             armed: None,
             received: Vec::new(),
+            precise: true,
         }
     }
 
@@ -237,7 +279,19 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
                     if left.is_zero() {
                         return Ok(None);
                     }
-                    Some(left)
+                    if left <= TICK_MARGIN && self.precise {
+                        match self.sleep_then_read(left) {
+                            Err(error) if error.kind() == io::ErrorKind::Unsupported => {
+                                self.precise = false;
+                            }
+                            done => return done,
+                        }
+                    }
+                    Some(if self.precise {
+                        left - TICK_MARGIN
+                    } else {
+                        left
+                    })
                 }
                 None => None,
             };
@@ -257,6 +311,26 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
                 }
                 Err(error) => return Err(error),
             }
+        }
+    }
+
+    /// The last stretch before a deadline: sleeps it precisely, then takes
+    /// what arrived meanwhile (`Some`) or nothing (`None`) without
+    /// blocking. `Unsupported` if the stream cannot read without blocking.
+    fn sleep_then_read(&mut self, left: Duration) -> io::Result<Option<usize>> {
+        self.stream.set_nonblocking(true)?;
+        std::thread::sleep(left);
+        let read = loop {
+            match self.stream.read(&mut self.read_buffer) {
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        self.stream.set_nonblocking(false)?;
+        match read {
+            Ok(read) => Ok(Some(read)),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(error) => Err(error),
         }
     }
 

@@ -192,6 +192,10 @@ impl<S: Read + Write + ReadTimeout> ReadTimeout for TlsStream<S> {
         // next read goes on from there.
         self.inner.sock.set_read_timeout(timeout)
     }
+
+    fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        self.inner.sock.set_nonblocking(nonblocking)
+    }
 }
 
 /// The server side of a TLS connection over the stream `S`, made by
@@ -255,6 +259,10 @@ impl<S: Read + Write> Write for ServerTlsStream<S> {
 impl<S: Read + Write + ReadTimeout> ReadTimeout for ServerTlsStream<S> {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.inner.sock.set_read_timeout(timeout)
+    }
+
+    fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        self.inner.sock.set_nonblocking(nonblocking)
     }
 }
 

@@ -540,3 +540,74 @@ fn the_per_peer_cap_counts_the_client_behind_the_balancer() {
     );
     assert_eq!(server.stop.stats().refused_over_peer_cap, 1);
 }
+
+/// Waits for input until a deadline a few milliseconds away (inside the
+/// last stretch `Conn` sleeps instead of blocking on the socket), then
+/// reports what it got.
+struct ShortWait {
+    deadline: Option<Instant>,
+    wait: Duration,
+    got: Vec<u8>,
+    reported: bool,
+}
+
+impl lineproto::Machine for ShortWait {
+    type Event = Vec<u8>;
+    type Error = lineproto::Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        self.got.extend_from_slice(bytes);
+    }
+
+    fn handle_eof(&mut self) {}
+
+    fn poll_output(&mut self, now: Instant) -> lineproto::Output<Vec<u8>, lineproto::Error> {
+        let deadline = *self.deadline.get_or_insert(now + self.wait);
+        if self.reported {
+            lineproto::Output::Done(Ok(()))
+        } else if !self.got.is_empty() || now >= deadline {
+            self.reported = true;
+            lineproto::Output::Event(std::mem::take(&mut self.got))
+        } else {
+            lineproto::Output::Wait {
+                deadline: Some(deadline),
+            }
+        }
+    }
+}
+
+#[test]
+fn bytes_that_arrive_in_the_last_stretch_before_a_deadline_are_read_not_lost() {
+    let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    theirs.write_all(b"just in time").unwrap();
+    let mut conn = net_std::Conn::new(ours);
+    let mut machine = ShortWait {
+        deadline: None,
+        wait: Duration::from_millis(5),
+        got: Vec::new(),
+        reported: false,
+    };
+    let event = conn.next_event(&mut machine).unwrap();
+    assert_eq!(event.as_deref(), Some(&b"just in time"[..]));
+    // Nothing waiting: the deadline passes and the machine says so. The
+    // stream is left blocking: std cannot ask for the mode, so a read with
+    // nothing to read must wait out its timeout rather than fail at once
+    // (a lower bound only, which a busy machine cannot break).
+    let mut machine = ShortWait {
+        deadline: None,
+        wait: Duration::from_millis(5),
+        got: Vec::new(),
+        reported: false,
+    };
+    assert_eq!(conn.next_event(&mut machine).unwrap(), Some(Vec::new()));
+    let mut stream = conn.into_inner();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let started = Instant::now();
+    assert!(stream.read(&mut [0u8; 4]).is_err());
+    assert!(
+        started.elapsed() >= Duration::from_millis(40),
+        "the stream was left non-blocking"
+    );
+}
