@@ -526,6 +526,8 @@ impl Service for Auth {
                     attempt.server.delay_reply(self.failure_delay());
                 }
             }
+            // A kind of event this program does not know yet: nothing to do.
+            _ => {}
         }
     }
 }

@@ -50,7 +50,11 @@ fn run(args: &Args) -> Result<String, Box<dyn std::error::Error>> {
     let mut conn = connect(&args.connect, &options)
         .map_err(|error| format!("could not connect to {}: {error}", args.connect))?;
     let mut reply = None;
-    conn.run(&mut client, |_, Event::Reply(text)| reply = Some(text))?;
+    conn.run(&mut client, |_, event| {
+        if let Event::Reply(text) = event {
+            reply = Some(text);
+        }
+    })?;
     let reply = reply.ok_or("the server sent no reply")?;
     Ok(String::from_utf8_lossy(&reply).into_owned())
 }

@@ -47,6 +47,8 @@ impl Service for Reverse {
         match event {
             Event::Received(input) => say!("Received input: {}", printable(&input)),
             Event::Sent(output) => say!("Sent output: {}", printable(&output)),
+            // Kinds of event added to the machine later: nothing to print.
+            _ => {}
         }
     }
 }

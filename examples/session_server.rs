@@ -61,6 +61,8 @@ impl Service for Session {
             Event::LineTooLong { limit } => {
                 say!("Refused input: line longer than {limit} bytes")
             }
+            // Kinds of event added to the machine later: nothing to print.
+            _ => {}
         }
     }
 

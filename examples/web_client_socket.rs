@@ -87,7 +87,8 @@ fn ask(message: &str, args: &WebArgs) -> Result<String, AskError> {
         match session.poll_output(Instant::now()) {
             Output::Transmit(bytes) => socket.write_all(&bytes).map_err(io_failed)?,
             Output::Event(Event::Reply(text)) => reply = Some(text),
-            Output::Event(Event::Banner(_)) => {}
+            // The banner, and kinds of event added later: not shown.
+            Output::Event(_) => {}
             Output::Wait { deadline } => {
                 let left =
                     deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));

@@ -68,8 +68,10 @@ fn reverse_over_tcp(addr: SocketAddr, text: &str) -> String {
     let mut client =
         reverse_client::Client::new(text.to_owned(), reverse_client::Options::default()).unwrap();
     let mut reply = None;
-    conn.run(&mut client, |_, reverse_client::Event::Reply(r)| {
-        reply = Some(r)
+    conn.run(&mut client, |_, event| {
+        if let reverse_client::Event::Reply(r) = event {
+            reply = Some(r);
+        }
     })
     .unwrap();
     String::from_utf8(reply.expect("a reply").to_vec()).unwrap()

@@ -147,12 +147,14 @@
 //! `Send` when the machine is. This crate enables only tokio's `rt`, `net`,
 //! `time`, `io-util` and `sync` features.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 mod conn;
 mod race;
 mod server;
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
 
 pub use client::{ClientOptions, connect};

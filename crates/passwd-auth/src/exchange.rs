@@ -121,6 +121,7 @@ impl Default for Options {
 /// let Step::Event(Event::Verdict { user, outcome, code }) = &steps[0] else { unreachable!() };
 /// assert_eq!((&user[..], outcome, *code), (&b"john"[..], &Outcome::WrongPassword, WireCode::Rejected));
 /// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// An attempt was judged; the code goes out next, once any delay has
@@ -150,6 +151,7 @@ pub enum Event {
 /// let shown = format!("{attempt:?}");
 /// assert!(shown.contains("john") && !shown.contains("hunter2"));
 /// ```
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeferredEvent {
     /// A well-formed request arrived: verify it (off the driver's workers,

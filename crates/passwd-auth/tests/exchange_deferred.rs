@@ -94,7 +94,6 @@ fn as_sync(steps: Vec<Step<DeferredEvent, Error>>) -> Vec<Step<Event, Error>> {
     steps
         .into_iter()
         .filter_map(|step| match step {
-            Step::Event(DeferredEvent::Attempt { .. }) => None,
             Step::Event(DeferredEvent::Verdict {
                 user,
                 outcome,
@@ -104,6 +103,7 @@ fn as_sync(steps: Vec<Step<DeferredEvent, Error>>) -> Vec<Step<Event, Error>> {
                 outcome,
                 code,
             })),
+            Step::Event(_) => None,
             Step::Transmit(bytes) => Some(Step::Transmit(bytes)),
             Step::Done(result) => Some(Step::Done(result)),
         })
@@ -217,6 +217,7 @@ fn a_refusal_judged_late_is_held_from_receipt_not_from_the_verdict() {
             let what = match &timed.step {
                 Step::Event(DeferredEvent::Attempt { .. }) => "attempt",
                 Step::Event(DeferredEvent::Verdict { .. }) => "verdict",
+                Step::Event(_) => "another event",
                 Step::Transmit(_) => "code",
                 Step::Done(_) => "done",
             };

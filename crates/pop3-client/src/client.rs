@@ -267,6 +267,7 @@ pub enum Response {
 }
 
 /// What the client tells its application.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The server's greeting (a `-ERR` greeting also ends the session).

@@ -21,11 +21,13 @@ pub enum Security {
     /// TLS from the first byte (port 995, RFC 8314's recommendation).
     /// Needs the `tls` feature.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     Implicit,
     /// Plain text, then `STLS` before logging in (RFC 2595). Refused if
     /// the server does not offer it: no silent fall-back to plain text.
     /// Needs the `tls` feature.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     StartTls,
 }
 
@@ -54,6 +56,7 @@ pub struct ConnectOptions {
     /// Whom to trust over TLS. Default: the system's CA certificates.
     /// Needs the `tls` feature.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub trust: crate::tls::Trust,
     /// The machine's limits, pipelining and timeouts. How long to wait for
     /// each response (and for the TLS handshake) is its
@@ -86,12 +89,14 @@ pub enum Pop3Error {
     Connect(#[source] io::Error),
     /// No TLS configuration could be built from the trust settings.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("no usable tls trust settings")]
     Trust(#[source] crate::tls::TrustError),
     /// TLS could not be started: the adapter's `TlsError` (an invalid
     /// server name, a certificate that does not verify), or the handshake
     /// took longer than the response timeout.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("could not start tls")]
     Tls(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Reading from or writing to the server failed.

@@ -140,6 +140,7 @@ impl Default for ServerOptions {
 }
 
 /// What the server tells its application.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The client logged in.

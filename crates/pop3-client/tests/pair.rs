@@ -51,7 +51,8 @@ fn collect(events: &[Event]) -> Collected {
             Event::MessageData { handle, chunk } => {
                 bodies.entry(*handle).or_default().extend_from_slice(chunk)
             }
-            Event::Greeting(_) => {}
+            // The greeting, and kinds of event added later.
+            _ => {}
         }
     }
     Collected { responses, bodies }

@@ -31,6 +31,7 @@ impl Default for Options {
 }
 
 /// What the client tells its application.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The server's reply, without its LF.

@@ -36,6 +36,7 @@ impl Default for Options {
 }
 
 /// What the server tells its application: the article's two debug lines.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The request, trimmed (`Received input: ...`).

@@ -42,6 +42,7 @@ impl Default for Options {
 }
 
 /// What the client tells its application.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The server's banner line, without its LF.

@@ -49,6 +49,7 @@ impl Default for Options {
 
 /// What the server tells its application: the article's debug lines, and
 /// the one thing the article could not do, refusing an overlong line.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A line arrived, trimmed and cleaned of telnet commands
