@@ -40,8 +40,10 @@ pub use line_buffer::LineBuffer;
 pub use machine::{Machine, Output, earliest};
 pub use secret::Secret;
 
-/// Errors of the core crate.
-#[non_exhaustive]
+/// Errors of the core crate: line framing's one failure. Exhaustive on
+/// purpose, so protocol crates map it without a catch-all arm that no
+/// input could reach; a new kind of framing failure would be a breaking
+/// change, as it should be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// A line's content was longer than the configured limit.

@@ -5,7 +5,7 @@
 //! so that no parser ever sees more than the configured limit. Every
 //! protocol in this workspace frames its input with [`LineBuffer`].
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::Error;
 
@@ -156,31 +156,6 @@ impl LineBuffer {
         Some(Ok(tail))
     }
 
-    /// Drops everything buffered and leaves discard mode. Protocols that
-    /// switch transports (a TLS upgrade) use this so that bytes sent before
-    /// the switch are never read as if they came after it.
-    pub fn clear(&mut self) {
-        self.buffer.clear();
-        self.scanned = 0;
-        self.discarding = false;
-    }
-
-    /// Removes and returns everything buffered, as raw bytes, leaving the
-    /// buffer empty; for protocols that switch from lines to another framing.
-    pub fn take_buffered(&mut self) -> Bytes {
-        self.scanned = 0;
-        self.discarding = false;
-        self.buffer.split().freeze()
-    }
-
-    /// Discards `count` bytes from the front of the buffer (at most what is
-    /// buffered); for protocols that frame some data by length.
-    pub fn advance(&mut self, count: usize) {
-        let count = count.min(self.buffer.len());
-        self.buffer.advance(count);
-        self.scanned = self.scanned.saturating_sub(count);
-    }
-
     /// Whether an unterminated line can no longer end within the limit.
     ///
     /// `max_line_len + 1` bytes may still be a full line if the last one is
@@ -298,18 +273,5 @@ mod tests {
                 Err(Error::LineTooLong { limit: 0 })
             ]
         );
-    }
-
-    #[test]
-    fn take_and_advance() {
-        let mut lines = LineBuffer::new(10);
-        lines.extend(b"hello wor");
-        assert_eq!(lines.next_line(), None);
-        lines.advance(6);
-        lines.extend(b"ld\n");
-        assert_eq!(lines.next_line(), Some(Ok("world".into())));
-        lines.extend(b"rest");
-        assert_eq!(lines.take_buffered(), Bytes::from_static(b"rest"));
-        assert_eq!(lines.buffered_len(), 0);
     }
 }

@@ -140,7 +140,6 @@ impl Machine for Client {
             Err(error) => {
                 self.done = Some(Err(match error {
                     lineproto::Error::LineTooLong { limit } => Error::ReplyTooLong { limit },
-                    other => Error::Framing(other),
                 }));
                 self.poll_output(now)
             }

@@ -64,9 +64,6 @@ pub enum Error {
         /// The deadline, counted from the start of the exchange.
         timeout: std::time::Duration,
     },
-    /// Line framing failed in a way not covered above.
-    #[error(transparent)]
-    Framing(#[from] lineproto::Error),
 }
 
 /// The crate README's examples, compiled and run as doctests.

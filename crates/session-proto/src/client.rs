@@ -211,7 +211,6 @@ impl Client {
             lineproto::Error::LineTooLong { .. } => Error::LineTooLong {
                 limit: self.options.max_line_len,
             },
-            other => Error::Framing(other),
         }
     }
 }

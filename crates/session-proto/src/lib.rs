@@ -98,9 +98,6 @@ pub enum Error {
         /// How many replies did not arrive.
         missing: usize,
     },
-    /// Line framing failed in a way not covered above.
-    #[error(transparent)]
-    Framing(lineproto::Error),
 }
 
 /// The crate README's examples, compiled and run as doctests.

@@ -285,10 +285,6 @@ impl<H: LineHandler> Machine for Server<H> {
             match line {
                 Ok(line) => self.on_line(&line),
                 Err(lineproto::Error::LineTooLong { limit }) => self.on_overlong_line(limit),
-                Err(other) => {
-                    self.ending = true;
-                    self.failure = Some(Error::Framing(other));
-                }
             }
         }
     }
