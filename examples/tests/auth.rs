@@ -646,6 +646,7 @@ fn a_stalled_tls_handshake_is_cut_at_the_deadline() {
 /// stays far under 256 MB (hashing on every connection's thread reached
 /// 350-500 MB, one freed 16 MiB block per allocator arena).
 #[test]
+#[cfg_attr(not(has_proc), ignore = "needs a mounted /proc")]
 fn parallel_unknown_users_keep_memory_bounded() {
     for runtime in RUNTIMES {
         let server = AuthServer::start(

@@ -6,14 +6,18 @@
 //!
 //! It needs Debian's `dovecot-core`, `dovecot-pop3d` and `openssl`, and root
 //! (Dovecot switches to the `nobody` user to read the mail). Without them
-//! the tests skip with a message, except under `CI=true`, where they fail.
+//! the tests are reported as ignored, with the reason (found at build time:
+//! `build/test_tools.rs`); under `CI=true` the build fails instead.
 //!
 //! What Dovecot does not do (a unique id with a space, a refused RETR, no
 //! CAPA, no UIDL, a `-ERR` greeting, escape sequences in a reply) is played
 //! to `pop3_fetch` by scripted servers on loopback, at the end; those tests
 //! need nothing installed.
 
+mod common;
 mod dovecot_support;
+
+use common::example;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -24,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dovecot_support::{Dovecot, PASSWORD, available};
+use dovecot_support::{Dovecot, PASSWORD};
 
 use bytes::Bytes;
 use lineproto::Secret;
@@ -76,10 +80,11 @@ fn fetch_all(pop: &mut Pop3Client, count: u32) -> Vec<Vec<u8>> {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
 fn every_message_arrives_byte_identical_pipelined_and_lock_step() {
-    if !available() {
-        return;
-    }
     let stored = messages();
     let dovecot = Dovecot::start(&stored);
     for pipelining in [true, false] {
@@ -119,10 +124,11 @@ fn every_message_arrives_byte_identical_pipelined_and_lock_step() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
 fn uidl_top_noop_rset_and_the_commands_around_them() {
-    if !available() {
-        return;
-    }
     let stored = messages();
     let dovecot = Dovecot::start(&stored);
     let mut pop = dovecot.login(Security::None);
@@ -154,10 +160,11 @@ fn uidl_top_noop_rset_and_the_commands_around_them() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
 fn dele_then_quit_deletes_and_a_dropped_connection_deletes_nothing() {
-    if !available() {
-        return;
-    }
     let stored = messages();
     let dovecot = Dovecot::start(&stored);
     let mut pop = dovecot.login(Security::None);
@@ -178,10 +185,11 @@ fn dele_then_quit_deletes_and_a_dropped_connection_deletes_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
 fn every_login_method_and_tls_mode() {
-    if !available() {
-        return;
-    }
     let dovecot = Dovecot::start(&messages()[..2]);
     assert!(
         dovecot
@@ -210,10 +218,11 @@ fn every_login_method_and_tls_mode() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
 fn tls_refuses_a_certificate_it_cannot_trust() {
-    if !available() {
-        return;
-    }
     let dovecot = Dovecot::start(&[]);
     let mut options = ConnectOptions::default();
     options.security = Security::Implicit;
@@ -223,10 +232,11 @@ fn tls_refuses_a_certificate_it_cannot_trust() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
 fn a_wrong_password_is_an_auth_error() {
-    if !available() {
-        return;
-    }
     let dovecot = Dovecot::start(&[]);
     let mut pop = dovecot.connect(Security::None);
     let error = pop
@@ -240,13 +250,7 @@ fn a_wrong_password_is_an_auth_error() {
 }
 
 fn pop3_count(args: &[&str], password: &str) -> Output {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .unwrap()
-        .join("examples/pop3_count");
-    Command::new(path)
+    Command::new(example("pop3_count"))
         .args(args)
         .env("POP3_PASSWORD", password)
         .stdin(Stdio::null())
@@ -255,10 +259,11 @@ fn pop3_count(args: &[&str], password: &str) -> Output {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
 fn pop3_count_counts_a_real_mailbox_and_reports_server_errors() {
-    if !available() {
-        return;
-    }
     let stored = messages();
     let dovecot = Dovecot::start(&stored);
     let port = dovecot.pop3.to_string();
@@ -298,20 +303,10 @@ fn pop3_count_counts_a_real_mailbox_and_reports_server_errors() {
     }
 }
 
-/// The path of an example program, built by `cargo test`.
-fn example_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .and_then(|d| d.parent())
-        .unwrap()
-        .join("examples")
-        .join(name)
-}
-
 /// `pop3_fetch` for `user` at Dovecot (plain text), into `maildir`.
 fn pop3_fetch_as(dovecot: &Dovecot, user: &str, maildir: &Path, extra: &[&str]) -> Child {
     let port = dovecot.pop3.to_string();
-    Command::new(example_path("pop3_fetch"))
+    Command::new(example("pop3_fetch"))
         .args(["--host", "localhost", "--port", &port, "--user", user])
         .arg("--maildir")
         .arg(maildir)
@@ -383,10 +378,11 @@ fn janes_messages() -> Vec<Bytes> {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
 fn pop3_fetch_downloads_into_a_maildir_and_only_new_messages_next_time() {
-    if !available() {
-        return;
-    }
     let stored = messages();
     let dovecot = Dovecot::start(&stored);
     let maildir = dovecot.dir.join("fetched");
@@ -429,10 +425,11 @@ fn pop3_fetch_downloads_into_a_maildir_and_only_new_messages_next_time() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
 fn pop3_fetch_of_two_accounts_sharing_unique_ids_into_one_maildir_stores_both() {
-    if !available() {
-        return;
-    }
     let (john, jane) = (messages(), janes_messages());
     let dovecot = Dovecot::start_accounts(&[("john", &john), ("jane", &jane)]);
     // The trap: both mailboxes list the same unique ids.
@@ -465,10 +462,11 @@ fn pop3_fetch_of_two_accounts_sharing_unique_ids_into_one_maildir_stores_both() 
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
 fn two_runs_at_once_store_each_message_once_and_the_second_reports_the_lock() {
-    if !available() {
-        return;
-    }
     // Enough messages for the first run to still hold the lock when the
     // second starts.
     let stored: Vec<Bytes> = (0..400)
@@ -504,10 +502,11 @@ fn two_runs_at_once_store_each_message_once_and_the_second_reports_the_lock() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
 fn pop3_fetch_killed_at_any_point_loses_nothing_and_deletes_only_what_it_stored() {
-    if !available() {
-        return;
-    }
     // Two accounts whose mailboxes share unique ids, fetched at once into
     // one Maildir.
     let (john, jane) = (messages(), janes_messages());
@@ -633,7 +632,7 @@ impl Scripted {
 
     /// Runs `pop3_fetch` against it; the Maildir is `maildir`.
     fn fetch(&self, maildir: &Path, extra: &[&str]) -> (Output, String, String) {
-        self.fetch_with(Command::new(example_path("pop3_fetch")), maildir, extra)
+        self.fetch_with(Command::new(example("pop3_fetch")), maildir, extra)
     }
 
     fn fetch_with(
@@ -879,7 +878,7 @@ fn files_are_private_whatever_the_umask_and_a_partial_message_is_removed() {
     let mut umask = Command::new("sh");
     umask
         .args(["-c", "umask 000; exec \"$0\" \"$@\""])
-        .arg(example_path("pop3_fetch"));
+        .arg(example("pop3_fetch"));
     let (out, stdout, stderr) = server.fetch_with(umask, &maildir, &[]);
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
     assert!(stderr.contains("closed the connection"), "{stderr}");
@@ -902,6 +901,7 @@ fn files_are_private_whatever_the_umask_and_a_partial_message_is_removed() {
 }
 
 #[test]
+#[cfg_attr(not(has_proc), ignore = "needs a mounted /proc")]
 fn a_lock_left_by_a_killed_run_is_broken_and_a_live_one_is_reported() {
     let server = Scripted::start("+OK ready\r\n", &[A], |_| None);
     let maildir = scratch("stale-lock");

@@ -2,12 +2,13 @@
 //! tools the article uses: `nc` and a real `telnet` on a pty.
 //!
 //! The examples are built by `cargo test` before the tests run. A test that
-//! needs a tool that is missing skips with a message, except under `CI=true`,
-//! where it fails.
+//! needs a tool this machine lacks is reported as ignored, with the reason
+//! (found at build time: `build/test_tools.rs`); under `CI=true` the build
+//! fails instead.
 
 mod common;
 
-use common::{example, free_port};
+use common::{Process, example, free_port};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -21,27 +22,10 @@ const GREETING: &str = "Roll up, roll up, to the greatest show on earth!\n? ";
 /// must not depend on which one drives the machines.
 const RUNTIMES: [&str; 2] = ["std", "tokio"];
 
-/// Whether `tool` can be run; if not, skips (returns false) or, under CI, fails.
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{tool} is not installed (required under CI)"
-        );
-        eprintln!("skipping: {tool} is not installed");
-    }
-    found
-}
-
 /// An example server process, killed on drop. Its stdout is read on a
 /// thread of its own, so a server printing a lot never blocks on a full pipe.
 struct Running {
-    child: Child,
+    process: Process,
     lines: mpsc::Receiver<String>,
     port: u16,
 }
@@ -76,7 +60,11 @@ impl Running {
                 }
             }
         });
-        Self { child, lines, port }
+        Self {
+            process: Process(child),
+            lines,
+            port,
+        }
     }
 
     /// Waits (at most 20 s) until the server has printed `count` lines
@@ -94,13 +82,6 @@ impl Running {
             lines.push(text);
         }
         lines.join("\n")
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -136,11 +117,9 @@ fn shell(script: &str) -> Output {
 }
 
 #[test]
+#[cfg_attr(not(has_nc), ignore = "needs nc (Debian: netcat-openbsd)")]
 fn reverse_server_over_nc_is_byte_exact() {
     for runtime in RUNTIMES {
-        if !have("nc") {
-            return;
-        }
         let mut server = Running::start(runtime, "reverse_server", &[]);
         let port = server.port;
         let out = shell(&format!(
@@ -164,11 +143,9 @@ fn reverse_server_over_nc_is_byte_exact() {
 }
 
 #[test]
+#[cfg_attr(not(has_nc), ignore = "needs nc (Debian: netcat-openbsd)")]
 fn reverse_server_bytes_mode_is_strrev() {
     for runtime in RUNTIMES {
-        if !have("nc") {
-            return;
-        }
         let server = Running::start(runtime, "reverse_server", &["--bytes"]);
         let out = shell(&format!(
             "printf 'ab\\303\\251\\n' | nc 127.0.0.1 {}",
@@ -210,11 +187,9 @@ fn reverse_client_reports_a_server_that_is_not_there() {
 }
 
 #[test]
+#[cfg_attr(not(has_nc), ignore = "needs nc (Debian: netcat-openbsd)")]
 fn session_server_over_nc_matches_the_article_byte_for_byte() {
     for runtime in RUNTIMES {
-        if !have("nc") {
-            return;
-        }
         let mut server = Running::start(runtime, "session_server", &[]);
         let out = shell(&format!(
             "printf 'Look Ma...all backwards\\r\\njack frost\\r\\nEND\\r\\n' | nc 127.0.0.1 {}",
@@ -237,11 +212,12 @@ fn session_server_over_nc_matches_the_article_byte_for_byte() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_telnet, has_script)),
+    ignore = "needs telnet (Debian: telnet) and script (Debian: bsdutils)"
+)]
 fn session_server_with_a_real_telnet_on_a_pty() {
     for runtime in RUNTIMES {
-        if !have("telnet") || !have("script") {
-            return;
-        }
         let server = Running::start(runtime, "session_server", &[]);
         // `script` gives telnet a pty; the keystrokes go through it as a user's
         // would, Enter included (CR, which the pty turns into a newline).
@@ -298,11 +274,9 @@ fn session_server_with_a_real_telnet_on_a_pty() {
 }
 
 #[test]
+#[cfg_attr(not(has_nc), ignore = "needs nc (Debian: netcat-openbsd)")]
 fn fortune_server_sends_a_fortune_from_the_built_in_file() {
     for runtime in RUNTIMES {
-        if !have("nc") {
-            return;
-        }
         let mut server = Running::start(runtime, "fortune_server", &[]);
         let out = shell(&format!("nc 127.0.0.1 {} </dev/null", server.port));
         let fortune = String::from_utf8(out.stdout).unwrap();
@@ -318,17 +292,13 @@ fn fortune_server_sends_a_fortune_from_the_built_in_file() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_fortunes),
+    ignore = "needs /usr/share/games/fortunes/computers (Debian: fortunes)"
+)]
 fn fortune_server_reads_debian_fortune_files() {
     for runtime in RUNTIMES {
         let path = "/usr/share/games/fortunes/computers";
-        if !std::path::Path::new(path).exists() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{path} missing: install the fortunes package"
-            );
-            eprintln!("skipping: {path} is missing");
-            return;
-        }
         let contents = std::fs::read(path).unwrap();
         let fortunes = reverse_proto::Fortunes::parse(&contents);
         assert!(fortunes.len() > 100, "{} fortunes", fortunes.len());
@@ -371,7 +341,7 @@ fn once_serves_one_client_then_exits() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "ecno\n");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(status) = server.child.try_wait().unwrap() {
+            if let Some(status) = server.process.0.try_wait().unwrap() {
                 assert!(status.success());
                 break;
             }
@@ -382,20 +352,19 @@ fn once_serves_one_client_then_exits() {
 }
 
 /// Resident memory of a process, in KiB, from /proc.
-fn resident_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc");
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"));
+    line.and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+        .expect("VmRSS in /proc/PID/status")
 }
 
 #[test]
+#[cfg_attr(not(has_proc), ignore = "needs a mounted /proc")]
 fn session_server_memory_stays_flat_under_a_line_with_no_end() {
     for runtime in RUNTIMES {
         let server = Running::start(runtime, "session_server", &[]);
-        let Some(before) = resident_kib(server.child.id()) else {
-            eprintln!("skipping: /proc is not available");
-            return;
-        };
+        let before = resident_kib(server.process.0.id());
         let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
@@ -415,7 +384,7 @@ fn session_server_memory_stays_flat_under_a_line_with_no_end() {
         line.clear();
         reader.read_line(&mut line).unwrap();
         assert_eq!(line, "? tsorf kcaj\n");
-        let after = resident_kib(server.child.id()).unwrap();
+        let after = resident_kib(server.process.0.id());
         eprintln!(
             "session_server resident memory: {before} KiB before, {after} KiB after a 64 MiB line"
         );
@@ -462,7 +431,7 @@ fn sigterm_stops_accepting_lets_an_open_session_finish_and_exits_zero() {
         open.set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         open.read_exact(&mut banner).unwrap();
-        let pid = server.child.id().to_string();
+        let pid = server.process.0.id().to_string();
         assert!(
             Command::new("kill")
                 .args(["-TERM", &pid])
@@ -483,7 +452,7 @@ fn sigterm_stops_accepting_lets_an_open_session_finish_and_exits_zero() {
         // ...while the open session is still answered.
         open.write_all(b"abc\nEND\n").unwrap();
         assert_eq!(read_all(&mut open), b"cba\n? ", "{runtime}");
-        let status = wait_exit(&mut server.child, Duration::from_secs(10));
+        let status = wait_exit(&mut server.process.0, Duration::from_secs(10));
         assert_eq!(status.and_then(|s| s.code()), Some(0), "{runtime}");
         let printed = server.wait_for_lines("Socket terminated", 2);
         assert!(
@@ -512,19 +481,21 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitSta
 fn a_closed_stdout_does_not_break_later_connections() {
     for runtime in RUNTIMES {
         let port = free_port();
-        let mut child = Command::new(example("reverse_server"))
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--runtime",
-                runtime,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut server = Process(
+            Command::new(example("reverse_server"))
+                .args([
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--runtime",
+                    runtime,
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let mut stdout = BufReader::new(server.0.stdout.take().unwrap());
         let mut first = String::new();
         stdout.read_line(&mut first).unwrap();
         drop(stdout); // as `head -1` does
@@ -538,11 +509,9 @@ fn a_closed_stdout_does_not_break_later_connections() {
             );
         }
         assert!(
-            child.try_wait().unwrap().is_none(),
+            server.0.try_wait().unwrap().is_none(),
             "{runtime}: the server died"
         );
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }
 

@@ -18,7 +18,7 @@ fn resident() -> usize {
 }
 
 #[tokio::test]
-#[ignore = "opens thousands of sockets; run by hand"]
+#[ignore = "opt-in: opens thousands of sockets; run with --ignored (see the file's docs)"]
 async fn idle_connections_cost_little_memory() {
     let count: usize = std::env::var("IDLE_CONNECTIONS")
         .ok()

@@ -1,6 +1,10 @@
 //! A Dovecot started from a configuration in a temporary directory, on free
 //! loopback ports, with a generated Maildir and test certificates; stopped
 //! by its PID on drop. Shared by the Dovecot tests and the POP3 benchmark.
+//!
+//! It needs `/usr/sbin/dovecot`, `/usr/lib/dovecot/pop3`, `openssl` and
+//! root: the build script sets `cfg(all(has_dovecot, has_openssl, has_root))`
+//! when they are there (`build/test_tools.rs`).
 
 #![allow(dead_code)] // each user takes what it needs
 
@@ -15,24 +19,6 @@ use bytes::Bytes;
 use lineproto::Secret;
 use pop3_client::blocking::{ConnectOptions, Login, Pop3Client, Security};
 use pop3_client::tls::Trust;
-
-pub(crate) fn available() -> bool {
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    let found = Path::new("/usr/sbin/dovecot").exists()
-        && Path::new("/usr/lib/dovecot/pop3").exists()
-        && Command::new("openssl").arg("version").output().is_ok();
-    if !(found && is_root) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "Dovecot (dovecot-core, dovecot-pop3d), openssl and root are required under CI"
-        );
-        eprintln!("skipping: Dovecot, openssl or root is missing");
-    }
-    found && is_root
-}
 
 pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
