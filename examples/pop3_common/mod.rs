@@ -11,7 +11,7 @@ use std::time::Duration;
 use lineproto::Secret;
 use net_std::{Server, ServerOptions};
 use pop3_client::connect::{ConnectOptions, Pop3Error, Security};
-use pop3_client::server::{Mailbox, Server as Pop3Server, ServerOptions as Pop3ServerOptions};
+use pop3_client::server::{Mailbox, Options as Pop3ServerOptions, Server as Pop3Server};
 use pop3_client::session::Login;
 use pop3_client::tls::Trust;
 use pop3_client::{blocking, tokio as pop3_tokio};

@@ -38,7 +38,7 @@ type Connection = Conn<Box<dyn Stream>>;
 /// use lineproto::Secret;
 /// use net_std::{Server, ServerOptions};
 /// use pop3_client::blocking::{ConnectOptions, Login, Pop3Client};
-/// use pop3_client::server::{Mailbox, Server as Pop3Server, ServerOptions as Pop3ServerOptions};
+/// use pop3_client::server::{Mailbox, Server as Pop3Server, Options as Pop3ServerOptions};
 ///
 /// // The demo server on a free port.
 /// let server = Server::bind("127.0.0.1:0", ServerOptions::default())?;

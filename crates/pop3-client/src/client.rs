@@ -402,10 +402,10 @@ enum Phase {
 /// use lineproto::Secret;
 /// use lineproto::testing::Pair;
 /// use pop3_client::client::{Client, Event, Options, Request, Response};
-/// use pop3_client::server::{Mailbox, Server, ServerOptions};
+/// use pop3_client::server::{self, Mailbox, Server};
 ///
 /// let mailbox = Mailbox::new("john", "doe", vec!["Subject: hi\r\n\r\nHello!\r\n".into()]);
-/// let server = Server::new(mailbox, ServerOptions::default());
+/// let server = Server::new(mailbox, server::Options::default());
 ///
 /// let mut client = Client::new(Options::default());
 /// client.send(Request::UserPass { user: "john".into(), password: Secret::new(b"doe".to_vec()) });

@@ -53,17 +53,17 @@
 //! reports when LOGIN-DELAY allows the next login
 //! ([`Client::next_login_allowed`](client::Client::next_login_allowed)). The
 //! server logs out a client idle for 10 minutes
-//! ([`ServerOptions::idle_timeout`](server::ServerOptions::idle_timeout)).
+//! ([`server::Options::idle_timeout`](server::Options::idle_timeout)).
 //! Tests run all of it on virtual time.
 //!
 //! ```
 //! use lineproto::Secret;
 //! use lineproto::testing::Pair;
 //! use pop3_client::client::{Client, Event, Options, Request, Response};
-//! use pop3_client::server::{Mailbox, Server, ServerOptions};
+//! use pop3_client::server::{self, Mailbox, Server};
 //!
 //! let messages = (1..=72).map(|i| format!("Subject: {i}\r\n\r\nbody\r\n").into()).collect();
-//! let server = Server::new(Mailbox::new("john", "doe", messages), ServerOptions::default());
+//! let server = Server::new(Mailbox::new("john", "doe", messages), server::Options::default());
 //! let mut client = Client::new(Options::default());
 //! client.send(Request::UserPass { user: "john".into(), password: Secret::new(b"doe".to_vec()) });
 //! let stat = client.send(Request::Stat);
@@ -177,7 +177,7 @@ pub enum Error {
         timeout: Duration,
     },
     /// The server machine: the client sent no command for
-    /// [`idle_timeout`](server::ServerOptions::idle_timeout).
+    /// [`idle_timeout`](server::Options::idle_timeout).
     #[error("client sent no command for {timeout:?}")]
     IdleTimeout {
         /// The configured idle timeout.

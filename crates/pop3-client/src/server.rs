@@ -95,7 +95,7 @@ fn fnv1a(data: &[u8]) -> u64 {
 /// Settings of a [`Server`].
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerOptions {
+pub struct Options {
     /// Advertise and allow PIPELINING. Default: yes.
     pub pipelining: bool,
     /// The APOP timestamp in the greeting; `None` disables APOP.
@@ -123,7 +123,7 @@ pub struct ServerOptions {
     pub idle_timeout: Option<Duration>,
 }
 
-impl Default for ServerOptions {
+impl Default for Options {
     fn default() -> Self {
         Self {
             pipelining: true,
@@ -169,15 +169,15 @@ enum State {
 ///
 /// The first drain's `now` is when the connection was accepted. From then
 /// on, a client that sends no command line for
-/// [`idle_timeout`](ServerOptions::idle_timeout) is logged out: the session
+/// [`idle_timeout`](Options::idle_timeout) is logged out: the session
 /// ends with [`Error::IdleTimeout`], with no reply and nothing deleted.
 ///
 /// ```
 /// use lineproto::testing::{transcript, Step};
-/// use pop3_client::server::{Mailbox, Server, ServerOptions};
+/// use pop3_client::server::{Mailbox, Server, Options};
 ///
 /// let mailbox = Mailbox::new("john", "doe", vec!["Hi\n.dot\n".into()]);
-/// let mut options = ServerOptions::default();
+/// let mut options = Options::default();
 /// options.apop_timestamp = None;
 /// let steps = transcript(Server::new(mailbox, options), [b"USER john\r\nPASS doe\r\nRETR 1\r\nQUIT\r\n"], false);
 /// let sent: Vec<u8> = steps.iter().filter_map(|s| match s { Step::Transmit(b) => Some(b.to_vec()), _ => None }).flatten().collect();
@@ -188,7 +188,7 @@ enum State {
 #[derive(Debug)]
 pub struct Server {
     mailbox: Mailbox,
-    options: ServerOptions,
+    options: Options,
     lines: LineBuffer,
     state: State,
     deleted: Vec<bool>,
@@ -205,7 +205,7 @@ pub struct Server {
 
 impl Server {
     /// A server for `mailbox`, about to greet.
-    pub fn new(mailbox: Mailbox, options: ServerOptions) -> Self {
+    pub fn new(mailbox: Mailbox, options: Options) -> Self {
         Self {
             deleted: vec![false; mailbox.messages.len()],
             lines: LineBuffer::new(options.max_line_len),

@@ -15,7 +15,7 @@
 //! use std::time::Instant;
 //! use lineproto::{Machine, Output, Secret};
 //! use pop3_client::client::{Event, Options};
-//! use pop3_client::server::{Mailbox, Server, ServerOptions};
+//! use pop3_client::server::{self, Mailbox, Server};
 //! use pop3_client::session::{Login, Pending, Retrieved, Session, SessionError, Step};
 //!
 //! /// The smallest driver: the session's bytes go straight to the demo
@@ -59,7 +59,7 @@
 //! }
 //!
 //! let messages = vec!["Subject: one\r\n\r\n1\r\n".into(), "Subject: two\r\n\r\n.2\r\n".into()];
-//! let mut server = Server::new(Mailbox::new("john", "doe", messages), ServerOptions::default());
+//! let mut server = Server::new(Mailbox::new("john", "doe", messages), server::Options::default());
 //! let mut session = Session::new(Options::default());
 //!
 //! let greeting = session.read_greeting();

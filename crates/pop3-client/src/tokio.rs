@@ -47,7 +47,7 @@ fn boxed<S: Stream + 'static>(conn: Conn<S>) -> Connection {
 /// ```
 /// use lineproto::Secret;
 /// use net_tokio::{Server, ServerOptions};
-/// use pop3_client::server::{Mailbox, Server as Pop3Server, ServerOptions as Pop3ServerOptions};
+/// use pop3_client::server::{Mailbox, Server as Pop3Server, Options as Pop3ServerOptions};
 /// use pop3_client::tokio::{ConnectOptions, Login, Pop3Client};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {

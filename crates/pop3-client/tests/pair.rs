@@ -10,7 +10,7 @@ use lineproto::testing::{
     Arrival, Pair, Step, epoch, split, timed_transcript, transcript, untimed,
 };
 use pop3_client::client::{Client, Event, Options, Request, Response};
-use pop3_client::server::{self, Mailbox, Server, ServerOptions};
+use pop3_client::server::{self, Mailbox, Server};
 use pop3_client::{Decoded, Error, MultiLineDecoder, ResponseCode};
 use proptest::prelude::*;
 
@@ -93,7 +93,7 @@ fn every_command_against_the_server_machine() {
     let rset = client.send(Request::Rset);
     let noop = client.send(Request::Noop);
     let quit = client.send(Request::Quit);
-    let outcome = Pair::new(client, Server::new(mailbox, ServerOptions::default()))
+    let outcome = Pair::new(client, Server::new(mailbox, server::Options::default()))
         .chunk_size(7)
         .run();
     assert_eq!(outcome.client_result, Some(Ok(())));
@@ -154,7 +154,7 @@ fn dele_then_quit_deletes_and_a_dropped_session_deletes_nothing() {
     client.send(Request::Quit);
     let outcome = Pair::new(
         client,
-        Server::new(mailbox.clone(), ServerOptions::default()),
+        Server::new(mailbox.clone(), server::Options::default()),
     )
     .run();
     assert_eq!(
@@ -164,7 +164,7 @@ fn dele_then_quit_deletes_and_a_dropped_session_deletes_nothing() {
 
     // No QUIT: the connection drops after DELE, and nothing is deleted.
     let steps = transcript(
-        Server::new(mailbox, ServerOptions::default()),
+        Server::new(mailbox, server::Options::default()),
         [b"USER john\r\nPASS doe\r\nDELE 2\r\n".as_slice()],
         true,
     );
@@ -196,7 +196,7 @@ fn apop_auth_plain_and_auth_login() {
         let stat = client.send(Request::Stat);
         client.send(Request::Quit);
         let mailbox = Mailbox::new("john", "doe", tricky_messages());
-        let outcome = Pair::new(client, Server::new(mailbox, ServerOptions::default())).run();
+        let outcome = Pair::new(client, Server::new(mailbox, server::Options::default())).run();
         let c = collect(&outcome.client_events);
         assert!(matches!(response(&c, auth), Response::Ok(_)), "{request:?}");
         assert!(
@@ -216,7 +216,7 @@ fn auth_plain_with_a_long_password_answers_the_challenge_instead() {
     });
     client.send(Request::Quit);
     let mailbox = Mailbox::new("john", &password, vec![]);
-    let outcome = Pair::new(client, Server::new(mailbox, ServerOptions::default())).run();
+    let outcome = Pair::new(client, Server::new(mailbox, server::Options::default())).run();
     let c = collect(&outcome.client_events);
     assert!(matches!(response(&c, auth), Response::Ok(_)));
     let sent = String::from_utf8_lossy(&outcome.client_sent);
@@ -232,7 +232,7 @@ fn a_wrong_password_is_rejected_with_the_auth_code() {
     });
     client.send(Request::Quit);
     let mailbox = Mailbox::new("john", "doe", vec![]);
-    let outcome = Pair::new(client, Server::new(mailbox, ServerOptions::default())).run();
+    let outcome = Pair::new(client, Server::new(mailbox, server::Options::default())).run();
     let c = collect(&outcome.client_events);
     let Response::Rejected(error) = response(&c, auth) else {
         panic!()
@@ -243,7 +243,7 @@ fn a_wrong_password_is_rejected_with_the_auth_code() {
 
 #[test]
 fn in_use_and_apop_without_timestamp() {
-    let mut options = ServerOptions::default();
+    let mut options = server::Options::default();
     options.in_use = true;
     options.apop_timestamp = None;
     let mut client = Client::new(Options::default());
@@ -272,7 +272,7 @@ fn in_use_and_apop_without_timestamp() {
 
 #[test]
 fn capa_reports_login_delay_and_expire() {
-    let mut options = ServerOptions::default();
+    let mut options = server::Options::default();
     options.login_delay = Some(900);
     let mut client = Client::new(Options::default());
     let capa = client.send(Request::Capa);
@@ -291,7 +291,7 @@ fn capa_reports_login_delay_and_expire() {
 
 #[test]
 fn pipelining_only_when_advertised() {
-    let mut options = ServerOptions::default();
+    let mut options = server::Options::default();
     options.pipelining = true;
     let mut client = Client::new(Options::default());
     client.send(Request::Capa);
@@ -450,7 +450,7 @@ fn a_fifty_megabyte_message_streams_in_bounded_pieces() {
     client.send(login());
     let retr = client.send(Request::Retr(1));
     client.send(Request::Quit);
-    let outcome = Pair::new(client, Server::new(mailbox, ServerOptions::default()))
+    let outcome = Pair::new(client, Server::new(mailbox, server::Options::default()))
         .chunk_size(16 * 1024)
         .run();
     let mut received = 0usize;
@@ -498,7 +498,7 @@ fn server_bytes_for(
     pipelining: bool,
     client_options: Options,
 ) -> (Vec<u8>, Client) {
-    let mut options = ServerOptions::default();
+    let mut options = server::Options::default();
     options.pipelining = pipelining;
     let mailbox = Mailbox::new("john", "doe", messages.clone());
     let make_client = || {
@@ -575,7 +575,7 @@ proptest! {
         chunk in 1usize..64,
         pipelining in any::<bool>(),
     ) {
-        let mut options = ServerOptions::default();
+        let mut options = server::Options::default();
         options.pipelining = pipelining;
         let mailbox = Mailbox::new("john", "doe", messages.clone());
         let expected: Vec<Bytes> = (1..=mailbox.len()).map(|n| mailbox.message(n).unwrap().clone()).collect();
@@ -772,7 +772,7 @@ fn lang_lists_and_chooses_languages() {
         client,
         Server::new(
             Mailbox::new("john", "doe", vec![]),
-            ServerOptions::default(),
+            server::Options::default(),
         ),
     )
     .run();

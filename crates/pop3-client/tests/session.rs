@@ -9,7 +9,7 @@ use bytes::Bytes;
 use lineproto::testing::epoch;
 use lineproto::{Machine, Output, Secret};
 use pop3_client::client::{Event, Options, Request, Response};
-use pop3_client::server::{Mailbox, Server, ServerOptions};
+use pop3_client::server::{self, Mailbox, Server};
 use pop3_client::session::{
     ListedId, Login, Pending, Retrieved, Session, SessionError, Step, check_unique_ids,
 };
@@ -154,7 +154,7 @@ fn secret(s: &str) -> Secret<Vec<u8>> {
     Secret::new(s.as_bytes().to_vec())
 }
 
-fn demo(messages: &[&str], options: ServerOptions) -> Driver<Server> {
+fn demo(messages: &[&str], options: server::Options) -> Driver<Server> {
     let messages = messages
         .iter()
         .map(|m| Bytes::from(m.to_string()))
@@ -164,7 +164,7 @@ fn demo(messages: &[&str], options: ServerOptions) -> Driver<Server> {
 }
 
 fn logged_in(messages: &[&str]) -> Driver<Server> {
-    let mut driver = demo(messages, ServerOptions::default());
+    let mut driver = demo(messages, server::Options::default());
     let greeting = driver.session.read_greeting();
     driver.ok(greeting);
     let login = driver.session.login(Login::UserPass, "john", secret("doe"));
@@ -194,7 +194,7 @@ fn every_login_method_then_the_transaction_commands() {
         Login::SaslPlain,
         Login::SaslLogin,
     ] {
-        let mut driver = demo(&[ONE, TWO], ServerOptions::default());
+        let mut driver = demo(&[ONE, TWO], server::Options::default());
         let greeting = driver.session.read_greeting();
         let greeting = driver.ok(greeting);
         assert_eq!(Some(&greeting), driver.session.greeting());
@@ -388,7 +388,7 @@ fn a_bad_unique_id_fails_its_own_message_only() {
 
 #[test]
 fn a_wrong_password_is_the_servers_answer() {
-    let mut driver = demo(&[], ServerOptions::default());
+    let mut driver = demo(&[], server::Options::default());
     let greeting = driver.session.read_greeting();
     driver.ok(greeting);
     let login = driver
@@ -402,7 +402,7 @@ fn a_wrong_password_is_the_servers_answer() {
 
 #[test]
 fn what_the_client_refuses_to_send_is_not_sent() {
-    let mut options = ServerOptions::default();
+    let mut options = server::Options::default();
     options.apop_timestamp = None;
     let mut driver = demo(&[], options);
     let greeting = driver.session.read_greeting();
@@ -427,7 +427,7 @@ fn what_the_client_refuses_to_send_is_not_sent() {
 #[test]
 fn stls_needs_it_offered_and_then_waits_for_the_handshake() {
     // Without CAPA, or with a CAPA without STLS, nothing is sent.
-    let mut driver = demo(&[], ServerOptions::default());
+    let mut driver = demo(&[], server::Options::default());
     let greeting = driver.session.read_greeting();
     driver.ok(greeting);
     let stls = driver.session.stls();

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use lineproto::Secret;
 use lineproto::testing::{Arrival, Pair, Step, Timed, epoch, timed_transcript};
 use pop3_client::client::{Client, Event, Options, Request, Response};
-use pop3_client::server::{Mailbox, Server, ServerOptions};
+use pop3_client::server::{self, Mailbox, Server};
 use pop3_client::{Error, Handle, ResponseCode};
 
 fn secs(seconds: u64) -> Duration {
@@ -335,7 +335,7 @@ fn a_deadline_too_far_away_to_represent_never_comes() {
 
 #[test]
 fn login_delay_counts_from_the_login_as_the_server_machine_reports_it() {
-    let mut options = ServerOptions::default();
+    let mut options = server::Options::default();
     options.login_delay = Some(900);
     let mut server = Server::new(Mailbox::new("john", "doe", vec![]), options);
     let mut client = Client::new(Options::default());
@@ -411,7 +411,7 @@ fn login_delay_from_a_late_login_a_refusal_or_not_at_all() {
 fn the_server_logs_out_an_idle_client_after_ten_minutes() {
     let mailbox = || Mailbox::new("john", "doe", vec![]);
     let timed = timed_transcript(
-        Server::new(mailbox(), ServerOptions::default()),
+        Server::new(mailbox(), server::Options::default()),
         Vec::<(Duration, Arrival)>::new(),
     );
     let steps: Vec<_> = timed.iter().map(|t| (t.at, t.step.clone())).collect();
@@ -434,7 +434,7 @@ fn the_server_logs_out_an_idle_client_after_ten_minutes() {
 
     // Any command line restarts the timer; bytes without a line end do not.
     let timed = timed_transcript(
-        Server::new(mailbox(), ServerOptions::default()),
+        Server::new(mailbox(), server::Options::default()),
         [(secs(500), "BOGUS\r\n"), (secs(900), "US")],
     );
     assert_eq!(
@@ -454,7 +454,7 @@ fn a_client_that_never_quits_is_logged_out_by_the_server() {
         client,
         Server::new(
             Mailbox::new("john", "doe", vec![Bytes::from("Subject: x\r\n\r\ny\r\n")]),
-            ServerOptions::default(),
+            server::Options::default(),
         ),
     )
     .run();

@@ -10,7 +10,7 @@ use std::thread;
 
 use bytes::Bytes;
 use lineproto::Secret;
-use pop3_client::server::{Mailbox, Server, ServerOptions};
+use pop3_client::server::{self, Mailbox, Server};
 #[cfg(feature = "tls")]
 use pop3_client::tls::rustls;
 
@@ -22,7 +22,7 @@ pub fn demo_server() -> Server {
     let messages = [ONE, TWO].iter().map(|m| Bytes::from(*m)).collect();
     Server::new(
         Mailbox::new("john", "doe", messages),
-        ServerOptions::default(),
+        server::Options::default(),
     )
 }
 
