@@ -666,7 +666,11 @@ fn parallel_unknown_users_keep_memory_bounded() {
                 .map(|i| std::thread::spawn(move || ask(port, &format!("nouser{round}x{i}:x"))))
                 .collect();
             for client in clients {
-                assert_eq!(client.join().unwrap(), "-1", "{runtime}");
+                // -1, unknown user; or 0, when a loaded machine kept the
+                // attempt in the verification queue past its 10 s deadline
+                // (refused unverified: what this test guards is memory).
+                let answer = client.join().unwrap();
+                assert!(answer == "-1" || answer == "0", "{runtime}: {answer:?}");
             }
         }
         let status =

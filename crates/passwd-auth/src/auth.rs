@@ -681,7 +681,7 @@ mod tests {
         PasswdDb::parse(passwd.as_bytes(), Some(shadow.as_bytes()))
     }
 
-    const MD5: &str = "$5$saltsalt$0IyaXrmV7.sGNS6tirgqHLqX/G.FBvgkYA.lpPdS5sA";
+    const MD5: &str = "$1$saltsalt$9xy1btjgzLYfb7hivXtC//";
     const YESCRYPT: &str =
         "$y$j9T$YmmoKKC/j./bmivc08WMV/$Byt0CoQBZ6uq44qz6ans3t.gEQ2e0HnsdEbMyMDQqh5";
 
