@@ -15,34 +15,57 @@
 //! that does not verify is refused, and its fingerprint printed, so that
 //! it can be checked with the server's operator and pinned.
 //!
-//! The password is read from the terminal without echo. For scripts, it
-//! can come from the `AUTH_PASSWORD` environment variable, never from the
-//! command line, where other users could read it.
+//! The password is read from the terminal without echo, once the server is
+//! reached (and, with `--tls`, trusted), so a server that is down is
+//! reported before anything is typed. For scripts, it can come from the
+//! `AUTH_PASSWORD` environment variable, never from the command line, where
+//! other users could read it; with neither a terminal nor `AUTH_PASSWORD`
+//! it exits with a clear error instead of waiting.
 
-mod support;
+mod cli;
 
 use std::error::Error;
-use std::io::{BufRead, Read, Write};
-use std::net::SocketAddr;
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use lineproto::Secret;
+use net_std::tls::TlsStream;
+use net_std::tls::rustls::ClientConfig;
 use net_std::{ClientOptions, Conn, ReadTimeout, connect};
 use passwd_auth::WireCode;
 use passwd_auth::exchange::Client;
 use tls_trust::{Fingerprint, Trust, UntrustedCertificate};
 
-/// Checks a user name and password with an auth server.
+const AFTER_HELP: &str = "\
+Exit status:
+  0  the user name and password are right
+  1  the server said no: a wrong password, an account that may not log in,
+     or no such user
+  2  a usage or local error (a bad flag, a CA file it cannot read, no
+     terminal to ask for the password), or the server could not be
+     reached, was not trusted, or sent no verdict
+
+Environment:
+  AUTH_PASSWORD  the password, for scripts. Without it, the password is
+                 asked for on the terminal once the server is reached; it is
+                 never taken from the command line, where others could read it.";
+
+/// Checks a user name and password with an auth server, and prints the
+/// verdict in words.
 #[derive(Debug, Parser)]
+#[command(name = "auth_client", version, after_help = AFTER_HELP)]
 struct Args {
     /// The server's address (HOST:PORT).
-    #[arg(long, default_value = "127.0.0.1:1234")]
+    #[arg(long, default_value = "127.0.0.1:1234", value_name = "HOST:PORT", value_parser = cli::host_port)]
     connect: String,
-    /// The user name (asked for when missing).
-    #[arg(long)]
+    /// The user name (asked for when missing, or read from stdin when that
+    /// is not a terminal).
+    #[arg(long, value_parser = user_name)]
     user: Option<String>,
     /// Seconds to wait for the answer (the server waits about 2 s after a
     /// failure before answering).
@@ -72,42 +95,57 @@ struct Args {
     server_name: Option<String>,
 }
 
+/// The auth server reads a connection's request line for 10 s at most (its
+/// machine's default): a connection opened before a prompt that took longer
+/// than this is replaced by a fresh one.
+const FRESH_FOR: Duration = Duration::from_secs(5);
+
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
+    let args: Args = cli::parse();
+    match run(&args) {
         Ok(WireCode::Accepted) => {
             println!("Authenticated: the user name and password are right.");
             ExitCode::SUCCESS
         }
         Ok(WireCode::Rejected) => {
             println!("Refused: wrong password, or the account may not log in.");
-            ExitCode::from(1)
+            ExitCode::from(cli::REFUSED)
         }
         Ok(WireCode::UnknownUser) => {
             println!("Refused: there is no such user.");
-            ExitCode::from(1)
+            ExitCode::from(cli::REFUSED)
         }
-        Err(error) => {
-            match UntrustedCertificate::find(&*error) {
-                Some(untrusted) => {
-                    eprintln!(
-                        "auth_client: the server's certificate is not trusted: {}",
-                        untrusted.reason()
-                    );
-                    eprintln!(
-                        "auth_client: its SHA-256 fingerprint is {}; if the server's operator \
+        Err(error) => match UntrustedCertificate::find(&*error) {
+            Some(untrusted) => {
+                eprintln!(
+                    "auth_client: the server's certificate is not trusted: {}",
+                    untrusted.reason()
+                );
+                cli::fail(
+                    "auth_client",
+                    format_args!(
+                        "its SHA-256 fingerprint is {}; if the server's operator \
                          confirms it, connect with --fingerprint {0}",
                         untrusted.fingerprint()
-                    );
-                }
-                None => eprintln!("auth_client: {}", support::chain(&*error)),
+                    ),
+                )
             }
-            ExitCode::from(2)
-        }
+            None => cli::fail("auth_client", cli::chain(&*error)),
+        },
     }
 }
 
+/// A user name the request line can carry.
+fn user_name(value: &str) -> Result<String, String> {
+    if value.contains([':', '\r', '\n', '\0']) {
+        return Err("a user name cannot contain ':', a line break or NUL".into());
+    }
+    Ok(value.to_owned())
+}
+
 fn run(args: &Args) -> Result<WireCode, Box<dyn Error>> {
-    // Before any prompt: a bad CA file is reported at once.
+    // Local problems first, before any connection or prompt: a bad CA
+    // file, or no way to get the password.
     let tls = if args.tls {
         let trust = match (&args.ca_file, args.fingerprint) {
             (Some(path), _) => Trust::CaFile(path.clone()),
@@ -122,36 +160,85 @@ fn run(args: &Args) -> Result<WireCode, Box<dyn Error>> {
     } else {
         None
     };
+    let password = std::env::var("AUTH_PASSWORD").ok();
+    if password.is_none() {
+        if let Some(why) = cli::no_terminal("set AUTH_PASSWORD") {
+            return Err(why.into());
+        }
+    }
 
+    // Connected, and the server's certificate checked, before anything is
+    // typed: a server that is down or not trusted is reported first.
+    let mut connection = Connection::open(args, &tls)?;
+    let asking = Instant::now();
     let user = match &args.user {
         Some(user) => user.clone(),
-        None => {
-            print!("User: ");
-            std::io::stdout().flush()?;
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
-        }
+        None => read_user()?,
     };
-    let password = match std::env::var("AUTH_PASSWORD") {
-        Ok(password) => password,
-        Err(_) => rpassword::prompt_password("Password: ")?,
+    let password = match password {
+        Some(password) => password,
+        None => cli::ask_password("Password: ")?,
     };
-    let reply_timeout = Duration::from_secs(args.timeout);
+    if asking.elapsed() > FRESH_FOR {
+        connection = Connection::open(args, &tls)?;
+    }
     let client = Client::new(user.as_bytes(), Secret::new(password.into_bytes()))?
-        .reply_timeout(Some(reply_timeout));
+        .reply_timeout(Some(Duration::from_secs(args.timeout)));
+    connection.ask(client)
+}
 
-    let options = ClientOptions::default();
-    let conn = connect(&args.connect, &options)
-        .map_err(|e| format!("could not connect to {}: {e}", args.connect))?;
-    match tls {
-        None => ask(conn, client),
-        Some((config, server_name)) => {
-            let socket = conn.into_inner();
-            // Bounds the handshake; the new `Conn` then sets its own.
-            socket.set_read_timeout(Some(reply_timeout))?;
-            let stream = net_std::tls::connect(socket, &server_name, config)?;
-            ask(Conn::new(stream), client)
+/// The user name, asked for on the terminal, or the first line of stdin
+/// when that is not one.
+fn read_user() -> Result<String, Box<dyn Error>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        print!("User: ");
+        std::io::stdout().flush()?;
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    let user = line.trim_end_matches(['\r', '\n']);
+    if user.is_empty() {
+        return Err("no user name: pass --user".into());
+    }
+    Ok(user.to_owned())
+}
+
+/// An open connection to the server, in plain text or over TLS (boxed: a
+/// rustls connection is large).
+enum Connection {
+    Plain(Conn<TcpStream>),
+    Tls(Box<Conn<TlsStream<TcpStream>>>),
+}
+
+impl Connection {
+    /// Connects, and with `tls` completes the handshake.
+    fn open(
+        args: &Args,
+        tls: &Option<(Arc<ClientConfig>, String)>,
+    ) -> Result<Self, Box<dyn Error>> {
+        let conn = connect(&args.connect, &ClientOptions::default()).map_err(|error| {
+            format!(
+                "could not connect to {}: {}",
+                args.connect,
+                cli::chain(&error)
+            )
+        })?;
+        let Some((config, server_name)) = tls else {
+            return Ok(Self::Plain(conn));
+        };
+        let socket = conn.into_inner();
+        // Bounds the handshake; the new `Conn` then sets its own.
+        socket.set_read_timeout(Some(Duration::from_secs(args.timeout)))?;
+        let stream = net_std::tls::connect(socket, server_name, Arc::clone(config))?;
+        Ok(Self::Tls(Box::new(Conn::new(stream))))
+    }
+
+    /// Sends the request and waits for the verdict.
+    fn ask(self, client: Client) -> Result<WireCode, Box<dyn Error>> {
+        match self {
+            Self::Plain(conn) => ask(conn, client),
+            Self::Tls(conn) => ask(*conn, client),
         }
     }
 }

@@ -39,6 +39,7 @@
 //! printf 'alice:secret\n' | nc 127.0.0.1 1234        # 1 (the article's way)
 //! ```
 
+mod cli;
 mod support;
 
 use std::collections::{HashMap, VecDeque};
@@ -56,8 +57,18 @@ use passwd_auth::exchange::{DeferredEvent, DeferredServer, Options};
 use passwd_auth::{Authenticator, FailureDelay, Outcome, PasswdDb, Policy};
 use support::{ListenArgs, Service, TlsArgs, printable, say};
 
-/// Answers `user:password` with 1, 0 or -1.
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  stopped after --once, or by SIGINT or SIGTERM
+  2  a usage or local error: a bad flag, an address it cannot listen on, a
+     passwd or shadow file it cannot read, a certificate or key it cannot
+     use, plain text on an address that is not loopback";
+
+/// Checks user names and passwords against the passwd and shadow files for
+/// auth clients, answering `user:password` with 1, 0 or -1: the article's
+/// authentication server.
 #[derive(Debug, Parser)]
+#[command(name = "auth_server", version, after_help = EXIT_STATUS)]
 struct Args {
     #[command(flatten)]
     listen: ListenArgs,
@@ -133,14 +144,18 @@ fn load(args: &Args) -> Result<Loaded, String> {
     // Take the stamps first: a change while reading is then seen next time.
     let stamp = (modified(&args.passwd), modified(&args.shadow));
     let passwd = std::fs::read(&args.passwd)
-        .map_err(|e| format!("cannot read {}: {e}", args.passwd.display()))?;
+        .map_err(|e| format!("cannot read {}: {}", args.passwd.display(), cli::chain(&e)))?;
     let shadow = std::fs::read(&args.shadow).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
             " (only root may read the shadow file: run as root, or pass --shadow PATH)"
         } else {
             ""
         };
-        format!("cannot read {}: {e}{hint}", args.shadow.display())
+        format!(
+            "cannot read {}: {}{hint}",
+            args.shadow.display(),
+            cli::chain(&e)
+        )
     })?;
     let db = PasswdDb::parse(&passwd, Some(&shadow));
     for problem in db.problems() {
@@ -286,19 +301,12 @@ impl Failures {
 }
 
 fn main() -> ExitCode {
-    let args = Arc::new(Args::parse());
+    let args: Arc<Args> = Arc::new(cli::parse());
     if let Err(why) = refuse_plaintext(&args) {
-        eprintln!("auth_server: {why}");
         // A usage error, as clap's own are.
-        return ExitCode::from(2);
+        return cli::fail("auth_server", why);
     }
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("auth_server: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    support::exit_status("auth_server", run(args))
 }
 
 /// Passwords cross the network in clear only when the operator says so:
@@ -345,7 +353,6 @@ fn run(args: Arc<Args>) -> Result<(), String> {
         args: Arc::clone(&args),
     };
     support::serve_over(&args.listen, service, tls.map(|(config, _)| config))
-        .map_err(|error| format!("cannot serve on {}: {error}", args.listen.listen))
 }
 
 /// Reloads the files when they change, once, on a thread of its own:

@@ -10,10 +10,11 @@
 //! ```text
 //! cargo run --example fortune_server
 //! cargo run --example fortune_server -- --file /usr/share/games/fortunes/computers
-//! cargo run --example fortune_server -- --command /usr/games/fortune -s
+//! cargo run --example fortune_server -- --command /usr/games/fortune -- -s
 //! nc 127.0.0.1 1234
 //! ```
 
+mod cli;
 mod support;
 
 use std::convert::Infallible;
@@ -39,18 +40,26 @@ const COMMAND_TIME_LIMIT: Duration = Duration::from_secs(5);
 /// The most output of a --command that is sent.
 const COMMAND_OUTPUT_LIMIT: u64 = 64 * 1024;
 
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  stopped after --once, or by SIGINT or SIGTERM
+  2  a usage or local error: a bad flag, an address it cannot listen on, a
+     fortune file it cannot read or that holds no fortunes";
+
 /// Sends each client a fortune, then closes: the article's fortune server,
 /// reading fortune files itself or running a program without a shell.
-///
-/// Exit status: 0 after --once or a signal, 2 for a bad fortune file or if
-/// it cannot listen.
 #[derive(Debug, Parser)]
-#[command(name = "fortune_server", version)]
+#[command(
+    name = "fortune_server",
+    version,
+    override_usage = "fortune_server [OPTIONS] [--file <PATH> | --command <PROG> [-- <ARGS>...]]",
+    after_help = EXIT_STATUS
+)]
 struct Args {
     #[command(flatten)]
     listen: ListenArgs,
     /// A fortune file: fortunes separated by lines holding only `%`.
-    #[arg(long, conflicts_with = "command")]
+    #[arg(long, value_name = "PATH", conflicts_with = "command")]
     file: Option<std::path::PathBuf>,
     /// A program to run for each client; its output is the fortune. Run
     /// directly, never through a shell. Its arguments follow `--`:
@@ -70,19 +79,12 @@ enum Source {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let args: Args = cli::parse();
     let source = match source(&args) {
         Ok(source) => source,
-        Err(error) => {
-            eprintln!("fortune_server: {error}");
-            return std::process::ExitCode::from(2);
-        }
+        Err(error) => return cli::fail("fortune_server", error),
     };
-    support::exit_status(
-        "fortune_server",
-        &args.listen,
-        support::serve(&args.listen, source),
-    )
+    support::exit_status("fortune_server", support::serve(&args.listen, source))
 }
 
 fn source(args: &Args) -> Result<Source, String> {
@@ -92,15 +94,19 @@ fn source(args: &Args) -> Result<Source, String> {
             args: args.command_args.clone(),
         },
         (Some(path), None) => {
-            let contents = std::fs::read(path)
-                .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+            let contents = std::fs::read(path).map_err(|error| {
+                format!("cannot read {}: {}", path.display(), cli::chain(&error))
+            })?;
             Source::File(Fortunes::parse(&contents))
         }
         (None, None) => Source::File(Fortunes::parse(BUILT_IN.as_bytes())),
     };
     if let Source::File(fortunes) = &source {
         if fortunes.is_empty() {
-            return Err("the fortune file holds no fortunes".into());
+            return Err(match &args.file {
+                Some(path) => format!("{} holds no fortunes", path.display()),
+                None => "the built-in fortune file holds no fortunes".into(),
+            });
         }
     }
     Ok(source)
@@ -144,7 +150,7 @@ impl Service for Source {
             Self::Command { program, args } => match run_command(program, args) {
                 Ok(output) => output,
                 Err(error) => {
-                    say!("Command failed: {error}");
+                    say!("Command failed: {}", cli::chain(&error));
                     return None;
                 }
             },

@@ -6,8 +6,9 @@
 //! counts a real mailbox. It can use implicit TLS (`--tls`, port 995) or
 //! STLS (`--starttls`), and log in with USER/PASS, `--apop` or
 //! `--sasl-plain`. The password comes from `POP3_PASSWORD` or a prompt that
-//! does not echo, never from the command line. On `-ERR` it prints
-//! `Server said: ...` and exits with 1, as the article's `die` did.
+//! does not echo, after the server's greeting, never from the command line.
+//! On `-ERR` it prints `Server said: ...` and exits with 1, as the
+//! article's `die` did.
 //!
 //! `--runtime tokio` runs the same session on the async client (net-tokio)
 //! instead of the blocking one (net-std, the default).
@@ -18,17 +19,32 @@
 //! POP3_PASSWORD=... cargo run --example pop3_count -- --host mail.example.org --tls --user john
 //! ```
 
+mod cli;
 mod pop3_common;
-mod support;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use pop3_common::{ConnectArgs, Failure, Runtime};
 
-/// Counts the messages in a POP3 mailbox.
+const AFTER_HELP: &str = "\
+Exit status:
+  0  the count was printed
+  1  the server said no (-ERR, to the login, say): `Server said: ...` on
+     stdout
+  2  a usage or local error (a bad flag, a CA file it cannot read, no user
+     name, no terminal to ask for the password), or the connection failed
+
+Environment:
+  POP3_PASSWORD  the password, for scripts. Without it, the password is
+                 asked for on the terminal after the server's greeting; it is
+                 never taken from the command line, where others could read it.
+  USER           the user name when --user is not given";
+
+/// Counts the messages in a POP3 mailbox: logs in, asks STAT, and prints
+/// `N messages in mailbox` (the article's POP3 client).
 #[derive(Debug, Parser)]
-#[command(name = "pop3_count", version)]
+#[command(name = "pop3_count", version, after_help = AFTER_HELP)]
 struct Args {
     #[command(flatten)]
     connect: ConnectArgs,
@@ -38,7 +54,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = cli::parse();
     match count(&args) {
         Ok(count) => {
             println!("{count} messages in mailbox");

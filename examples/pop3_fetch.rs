@@ -47,8 +47,8 @@
 //! POP3_PASSWORD=... cargo run --example pop3_fetch -- --host mail.example.org --tls --user john --maildir ~/Maildir
 //! ```
 
+mod cli;
 mod pop3_common;
-mod support;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -65,17 +65,25 @@ use pop3_client::blocking::{Pop3Client, Pop3Error};
 use pop3_client::session::{ListedId, Retrieved, check_unique_ids};
 use pop3_common::{ConnectArgs, Failure, escape, escape_bytes};
 
-const EXIT_STATUS: &str = "\
+const AFTER_HELP: &str = "\
 Exit status:
   0  every new message was stored (and, with --delete, deleted on the server)
   1  the server said no (to the login, to a message, to UIDL with --delete),
      or some message was not stored: the reasons are on stderr
-  2  a usage or local error (the Maildir, another run holding the account's
-     lock), or the connection failed";
+  2  a usage or local error (a bad flag, the Maildir, another run holding the
+     account's lock, no user name, no terminal to ask for the password), or
+     the connection failed
 
-/// Downloads new messages into a Maildir.
+Environment:
+  POP3_PASSWORD  the password, for scripts. Without it, the password is
+                 asked for on the terminal after the server's greeting; it is
+                 never taken from the command line, where others could read it.
+  USER           the user name when --user is not given";
+
+/// Downloads the new messages of a POP3 mailbox into a Maildir, and with
+/// --delete removes them from the server once they are stored.
 #[derive(Debug, Parser)]
-#[command(name = "pop3_fetch", version, after_help = EXIT_STATUS)]
+#[command(name = "pop3_fetch", version, after_help = AFTER_HELP)]
 struct Args {
     #[command(flatten)]
     connect: ConnectArgs,
@@ -107,7 +115,7 @@ const LOCK_PREFIX: &str = ".pop3_fetch_lock.";
 const OLD_RECORD: &str = ".pop3_fetch_uidls";
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = cli::parse();
     match fetch(&args) {
         Ok(outcome) => {
             println!(
@@ -115,7 +123,7 @@ fn main() -> ExitCode {
                 outcome.fetched, outcome.deleted
             );
             if outcome.failed {
-                ExitCode::from(1)
+                ExitCode::from(cli::REFUSED)
             } else {
                 ExitCode::SUCCESS
             }
@@ -163,12 +171,17 @@ struct Plan {
 }
 
 fn fetch(args: &Args) -> Result<Outcome, Failure> {
+    // The Maildir first: a local error is reported before the demo server
+    // starts or any connection opens.
+    let maildir = Maildir::open(&args.maildir).map_err(|source| Failure::Maildir {
+        path: args.maildir.display().to_string(),
+        source,
+    })?;
     let mut target = pop3_common::target(&args.connect, "pop3_fetch")?;
     if args.no_pipelining {
         target.set_pipelining(false);
     }
     let account = target.account();
-    let maildir = Maildir::open(&args.maildir).map_err(Failure::Store)?;
     let _lock = maildir.lock(&account)?;
     let mut record = maildir.record(&account).map_err(Failure::Store)?;
 
@@ -522,6 +535,11 @@ fn create_private_dir(path: &Path) -> io::Result<()> {
     match DirBuilder::new().mode(0o700).create(path) {
         Ok(()) => std::fs::set_permissions(path, Permissions::from_mode(0o700)),
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),
+        // A file in the way: say which, not "file exists".
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!("{} is not a directory", path.display()),
+        )),
         Err(error) => Err(error),
     }
 }

@@ -5,6 +5,8 @@
 //! cargo run --example reverse_client -- --connect 127.0.0.1:1234 jack and the beanstalk
 //! ```
 
+mod cli;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,12 +14,18 @@ use clap::Parser;
 use net_std::{ClientOptions, connect};
 use reverse_proto::client::{Client, Event, Options};
 
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  the reply was printed
+  2  a usage or local error (a bad flag, TEXT that is not one line), or the
+     server could not be reached or sent no reply";
+
 /// Sends TEXT to a reverse server and prints its reply.
 #[derive(Debug, Parser)]
-#[command(name = "reverse_client", version)]
+#[command(name = "reverse_client", version, after_help = EXIT_STATUS)]
 struct Args {
-    /// The server's address.
-    #[arg(long, default_value = "127.0.0.1:1234")]
+    /// The server's address (HOST:PORT).
+    #[arg(long, default_value = "127.0.0.1:1234", value_name = "HOST:PORT", value_parser = cli::host_port)]
     connect: String,
     /// Seconds to wait for the connection and for the reply.
     #[arg(long, default_value_t = 10)]
@@ -28,16 +36,13 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = cli::parse();
     match run(&args) {
         Ok(reply) => {
             println!("{reply}");
             ExitCode::SUCCESS
         }
-        Err(error) => {
-            eprintln!("reverse_client: {error}");
-            ExitCode::FAILURE
-        }
+        Err(error) => cli::fail("reverse_client", cli::chain(&*error)),
     }
 }
 
@@ -47,8 +52,13 @@ fn run(args: &Args) -> Result<String, Box<dyn std::error::Error>> {
     let mut machine_options = Options::default();
     machine_options.reply_timeout = Some(Duration::from_secs(args.timeout));
     let mut client = Client::new(args.text.join(" "), machine_options)?;
-    let mut conn = connect(&args.connect, &options)
-        .map_err(|error| format!("could not connect to {}: {error}", args.connect))?;
+    let mut conn = connect(&args.connect, &options).map_err(|error| {
+        format!(
+            "could not connect to {}: {}",
+            args.connect,
+            cli::chain(&error)
+        )
+    })?;
     let mut reply = None;
     conn.run(&mut client, |_, event| {
         if let Event::Reply(text) = event {

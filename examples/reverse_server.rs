@@ -7,6 +7,7 @@
 //! printf 'jack and the beanstalk\r\n' | nc 127.0.0.1 1234
 //! ```
 
+mod cli;
 mod support;
 
 use std::net::SocketAddr;
@@ -17,12 +18,15 @@ use reverse_proto::Mode;
 use reverse_proto::server::{Event, Options, Server};
 use support::{ListenArgs, Service, printable, say};
 
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  stopped after --once, or by SIGINT or SIGTERM
+  2  a usage or local error: a bad flag, an address it cannot listen on";
+
 /// Reverses one line per connection, then closes: the article's first
 /// server.
-///
-/// Exit status: 0 after --once or a signal, 2 if it cannot listen.
 #[derive(Debug, Parser)]
-#[command(name = "reverse_server", version)]
+#[command(name = "reverse_server", version, after_help = EXIT_STATUS)]
 struct Args {
     #[command(flatten)]
     listen: ListenArgs,
@@ -54,7 +58,7 @@ impl Service for Reverse {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let args: Args = cli::parse();
     let mut options = Options::default();
     options.mode = if args.bytes {
         Mode::Bytes
@@ -65,7 +69,6 @@ fn main() -> std::process::ExitCode {
         (args.request_timeout > 0).then(|| Duration::from_secs(args.request_timeout));
     support::exit_status(
         "reverse_server",
-        &args.listen,
         support::serve(&args.listen, Reverse(options)),
     )
 }

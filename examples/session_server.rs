@@ -8,6 +8,7 @@
 //! telnet 127.0.0.1 1234
 //! ```
 
+mod cli;
 mod support;
 
 use std::net::SocketAddr;
@@ -19,12 +20,15 @@ use session_proto::ReverseLines;
 use session_proto::server::{Event, Options, Server};
 use support::{ListenArgs, Service, printable, say};
 
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  stopped after --once, or by SIGINT or SIGTERM
+  2  a usage or local error: a bad flag, an address it cannot listen on";
+
 /// Reverses every line of a session until END: the article's looping
 /// server, with its banner, `? ` prompt and debug lines.
-///
-/// Exit status: 0 after --once or a signal, 2 if it cannot listen.
 #[derive(Debug, Parser)]
-#[command(name = "session_server", version)]
+#[command(name = "session_server", version, after_help = EXIT_STATUS)]
 struct Args {
     #[command(flatten)]
     listen: ListenArgs,
@@ -78,7 +82,7 @@ fn seconds(value: u64) -> Option<Duration> {
 }
 
 fn main() -> std::process::ExitCode {
-    let args = Args::parse();
+    let args: Args = cli::parse();
     let mut options = Options::default();
     options.max_line_len = args.max_line_len;
     options.idle_timeout = seconds(args.idle_timeout);
@@ -92,7 +96,6 @@ fn main() -> std::process::ExitCode {
     };
     support::exit_status(
         "session_server",
-        &args.listen,
         support::serve(&args.listen, Session { options, handler }),
     )
 }

@@ -10,6 +10,7 @@
 //! # open http://127.0.0.1:8080/
 //! ```
 
+mod cli;
 mod web;
 
 use std::sync::Arc;
@@ -20,19 +21,19 @@ use session_proto::client::{Client, Event, Options};
 use web::{AskError, WebArgs};
 
 /// Serves a web form that sends its text to the session server and shows
-/// the reply: the article's `fsockopen` client, on the session client
-/// machine through net-tokio's connection driver.
-///
-/// Exit status: 0 after a clean stop, 2 if it cannot listen.
+/// the reply, the high-level way: net-tokio's `connect` and connection
+/// driver run the session client machine (the article's `fsockopen`
+/// client). web_client_socket serves the same page the low-level way.
 #[derive(Debug, Parser)]
-#[command(name = "web_client", version)]
+#[command(name = "web_client", version, after_help = web::EXIT_STATUS)]
 struct Args {
     #[command(flatten)]
     web: WebArgs,
 }
 
 fn main() -> std::process::ExitCode {
-    web::run("web_client", Args::parse().web, ask)
+    let args: Args = cli::parse();
+    web::run("web_client", args.web, ask)
 }
 
 /// Banner, message, one reply, END: the whole session.

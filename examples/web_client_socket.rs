@@ -18,6 +18,7 @@
 //! # open http://127.0.0.1:8080/
 //! ```
 
+mod cli;
 mod web;
 
 use std::io::{ErrorKind, Read, Write};
@@ -30,20 +31,20 @@ use lineproto::{Machine, Output};
 use session_proto::client::{Client, Event, Options};
 use web::{AskError, WebArgs};
 
-/// Serves the same web form as web_client, but drives the session client
-/// machine by hand over a raw TcpStream: the article's `socket_create` and
-/// `socket_connect` client, showing the machine's driver loop in full.
-///
-/// Exit status: 0 after a clean stop, 2 if it cannot listen.
+/// Serves the same web form as web_client, the low-level way: a raw
+/// TcpStream, with the session client machine driven by hand in a loop of
+/// its own (the article's `socket_create` and `socket_connect` client).
+/// web_client does the same through net-tokio's connection driver.
 #[derive(Debug, Parser)]
-#[command(name = "web_client_socket", version)]
+#[command(name = "web_client_socket", version, after_help = web::EXIT_STATUS)]
 struct Args {
     #[command(flatten)]
     web: WebArgs,
 }
 
 fn main() -> std::process::ExitCode {
-    web::run("web_client_socket", Args::parse().web, ask_off_thread)
+    let args: Args = cli::parse();
+    web::run("web_client_socket", args.web, ask_off_thread)
 }
 
 /// Runs the blocking exchange where blocking is allowed: on one of tokio's

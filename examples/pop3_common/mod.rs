@@ -64,18 +64,37 @@ pub(crate) enum Failure {
     /// Talking to the server failed.
     #[error(transparent)]
     Pop3(#[from] Pop3Error),
+    /// The server could not be reached: the address, then why.
+    #[error("{address}")]
+    Unreachable {
+        /// `host:port`.
+        address: String,
+        /// Why (boxed: it is large, and rare).
+        #[source]
+        source: Box<Pop3Error>,
+    },
     /// No user name to log in with.
-    #[error("no user name: pass --user")]
+    #[error("no user name: pass --user or set USER")]
     NoUser,
-    /// The password could not be read from the terminal.
-    #[error("cannot read the password")]
-    Password(#[source] io::Error),
+    /// No password: none in `POP3_PASSWORD` and no terminal to ask on, or
+    /// the terminal could not be read. Says which.
+    #[error("{0}")]
+    Password(String),
     /// The built-in demo server could not start.
     #[error("cannot start the demo server")]
     Demo(#[source] io::Error),
     /// The tokio runtime could not start.
     #[error("cannot start the tokio runtime")]
     Runtime(#[source] io::Error),
+    /// The Maildir cannot be created or opened.
+    #[error("cannot use the Maildir {path}")]
+    Maildir {
+        /// The Maildir, as given.
+        path: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
     /// Storing what was fetched failed.
     #[error("cannot store the messages")]
     Store(#[source] io::Error),
@@ -99,7 +118,8 @@ pub(crate) struct Target {
     host: String,
     port: u16,
     user: String,
-    password: Secret<Vec<u8>>,
+    /// `None`: asked for on the terminal once the server has greeted.
+    password: Option<Secret<Vec<u8>>>,
     login: Login,
     options: ConnectOptions,
     /// The built-in demo mailbox, on a port that changes with every run.
@@ -119,6 +139,23 @@ impl Target {
             self.host.to_ascii_lowercase(),
             self.port
         )
+    }
+
+    /// A connection that could not be opened, said with the server's
+    /// address; any other failure of connecting (a `-ERR` greeting, a
+    /// refused STLS) as it is.
+    fn unreachable(&self, error: Pop3Error) -> Failure {
+        match error {
+            Pop3Error::Connect(_) => Failure::Unreachable {
+                address: if self.host.contains(':') {
+                    format!("[{}]:{}", self.host, self.port)
+                } else {
+                    format!("{}:{}", self.host, self.port)
+                },
+                source: Box::new(error),
+            },
+            other => Failure::Pop3(other),
+        }
     }
 
     /// Whether to pipeline when the server advertises PIPELINING.
@@ -158,6 +195,7 @@ pub(crate) fn target(args: &ConnectArgs, program: &str) -> Result<Target, Failur
                 .user
                 .clone()
                 .or_else(|| std::env::var("USER").ok())
+                .filter(|user| !user.is_empty())
                 .ok_or(Failure::NoUser)?,
             password: password()?,
             login,
@@ -174,7 +212,7 @@ pub(crate) fn target(args: &ConnectArgs, program: &str) -> Result<Target, Failur
                 host: "127.0.0.1".to_owned(),
                 port,
                 user: "demo".to_owned(),
-                password: Secret::new(b"demo".to_vec()),
+                password: Some(Secret::new(b"demo".to_vec())),
                 login,
                 options,
                 demo: true,
@@ -184,35 +222,41 @@ pub(crate) fn target(args: &ConnectArgs, program: &str) -> Result<Target, Failur
     Ok(target)
 }
 
-/// Connects and logs in with the blocking client.
+/// Connects and logs in with the blocking client. The password, if it is
+/// to be typed, is asked for after the greeting (and STLS): a server that
+/// is down is reported before anything is typed.
 pub(crate) fn open(target: Target) -> Result<blocking::Pop3Client, Failure> {
-    let mut pop = blocking::Pop3Client::connect(&target.host, target.port, &target.options)?;
-    pop.login(target.login, &target.user, target.password)?;
+    let mut pop = blocking::Pop3Client::connect(&target.host, target.port, &target.options)
+        .map_err(|error| target.unreachable(error))?;
+    let password = typed_unless_given(target.password)?;
+    pop.login(target.login, &target.user, password)?;
     Ok(pop)
 }
 
-/// Connects and logs in with the async client.
+/// Connects and logs in with the async client, asking for the password
+/// as [`open`] does. The prompt blocks the runtime's one thread, which has
+/// nothing else to do meanwhile.
 pub(crate) async fn open_tokio(target: Target) -> Result<pop3_tokio::Pop3Client, Failure> {
-    let mut pop =
-        pop3_tokio::Pop3Client::connect(&target.host, target.port, &target.options).await?;
-    pop.login(target.login, &target.user, target.password)
-        .await?;
+    let mut pop = pop3_tokio::Pop3Client::connect(&target.host, target.port, &target.options)
+        .await
+        .map_err(|error| target.unreachable(error))?;
+    let password = typed_unless_given(target.password)?;
+    pop.login(target.login, &target.user, password).await?;
     Ok(pop)
 }
 
 /// Prints why `program` failed and chooses its exit code: a `-ERR` from the
 /// server is `Server said: ...` on stdout and 1, as the article's `die`
-/// did; anything else, the error and its causes on stderr and 2. What the
-/// server wrote is printed with its control characters escaped.
+/// did; anything else, the error and its causes in words on stderr and 2.
+/// What the server wrote is printed with its control characters escaped.
 pub(crate) fn report(program: &str, failure: &Failure) -> ExitCode {
     if let Failure::Pop3(error) = failure {
         if let Some(refused) = error.server_error() {
             println!("Server said: {}", escape(&refused.line()));
-            return ExitCode::from(1);
+            return ExitCode::from(crate::cli::REFUSED);
         }
     }
-    eprintln!("{program}: {}", escape(&crate::support::chain(failure)));
-    ExitCode::from(2)
+    crate::cli::fail(program, escape(&crate::cli::chain(failure)))
 }
 
 /// `text` fit for a terminal: control characters (ESC, BEL, CR, ...) and
@@ -244,12 +288,24 @@ pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
     escape(&String::from_utf8_lossy(bytes))
 }
 
-/// The password: from `POP3_PASSWORD`, or asked for without echo.
-fn password() -> Result<Secret<Vec<u8>>, Failure> {
+/// The password from `POP3_PASSWORD`; `None` if it is to be asked for on
+/// the terminal, or an error at once if there is no terminal to ask on.
+fn password() -> Result<Option<Secret<Vec<u8>>>, Failure> {
     if let Ok(password) = std::env::var("POP3_PASSWORD") {
-        return Ok(Secret::new(password.into_bytes()));
+        return Ok(Some(Secret::new(password.into_bytes())));
     }
-    let typed = rpassword::prompt_password("POP3 password: ").map_err(Failure::Password)?;
+    match crate::cli::no_terminal("set POP3_PASSWORD") {
+        Some(why) => Err(Failure::Password(why)),
+        None => Ok(None),
+    }
+}
+
+/// `given`, or the password asked for without echo.
+fn typed_unless_given(given: Option<Secret<Vec<u8>>>) -> Result<Secret<Vec<u8>>, Failure> {
+    if let Some(password) = given {
+        return Ok(password);
+    }
+    let typed = crate::cli::ask_password("POP3 password: ").map_err(Failure::Password)?;
     Ok(Secret::new(typed.into_bytes()))
 }
 

@@ -10,7 +10,6 @@
 
 #![allow(dead_code)] // each example uses a different part
 
-use std::error::Error;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,6 +22,8 @@ use net_std::tls::trust::Fingerprint;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::cli::chain;
 
 /// Prints one line on stdout. A closed stdout (`auth_server | head -1`)
 /// or a full disk is ignored: printing a debug line must never fail a
@@ -49,7 +50,7 @@ pub(crate) enum Runtime {
 #[derive(Debug, clap::Args)]
 pub(crate) struct ListenArgs {
     /// Address to listen on (IP:PORT).
-    #[arg(long, default_value = "127.0.0.1:1234")]
+    #[arg(long, default_value = "127.0.0.1:1234", value_name = "IP:PORT")]
     pub(crate) listen: SocketAddr,
     /// Serve one client, then exit (as the article's servers do).
     #[arg(long)]
@@ -119,22 +120,35 @@ impl TlsArgs {
         let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
             return Ok(None);
         };
-        let chain = read_chain(cert)?;
-        let fingerprint = Fingerprint::of(&chain[0]);
-        let key = PrivateKeyDer::from_pem_file(key)
-            .map_err(|e| format!("cannot read the private key {}: {e}", key.display()))?;
+        let certificates = read_chain(cert)?;
+        let fingerprint = Fingerprint::of(&certificates[0]);
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+            format!(
+                "cannot read the private key {}: {}",
+                key.display(),
+                chain(&e)
+            )
+        })?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, key))
-            .map_err(|e| format!("cannot use {} with its key: {e}", cert.display()))?;
+            .and_then(|builder| {
+                builder
+                    .with_no_client_auth()
+                    .with_single_cert(certificates, key)
+            })
+            .map_err(|e| format!("cannot use {} with its key: {}", cert.display(), chain(&e)))?;
         Ok(Some((Arc::new(config), fingerprint)))
     }
 }
 
 fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let error = |e: rustls::pki_types::pem::Error| {
-        format!("cannot read the certificate chain {}: {e}", path.display())
+        format!(
+            "cannot read the certificate chain {}: {}",
+            path.display(),
+            chain(&e)
+        )
     };
     let chain = CertificateDer::pem_file_iter(path)
         .map_err(error)?
@@ -172,26 +186,15 @@ pub(crate) trait Service: Send + Sync + 'static {
     }
 }
 
-/// An error and its sources, joined with `: ` (the adapters' errors name
-/// only their own layer, so the chain is what tells the whole story).
-pub(crate) fn chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// Binds, prints `Waiting for connections...`, and serves each connection
 /// with `service` on the chosen runtime, framed by the article's `Received
 /// connection request` and `Socket terminated` lines. Returns when the
 /// server stops: after one client with `--once`, or after SIGINT/SIGTERM
 /// and the grace period (then `Socket terminated` closes the output, as
 /// the article's server prints it when its listening socket closes).
-pub(crate) fn serve<S: Service>(args: &ListenArgs, service: S) -> io::Result<()> {
+/// Why it could not serve is in words: `cannot listen on 127.0.0.1:1234:
+/// address already in use`.
+pub(crate) fn serve<S: Service>(args: &ListenArgs, service: S) -> Result<(), String> {
     serve_over(args, service, None)
 }
 
@@ -205,7 +208,7 @@ pub(crate) fn serve_over<S: Service>(
     args: &ListenArgs,
     service: S,
     tls: Option<TlsConfig>,
-) -> io::Result<()> {
+) -> Result<(), String> {
     let service = Arc::new(service);
     match args.runtime {
         Runtime::Std => serve_std(args, service, tls),
@@ -231,19 +234,20 @@ fn serve_std<S: Service>(
     args: &ListenArgs,
     service: Arc<S>,
     tls: Option<TlsConfig>,
-) -> io::Result<()> {
+) -> Result<(), String> {
     let mut options = net_std::ServerOptions::default();
     options.max_connections = args.max_connections;
     options.max_per_peer = args.max_per_peer;
     options.backlog = args.backlog;
     options.shutdown_grace = Duration::from_secs(args.grace);
     options.trusted_proxies = args.trusted_proxies();
-    let server = net_std::Server::bind(args.listen, options)?;
+    let server = net_std::Server::bind(args.listen, options).map_err(cannot_listen(args.listen))?;
     let stop = server.shutdown_handle();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
-    ])?;
+    ])
+    .map_err(|error| format!("cannot handle signals: {}", chain(&error)))?;
     let signalled = stop.clone();
     std::thread::spawn(move || {
         let mut signals = signals.forever();
@@ -264,10 +268,11 @@ fn serve_std<S: Service>(
         say!("Socket terminated");
     };
     if args.once {
-        server.serve_one(handler)?;
+        server.serve_one(handler)
     } else {
-        server.serve(handler)?;
+        server.serve(handler)
     }
+    .map_err(serving_failed(args.listen))?;
     if stop.is_shutdown() {
         say!("Socket terminated");
     }
@@ -324,7 +329,7 @@ fn serve_tokio<S: Service>(
     args: &ListenArgs,
     service: Arc<S>,
     tls: Option<TlsConfig>,
-) -> io::Result<()> {
+) -> Result<(), String> {
     let mut options = net_tokio::ServerOptions::default();
     options.max_connections = args.max_connections;
     options.max_per_peer = args.max_per_peer;
@@ -333,14 +338,15 @@ fn serve_tokio<S: Service>(
     options.trusted_proxies = args.trusted_proxies();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
+        .build()
+        .map_err(|error| format!("cannot start the tokio runtime: {}", chain(&error)))?;
     let once = args.once;
     let listen = args.listen;
     // What a graceful close of a plain connection waits; a TLS one, closed
     // by hand after its close_notify, waits the same.
     let linger = options.close_linger;
     runtime.block_on(async move {
-        let server = net_tokio::Server::bind(listen, options)?;
+        let server = net_tokio::Server::bind(listen, options).map_err(cannot_listen(listen))?;
         let stop = server.shutdown_handle();
         let signalled = stop.clone();
         tokio::spawn(async move {
@@ -399,10 +405,11 @@ fn serve_tokio<S: Service>(
             }
         };
         if once {
-            server.serve_one(handler).await?;
+            server.serve_one(handler).await
         } else {
-            server.serve(handler).await?;
+            server.serve(handler).await
         }
+        .map_err(serving_failed(listen))?;
         if stop.is_shutdown() {
             say!("Socket terminated");
         }
@@ -410,19 +417,20 @@ fn serve_tokio<S: Service>(
     })
 }
 
+fn cannot_listen(listen: SocketAddr) -> impl FnOnce(io::Error) -> String {
+    move |error| format!("cannot listen on {listen}: {}", chain(&error))
+}
+
+fn serving_failed(listen: SocketAddr) -> impl FnOnce(io::Error) -> String {
+    move |error| format!("serving on {listen} failed: {}", chain(&error))
+}
+
 /// The exit status for how serving ended: 0, or 2 with the reason in words
 /// on stderr, prefixed with the program's name.
-pub(crate) fn exit_status(
-    program: &str,
-    listen: &ListenArgs,
-    served: io::Result<()>,
-) -> std::process::ExitCode {
+pub(crate) fn exit_status(program: &str, served: Result<(), String>) -> std::process::ExitCode {
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("{program}: cannot serve on {}: {error}", listen.listen);
-            std::process::ExitCode::from(2)
-        }
+        Err(error) => crate::cli::fail(program, error),
     }
 }
 

@@ -12,6 +12,7 @@
 #![allow(dead_code)] // each example uses a different part
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,11 +33,11 @@ use tokio::time::Instant;
 /// Flags both web clients take.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct WebArgs {
-    /// Address the web page is served on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub(crate) listen: String,
+    /// Address the web page is served on (IP:PORT).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "IP:PORT")]
+    pub(crate) listen: SocketAddr,
     /// Address of the session server (`cargo run --example session_server`).
-    #[arg(long, default_value = "127.0.0.1:1234")]
+    #[arg(long, default_value = "127.0.0.1:1234", value_name = "HOST:PORT", value_parser = crate::cli::host_port)]
     pub(crate) connect: String,
     /// Seconds to wait for the session server to accept and to answer.
     #[arg(long, default_value_t = 5)]
@@ -90,27 +91,34 @@ pub(crate) enum AskError {
 type Exchange = Pin<Box<dyn Future<Output = Result<String, AskError>> + Send>>;
 type AskFn = Arc<dyn Fn(String, Arc<WebArgs>) -> Exchange + Send + Sync>;
 
+/// The exit status table of both web clients, for their `--help`.
+pub(crate) const EXIT_STATUS: &str = "\
+Exit status:
+  2  a usage or local error: a bad flag, an address it cannot listen on
+  Otherwise it serves until a signal (SIGINT, SIGTERM) ends it.";
+
 /// A web client's `main`: serves until the process ends; exit status 2,
-/// with the reason prefixed by `program`, if it cannot listen. `ask` sends
-/// one message to the session server and returns its reply.
+/// with the reason in words prefixed by `program`, if it cannot listen.
+/// `ask` sends one message to the session server and returns its reply.
 pub(crate) fn run<F, Fut>(program: &str, args: WebArgs, ask: F) -> std::process::ExitCode
 where
     F: Fn(String, Arc<WebArgs>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<String, AskError>> + Send + 'static,
 {
-    let listen = args.listen.clone();
     let ask: AskFn = Arc::new(move |message, args| Box::pin(ask(message, args)));
     let served = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(Into::into)
+        .map_err(|error| {
+            format!(
+                "cannot start the tokio runtime: {}",
+                crate::cli::chain(&error)
+            )
+        })
         .and_then(|runtime| runtime.block_on(serve(args, ask)));
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("{program}: cannot serve on {listen}: {error}");
-            std::process::ExitCode::from(2)
-        }
+        Err(error) => crate::cli::fail(program, error),
     }
 }
 
@@ -124,9 +132,19 @@ struct App {
 }
 
 /// Serves the page until the process ends.
-async fn serve(args: WebArgs, ask: AskFn) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let listener = TcpListener::bind(&args.listen).await?;
-    println!("Serving the form on http://{}/", listener.local_addr()?);
+async fn serve(args: WebArgs, ask: AskFn) -> Result<(), String> {
+    let cannot_listen = |error: std::io::Error| {
+        format!(
+            "cannot listen on {}: {}",
+            args.listen,
+            crate::cli::chain(&error)
+        )
+    };
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(cannot_listen)?;
+    let local = listener.local_addr().map_err(cannot_listen)?;
+    println!("Serving the form on http://{local}/");
     let header_timeout = args.request_half_timeout();
     let app = App {
         exchanges: Arc::new(Semaphore::new(args.workers.max(1))),
