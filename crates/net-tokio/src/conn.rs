@@ -188,6 +188,12 @@ pub struct Conn<S> {
     /// after a PROXY header), handed to the machine before any read.
     received: Vec<u8>,
     on_drop: Option<DropHook<S>>,
+    /// The timer of read deadlines, kept from read to read: re-armed only
+    /// when the machine's deadline comes before it, or after it fired
+    /// (one that fires early costs a drain). A session's idle deadline
+    /// moves later on every line; re-arming a timer-wheel entry for each
+    /// read took a lock the runtime's workers share.
+    read_timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for Conn<S> {
@@ -221,6 +227,7 @@ impl<S> Conn<S> {
             read_error: None,
             received: Vec::new(),
             on_drop: None,
+            read_timer: None,
         }
     }
 
@@ -394,15 +401,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 ))),
             };
         }
-        let read = poll_fn(|cx| self.poll_input(cx, &mut *machine));
         let result = match deadline {
-            None => read.await,
+            None => poll_fn(|cx| self.poll_input(cx, &mut *machine)).await,
             Some(deadline) => {
-                match tokio::time::timeout_at(Instant::from_std(deadline), read).await {
-                    Ok(result) => result,
-                    // The deadline passed: drain again, the machine decides.
-                    Err(_elapsed) => Ok(()),
-                }
+                let deadline = Instant::from_std(deadline);
+                let mut timer = match self.read_timer.take() {
+                    Some(mut timer) => {
+                        if timer.deadline() > deadline || timer.is_elapsed() {
+                            timer.as_mut().reset(deadline);
+                        }
+                        timer
+                    }
+                    None => Box::pin(tokio::time::sleep_until(deadline)),
+                };
+                // Taken out while waiting: if this future is dropped, the
+                // timer goes with it and the next read makes a new one.
+                let result = poll_fn(|cx| {
+                    if let Poll::Ready(result) = self.poll_input(cx, &mut *machine) {
+                        return Poll::Ready(result);
+                    }
+                    // The timer ran out (maybe before the machine's deadline,
+                    // if that moved later): drain again, the machine decides.
+                    timer.as_mut().poll(cx).map(Ok)
+                })
+                .await;
+                self.read_timer = Some(timer);
+                result
             }
         };
         result.map_err(DriveError::Io)

@@ -301,7 +301,10 @@ async fn an_idle_connection_holds_no_read_buffer() {
     // The driver's own state while it waits: the `Conn` plus the future.
     let conn_size = size_of::<Conn<DuplexStream>>();
     let future_size = size_of_val(&conn.next_event(&mut echo));
-    assert!(conn_size <= 128, "{conn_size}");
+    // 136 bytes on x86-64, the pointer to the kept read timer included
+    // (the timer itself, about as large as the `timeout_at` future it
+    // replaced, is on the heap).
+    assert!(conn_size <= 160, "{conn_size}");
     assert!(future_size <= 512, "{future_size}");
     let run_size = size_of_val(&conn.run(&mut echo, |_, _| {}));
     assert!(run_size <= 512, "{run_size}");
