@@ -38,7 +38,7 @@ use net_std::tls::TlsStream;
 use net_std::tls::rustls::ClientConfig;
 use net_std::{ClientOptions, Conn, ReadTimeout, connect};
 use passwd_auth::WireCode;
-use passwd_auth::exchange::Client;
+use passwd_auth::client::{self, Client};
 use tls_trust::{Fingerprint, Trust, UntrustedCertificate};
 
 const AFTER_HELP: &str = "\
@@ -182,8 +182,9 @@ fn run(args: &Args) -> Result<WireCode, Box<dyn Error>> {
     if asking.elapsed() > FRESH_FOR {
         connection = Connection::open(args, &tls)?;
     }
-    let client = Client::new(user.as_bytes(), Secret::new(password.into_bytes()))?
-        .reply_timeout(Some(Duration::from_secs(args.timeout)));
+    let mut options = client::Options::default();
+    options.reply_timeout = Some(Duration::from_secs(args.timeout));
+    let client = Client::new(user.as_bytes(), Secret::new(password.into_bytes()), options)?;
     connection.ask(client)
 }
 

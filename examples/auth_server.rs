@@ -53,7 +53,7 @@ use bytes::Bytes;
 use clap::Parser;
 use lineproto::Secret;
 use lineproto::{Machine, Output};
-use passwd_auth::exchange::{DeferredEvent, DeferredServer, Options};
+use passwd_auth::server::{self, DeferredEvent, DeferredServer, Options};
 use passwd_auth::{Authenticator, FailureDelay, Outcome, PasswdDb, Policy};
 use support::{ListenArgs, Service, TlsArgs, printable, say};
 
@@ -479,7 +479,7 @@ struct Attempt {
 
 impl Machine for Attempt {
     type Event = DeferredEvent;
-    type Error = passwd_auth::Error;
+    type Error = server::Error;
 
     fn handle_input(&mut self, bytes: &[u8]) {
         self.server.handle_input(bytes);
@@ -489,7 +489,7 @@ impl Machine for Attempt {
         self.server.handle_eof();
     }
 
-    fn poll_output(&mut self, now: Instant) -> Output<DeferredEvent, passwd_auth::Error> {
+    fn poll_output(&mut self, now: Instant) -> Output<DeferredEvent, server::Error> {
         self.server.poll_output(now)
     }
 }

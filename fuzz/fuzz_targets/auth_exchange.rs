@@ -9,7 +9,7 @@ mod common;
 use libfuzzer_sys::fuzz_target;
 use lineproto::testing::{Step, transcript};
 use passwd_auth::Outcome;
-use passwd_auth::exchange::{Options, Server};
+use passwd_auth::server::{Options, Server};
 
 fuzz_target!(|raw: &[u8]| {
     let Some(input) = common::input(raw) else { return };

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::{CostLimits, Error, HashCost, HashFormat, PasswdDb, StoredHash, hash};
+use crate::{CostLimits, HashCost, HashError, HashFormat, PasswdDb, StoredHash, hash};
 
 /// How to judge accounts.
 #[non_exhaustive]
@@ -47,7 +47,7 @@ pub enum Outcome {
     PasswordChangeRequired,
     /// The stored hash cannot be verified (unsupported format, malformed,
     /// or cost over the ceiling); the account cannot log in.
-    UnverifiableHash(Error),
+    UnverifiableHash(HashError),
     /// The password is 512 bytes or longer.
     PasswordTooLong,
     /// The request was not `user:password` on one line within the limit.
@@ -181,7 +181,7 @@ impl Outcome {
 /// D at least the dummy's verification time, answers every failure at the
 /// same moment. Time [`run_dummy_verification`](Self::run_dummy_verification)
 /// at startup to choose D (the exchange server's
-/// [`failure_delay`](crate::exchange::Options::failure_delay) holds
+/// [`failure_delay`](crate::server::Options::failure_delay) holds
 /// replies). Within a format the costliest setting is exact; across formats
 /// it rests on [`HashCost::estimated_time`], which can be off by a few tens
 /// of percent on another machine, so give D a margin (twice the dummy's

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 /// `Condvar` notified after each drop (below); with tokio, a `Notify`, the
 /// verification itself in `spawn_blocking`. Its deadline is the driver's
 /// too (`Condvar::wait_timeout`, `tokio::time::timeout`): keep it below
-/// the exchange's [`judge_timeout`](crate::exchange::Options::judge_timeout)
+/// the exchange's [`judge_timeout`](crate::server::Options::judge_timeout)
 /// and refuse with `Overloaded` when it passes. The order in which queued
 /// attempts get their turn is the order in which their drivers retry: a
 /// ticket takes any free slot.

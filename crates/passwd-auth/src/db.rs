@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
-use crate::{Error, MapHasher};
+use crate::{EntryError, MapHasher};
 
 /// Which file a line came from, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,7 +38,7 @@ impl core::fmt::Display for FileKind {
 /// // Comments, blank lines and NIS `+`/`-` lines are not entries.
 /// assert!(PasswdLine::parse(b"# comment")?.is_none());
 /// assert!(PasswdLine::parse(b"+@netgroup")?.is_none());
-/// # Ok::<(), passwd_auth::Error>(())
+/// # Ok::<(), passwd_auth::EntryError>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PasswdLine<'a> {
@@ -80,7 +80,7 @@ pub struct PasswdLine<'a> {
 /// // What glibc refuses: a negative day count, -1 included, and a CRLF line end.
 /// assert!(ShadowLine::parse(b"john:$y$j9T$salt$hash:19700:0:99999:7::-1:").is_err());
 /// assert!(ShadowLine::parse(b"john:$y$j9T$salt$hash:19700:0:99999:7:::\r\n").is_err());
-/// # Ok::<(), passwd_auth::Error>(())
+/// # Ok::<(), passwd_auth::EntryError>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ShadowLine<'a> {
@@ -209,8 +209,8 @@ fn days(field: &[u8], what: &'static str) -> Result<Option<i64>, &'static str> {
 impl<'a> PasswdLine<'a> {
     /// Parses one line (with or without its LF or CRLF). `Ok(None)` for a
     /// line that holds no entry: blank, `#` comment, or NIS `+`/`-`.
-    pub fn parse(line: &'a [u8]) -> Result<Option<Self>, Error> {
-        Self::parse_fields(line).map_err(|reason| Error::MalformedEntry {
+    pub fn parse(line: &'a [u8]) -> Result<Option<Self>, EntryError> {
+        Self::parse_fields(line).map_err(|reason| EntryError::MalformedEntry {
             file: FileKind::Passwd,
             reason,
         })
@@ -239,8 +239,8 @@ impl<'a> PasswdLine<'a> {
 impl<'a> ShadowLine<'a> {
     /// Parses one line (with or without its LF or CRLF). `Ok(None)` for a
     /// line that holds no entry: blank, `#` comment, or NIS `+`/`-`.
-    pub fn parse(line: &'a [u8]) -> Result<Option<Self>, Error> {
-        Self::parse_fields(line).map_err(|reason| Error::MalformedEntry {
+    pub fn parse(line: &'a [u8]) -> Result<Option<Self>, EntryError> {
+        Self::parse_fields(line).map_err(|reason| EntryError::MalformedEntry {
             file: FileKind::Shadow,
             reason,
         })
@@ -433,7 +433,7 @@ impl Account {
 pub struct PasswdDb {
     accounts: Vec<Account>,
     by_name: HashMap<Bytes, usize, MapHasher>,
-    problems: Vec<Error>,
+    problems: Vec<EntryError>,
 }
 
 impl PasswdDb {
@@ -445,7 +445,7 @@ impl PasswdDb {
             match PasswdLine::parse_fields(&line) {
                 Ok(Some(entry)) => db.add(&line, entry),
                 Ok(None) => {}
-                Err(reason) => db.problems.push(Error::MalformedLine {
+                Err(reason) => db.problems.push(EntryError::MalformedLine {
                     file: FileKind::Passwd,
                     line: number,
                     reason,
@@ -465,7 +465,7 @@ impl PasswdDb {
                     }
                     Ok(None) => {}
                     Err(reason) => {
-                        db.problems.push(Error::MalformedLine {
+                        db.problems.push(EntryError::MalformedLine {
                             file: FileKind::Shadow,
                             line: number,
                             reason,
@@ -503,7 +503,7 @@ impl PasswdDb {
     }
 
     /// The lines that were skipped because they could not be parsed.
-    pub fn problems(&self) -> &[Error] {
+    pub fn problems(&self) -> &[EntryError] {
         &self.problems
     }
 
@@ -588,7 +588,7 @@ mod tests {
         );
         assert_eq!(
             PasswdLine::parse(b":x:1:2:g:h:s"),
-            Err(Error::MalformedEntry {
+            Err(EntryError::MalformedEntry {
                 file: FileKind::Passwd,
                 reason: "empty user name"
             })
@@ -701,12 +701,12 @@ mod tests {
         assert_eq!(
             db.problems(),
             [
-                Error::MalformedLine {
+                EntryError::MalformedLine {
                     file: FileKind::Passwd,
                     line: 4,
                     reason: "too few fields"
                 },
-                Error::MalformedLine {
+                EntryError::MalformedLine {
                     file: FileKind::Shadow,
                     line: 3,
                     reason: "last change is not a number from 0 to 4294967295"

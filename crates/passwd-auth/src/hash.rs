@@ -3,7 +3,7 @@
 
 use yescrypt::{PasswordVerifier, password_hash};
 
-use crate::Error;
+use crate::HashError;
 
 /// libxcrypt refuses passphrases of this many bytes or more
 /// (`CRYPT_MAX_PASSPHRASE_SIZE`); so do we, for every format.
@@ -37,7 +37,7 @@ impl HashFormat {
     /// Whether this build verifies the format: every format does, except
     /// descrypt, BSDi DES, md5crypt and sha1crypt without the
     /// `legacy-crypt` feature (on by default), which are then
-    /// [`UnsupportedHash`](Error::UnsupportedHash).
+    /// [`UnsupportedHash`](HashError::UnsupportedHash).
     ///
     /// ```
     /// use passwd_auth::HashFormat;
@@ -73,7 +73,7 @@ impl HashFormat {
 /// let md5 = HashCost::of(b"$1$saltsalt$9xy1btjgzLYfb7hivXtC//", &limits)?;
 /// assert!(md5.estimated_time() < yescrypt.estimated_time());
 /// assert!(yescrypt.estimated_time() < bcrypt.estimated_time());
-/// # Ok::<(), passwd_auth::Error>(())
+/// # Ok::<(), passwd_auth::HashError>(())
 /// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,7 +100,7 @@ impl HashCost {
     /// Recognises the format of a stored hash, checks its shape and cost
     /// against `limits` as [`identify`] does, and gives the cost; nothing
     /// is hashed.
-    pub fn of(stored: &[u8], limits: &CostLimits) -> Result<Self, Error> {
+    pub fn of(stored: &[u8], limits: &CostLimits) -> Result<Self, HashError> {
         shape(stored, limits)
     }
 
@@ -144,7 +144,7 @@ impl HashCost {
 /// Stored hashes are trusted input, but not harmless: `rounds=999999999`, a
 /// bcrypt cost of 31 or a yescrypt hash asking for gigabytes would tie up a
 /// server for minutes or hours per login attempt. Over a ceiling,
-/// verification fails with [`Error::CostTooHigh`] before any hashing, and
+/// verification fails with [`HashError::CostTooHigh`] before any hashing, and
 /// the account cannot log in.
 ///
 /// The defaults sit a step above the costs real systems write, and bound
@@ -156,11 +156,11 @@ impl HashCost {
 /// the field:
 ///
 /// ```
-/// use passwd_auth::{CostLimits, Error, verify};
+/// use passwd_auth::{CostLimits, HashError, verify};
 ///
 /// // bcrypt cost 15: over the default ceiling of 14, refused unhashed.
 /// let stored = b"$2b$15$EjLLSxvnxTC1Z3ttZLYm1um/DApxIhciouaEoF0Yj.uStiu/XCza.";
-/// assert!(matches!(verify(b"password", stored, &CostLimits::default()), Err(Error::CostTooHigh { cost: 15, ceiling: 14, .. })));
+/// assert!(matches!(verify(b"password", stored, &CostLimits::default()), Err(HashError::CostTooHigh { cost: 15, ceiling: 14, .. })));
 /// let mut limits = CostLimits::default();
 /// limits.max_bcrypt_cost = 15;
 /// assert_eq!(passwd_auth::identify(stored, &limits), Ok(passwd_auth::HashFormat::Bcrypt));
@@ -224,17 +224,17 @@ fn crypt64_value(byte: u8) -> Option<u64> {
     Some(u64::from(value))
 }
 
-fn malformed(reason: &'static str) -> Error {
-    Error::MalformedHash { reason }
+fn malformed(reason: &'static str) -> HashError {
+    HashError::MalformedHash { reason }
 }
 
-fn unsupported(format: &'static str) -> Error {
-    Error::UnsupportedHash { format }
+fn unsupported(format: &'static str) -> HashError {
+    HashError::UnsupportedHash { format }
 }
 
-fn check_cost(format: HashFormat, cost: u64, ceiling: u64) -> Result<(), Error> {
+fn check_cost(format: HashFormat, cost: u64, ceiling: u64) -> Result<(), HashError> {
     if cost > ceiling {
-        return Err(Error::CostTooHigh {
+        return Err(HashError::CostTooHigh {
             format,
             cost,
             ceiling,
@@ -248,19 +248,19 @@ fn check_cost(format: HashFormat, cost: u64, ceiling: u64) -> Result<(), Error> 
 /// what a verification costs.
 ///
 /// ```
-/// use passwd_auth::{CostLimits, Error, HashFormat, identify};
+/// use passwd_auth::{CostLimits, HashError, HashFormat, identify};
 ///
 /// let limits = CostLimits::default();
 /// assert_eq!(identify(b"$6$VDDmApFWNqgm9AFk$bYjtR.jJ6YYzz3Q0OJ.6KolEA9mCi/WFLNenisC.uxpstrPsv6XSfUyB62RvI9ZMjDpRw4f6gxKXGHYiqei/N/", &limits), Ok(HashFormat::Sha512));
-/// assert_eq!(identify(b"$7$CU..../....salt$hash", &limits), Err(Error::UnsupportedHash { format: "scrypt" }));
-/// assert!(matches!(identify(b"$2b$31$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQ", &limits), Err(Error::CostTooHigh { .. })));
+/// assert_eq!(identify(b"$7$CU..../....salt$hash", &limits), Err(HashError::UnsupportedHash { format: "scrypt" }));
+/// assert!(matches!(identify(b"$2b$31$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQ", &limits), Err(HashError::CostTooHigh { .. })));
 /// ```
-pub fn identify(stored: &[u8], limits: &CostLimits) -> Result<HashFormat, Error> {
+pub fn identify(stored: &[u8], limits: &CostLimits) -> Result<HashFormat, HashError> {
     HashCost::of(stored, limits).map(|cost| cost.format)
 }
 
 /// The shape checks of [`identify`], giving the cost as well.
-fn shape(stored: &[u8], limits: &CostLimits) -> Result<HashCost, Error> {
+fn shape(stored: &[u8], limits: &CostLimits) -> Result<HashCost, HashError> {
     if stored.is_empty() {
         return Err(malformed("empty"));
     }
@@ -311,7 +311,7 @@ fn exactly<'a, const N: usize>(mut items: impl Iterator<Item = &'a str>) -> Opti
 }
 
 /// `1$salt$hash`: salt of at most 8 characters (empty allowed), 22 of hash.
-fn md5(rest: &str) -> Result<HashCost, Error> {
+fn md5(rest: &str) -> Result<HashCost, HashError> {
     let Some([salt, hash]) = exactly(rest.split('$').skip(1)) else {
         return Err(malformed("md5crypt needs $1$salt$hash"));
     };
@@ -322,7 +322,7 @@ fn md5(rest: &str) -> Result<HashCost, Error> {
 }
 
 /// `5$[rounds=N$]salt$hash` or `6$...`.
-fn sha2(format: HashFormat, rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
+fn sha2(format: HashFormat, rest: &str, limits: &CostLimits) -> Result<HashCost, HashError> {
     let mut parts = rest.split('$').skip(1).peekable();
     // Without `rounds=`, sha-crypt uses 5,000.
     let mut work = 5000;
@@ -361,7 +361,7 @@ fn sha2(format: HashFormat, rest: &str, limits: &CostLimits) -> Result<HashCost,
 }
 
 /// `sha1$rounds$salt$hash`.
-fn sha1(rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
+fn sha1(rest: &str, limits: &CostLimits) -> Result<HashCost, HashError> {
     let Some([rounds, salt, hash]) = exactly(rest.split('$').skip(1)) else {
         return Err(malformed("sha1crypt needs $sha1$rounds$salt$hash"));
     };
@@ -376,7 +376,7 @@ fn sha1(rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
 }
 
 /// `2b$CC$` + 53 characters of salt and hash.
-fn bcrypt(rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
+fn bcrypt(rest: &str, limits: &CostLimits) -> Result<HashCost, HashError> {
     let Some([cost, body]) = exactly(rest.split('$').skip(1)) else {
         return Err(malformed("bcrypt needs $2b$cost$salthash"));
     };
@@ -398,7 +398,7 @@ fn bcrypt(rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
 }
 
 /// `y$params$salt$hash`.
-fn yescrypt_shape(rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
+fn yescrypt_shape(rest: &str, limits: &CostLimits) -> Result<HashCost, HashError> {
     let Some([params, salt, hash]) = exactly(rest.split('$').skip(1)) else {
         return Err(malformed("yescrypt needs $y$params$salt$hash"));
     };
@@ -447,7 +447,7 @@ struct YescryptSettings {
 }
 
 impl YescryptSettings {
-    fn decode(text: &str) -> Result<Self, Error> {
+    fn decode(text: &str) -> Result<Self, HashError> {
         let mut reader = Yescrypt64 {
             bytes: text.as_bytes(),
         };
@@ -499,7 +499,7 @@ struct Yescrypt64<'a> {
 }
 
 impl Yescrypt64<'_> {
-    fn field(&mut self, min: u32) -> Result<u32, Error> {
+    fn field(&mut self, min: u32) -> Result<u32, HashError> {
         let invalid = || malformed("yescrypt parameters are invalid");
         let (&first, rest) = self.bytes.split_first().ok_or_else(invalid)?;
         let first = crypt64_value(first).ok_or_else(invalid)?;
@@ -524,7 +524,7 @@ impl Yescrypt64<'_> {
 }
 
 /// `_` + 4 characters of rounds, 4 of salt, 11 of hash.
-fn bsdi(rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
+fn bsdi(rest: &str, limits: &CostLimits) -> Result<HashCost, HashError> {
     let bytes = rest.as_bytes();
     if bytes.len() != 19 || !bytes.iter().all(|&b| is_crypt64(b)) {
         return Err(malformed("BSDi DES needs _ and 19 characters"));
@@ -546,11 +546,11 @@ fn bsdi(rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
 ///
 /// `Ok(true)` is a match and `Ok(false)` a wrong password. Every other case
 /// is a typed error and never a match: a lock marker or any string that is
-/// not a hash ([`Error::MalformedHash`]), a format no maintained crate
-/// verifies ([`Error::UnsupportedHash`]; descrypt, BSDi DES, md5crypt and
+/// not a hash ([`HashError::MalformedHash`]), a format no maintained crate
+/// verifies ([`HashError::UnsupportedHash`]; descrypt, BSDi DES, md5crypt and
 /// sha1crypt too when the `legacy-crypt` feature is off), a cost over the
-/// ceiling ([`Error::CostTooHigh`]), or a password of 512 bytes or more
-/// ([`Error::PasswordTooLong`]). The result is compared in constant time.
+/// ceiling ([`HashError::CostTooHigh`]), or a password of 512 bytes or more
+/// ([`HashError::PasswordTooLong`]). The result is compared in constant time.
 ///
 /// No stored string makes it panic or hang: [`identify`] checks each
 /// format's shape and parameters before any hashing crate sees them, and
@@ -567,9 +567,9 @@ fn bsdi(rest: &str, limits: &CostLimits) -> Result<HashCost, Error> {
 /// // A lock marker in front: never a match, whatever the password.
 /// assert!(verify(b"secret", b"!$6$saltsaltsaltsalt$ph0yGsyjzqdeFaon7.gJZo8eAG5/rj9/JdzOu1Rl7dKzBYg3xgvl7T2VQ2Rt81bc5AXkdA54r0p8QvC1omD6R1", &CostLimits::default()).is_err());
 /// ```
-pub fn verify(password: &[u8], stored: &[u8], limits: &CostLimits) -> Result<bool, Error> {
+pub fn verify(password: &[u8], stored: &[u8], limits: &CostLimits) -> Result<bool, HashError> {
     if password.len() > MAX_PASSWORD_LEN {
-        return Err(Error::PasswordTooLong {
+        return Err(HashError::PasswordTooLong {
             limit: MAX_PASSWORD_LEN,
         });
     }
@@ -618,7 +618,7 @@ impl Recomputed {
 }
 
 /// Recomputes the hash of `password` with `stored`'s setting and compares.
-fn recompute(format: HashFormat, password: &[u8], stored: &str) -> Result<Recomputed, Error> {
+fn recompute(format: HashFormat, password: &[u8], stored: &str) -> Result<Recomputed, HashError> {
     Ok(match format {
         HashFormat::Sha256 | HashFormat::Sha512 => {
             Recomputed::of(sha_crypt::ShaCrypt::default().verify_password(password, stored))
@@ -642,7 +642,7 @@ fn recompute(format: HashFormat, password: &[u8], stored: &str) -> Result<Recomp
 /// The formats only pwhash verifies.
 #[cfg(feature = "legacy-crypt")]
 mod legacy {
-    use super::{Error, HashFormat, Recomputed};
+    use super::{HashError, HashFormat, Recomputed};
 
     // pwhash marks these algorithms deprecated for *new* passwords;
     // checking the ones already stored is exactly what they remain for.
@@ -651,7 +651,7 @@ mod legacy {
         format: HashFormat,
         password: &[u8],
         stored: &str,
-    ) -> Result<Recomputed, Error> {
+    ) -> Result<Recomputed, HashError> {
         let computed = match format {
             HashFormat::Des => {
                 pwhash::unix_crypt::hash_with(stored.get(..2).unwrap_or_default(), password)
@@ -669,13 +669,13 @@ mod legacy {
 /// are unsupported: a typed error, never a match.
 #[cfg(not(feature = "legacy-crypt"))]
 mod legacy {
-    use super::{Error, HashFormat, Recomputed, unsupported};
+    use super::{HashError, HashFormat, Recomputed, unsupported};
 
     pub(super) fn recompute(
         format: HashFormat,
         _password: &[u8],
         _stored: &str,
-    ) -> Result<Recomputed, Error> {
+    ) -> Result<Recomputed, HashError> {
         Err(unsupported(match format {
             HashFormat::Des => "descrypt (the legacy-crypt feature is off)",
             HashFormat::BsdiDes => "BSDi DES (the legacy-crypt feature is off)",
@@ -711,7 +711,7 @@ mod tests {
         );
         assert!(matches!(
             identify(b"_zzzzabcdabcdefghijk", &limits),
-            Err(Error::CostTooHigh { .. })
+            Err(HashError::CostTooHigh { .. })
         ));
         assert_eq!(identify(b"!", &limits), Err(malformed("not a crypt hash")));
         assert_eq!(identify(b"*", &limits), Err(malformed("not a crypt hash")));
@@ -727,7 +727,7 @@ mod tests {
         let huge = format!("$6$rounds=999999999$salt${}", "a".repeat(86));
         assert!(matches!(
             identify(huge.as_bytes(), &limits),
-            Err(Error::CostTooHigh {
+            Err(HashError::CostTooHigh {
                 cost: 999_999_999,
                 ..
             })
@@ -754,10 +754,10 @@ mod tests {
         assert!(
             matches!(
                 result,
-                Err(Error::CostTooHigh {
+                Err(HashError::CostTooHigh {
                     format: HashFormat::Yescrypt,
                     ..
-                }) | Err(Error::MalformedHash { .. })
+                }) | Err(HashError::MalformedHash { .. })
             ),
             "{result:?}"
         );
@@ -827,7 +827,7 @@ mod tests {
         let stored = b"$1$saltsalt$9xy1btjgzLYfb7hivXtC//";
         assert_eq!(
             verify(&[b'a'; 512], stored, &CostLimits::default()),
-            Err(Error::PasswordTooLong { limit: 511 })
+            Err(HashError::PasswordTooLong { limit: 511 })
         );
     }
 }

@@ -9,7 +9,7 @@
 //!   lines that glibc refuses are refused, and their accounts cannot log in.
 //! * [`verify`] checks a password against one crypt hash. It covers DES,
 //!   BSDi, `$1$`, `$sha1$`, `$5$`, `$6$`, `$2a$`/`$2b$`/`$2y$` and `$y$`.
-//!   Every other format is a typed [`Error::UnsupportedHash`], never a
+//!   Every other format is a typed [`HashError::UnsupportedHash`], never a
 //!   match. Absurd costs are refused under [`CostLimits`];
 //!   [`HashCost`] reads what a hash costs from its shape.
 //! * [`Authenticator`] combines the two with a [`Policy`]: lock markers,
@@ -19,8 +19,8 @@
 //!   any verification costs. Building one takes milliseconds, whatever the
 //!   number of accounts. The verdict is an [`Outcome`], and
 //!   [`Outcome::wire_code`] maps it to the article's `1`/`0`/`-1`.
-//! * [`exchange::Server`] and [`exchange::Client`] are the Sans-IO machines
-//!   of the auth server's one-line exchange. [`exchange::DeferredServer`]
+//! * [`server::Server`] and [`client::Client`] are the Sans-IO machines
+//!   of the auth server's one-line exchange. [`server::DeferredServer`]
 //!   hands the attempt to the application and waits for its verdict, so an
 //!   async driver can verify off its workers; [`VerifyBudget`] admits at
 //!   most N verifications at once, with a bounded queue.
@@ -29,7 +29,7 @@
 //!
 //! ```
 //! use lineproto::testing::{transcript, Step};
-//! use passwd_auth::exchange::{Options, Server};
+//! use passwd_auth::server::{Options, Server};
 //! use passwd_auth::{Authenticator, PasswdDb, Policy};
 //!
 //! let passwd = b"john:x:1000:1000::/home/john:/bin/sh\n";
@@ -47,10 +47,11 @@
 
 mod auth;
 mod budget;
+pub mod client;
 mod db;
 mod delay;
-pub mod exchange;
 mod hash;
+pub mod server;
 
 /// The hasher of the crate's maps. std's randomly keyed one, except under
 /// `cargo fuzz` (`cfg(fuzzing)`), where fixed keys keep a fuzz run with a
@@ -66,10 +67,11 @@ pub use db::{Account, FileKind, PasswdDb, PasswdLine, ShadowInfo, ShadowLine, St
 pub use delay::FailureDelay;
 pub use hash::{CostLimits, HashCost, HashFormat, MAX_PASSWORD_LEN, identify, verify};
 
-/// Errors of passwd-auth. None of them carries a password or a hash.
+/// Why a passwd or shadow line was refused. Neither variant carries the
+/// line (it may hold a hash).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
+pub enum EntryError {
     /// A passwd or shadow line could not be parsed.
     #[error("{file} entry is malformed: {reason}")]
     MalformedEntry {
@@ -88,13 +90,21 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
+}
+
+/// Why a stored hash cannot be verified, or a password not checked
+/// against it. Never a match; no variant carries the hash or the password.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HashError {
     /// A stored hash is not a valid crypt string (a lock marker included).
     #[error("stored hash is malformed: {reason}")]
     MalformedHash {
         /// What is wrong.
         reason: &'static str,
     },
-    /// A stored hash is in a format no maintained crate verifies.
+    /// A stored hash is in a format no maintained crate verifies (or one
+    /// this build leaves out: see [`HashFormat::is_enabled`]).
     #[error("stored hash format is not supported: {format}")]
     UnsupportedHash {
         /// The format's name.
@@ -115,37 +125,5 @@ pub enum Error {
     PasswordTooLong {
         /// The longest accepted, in bytes.
         limit: usize,
-    },
-    /// A user name to send contained `:`, CR, LF or NUL.
-    #[error("user name contains ':', a line break or NUL")]
-    InvalidUserName,
-    /// A password to send contained CR, LF or NUL.
-    #[error("password contains a line break or NUL")]
-    InvalidPassword,
-    /// The server's reply was not `1`, `0` or `-1`.
-    #[error("server reply is not 1, 0 or -1")]
-    UnexpectedReply,
-    /// The request line did not arrive within the server's deadline.
-    #[error("request not complete within {timeout:?}")]
-    RequestTimeout {
-        /// The deadline, from the start of the exchange.
-        timeout: std::time::Duration,
-    },
-    /// A deferred server's application gave no verdict within
-    /// [`judge_timeout`](exchange::Options::judge_timeout) of the request.
-    #[error("no verdict within {timeout:?} of the request")]
-    JudgeTimeout {
-        /// The deadline, from receipt of the request.
-        timeout: std::time::Duration,
-    },
-    /// [`DeferredServer::judge`](exchange::DeferredServer::judge) was
-    /// called with no attempt waiting for a verdict.
-    #[error("no attempt is waiting for a verdict")]
-    NoAttemptPending,
-    /// The server's code did not arrive within the client's deadline.
-    #[error("no reply within {timeout:?}")]
-    ReplyTimeout {
-        /// The deadline, from the start of the exchange.
-        timeout: std::time::Duration,
     },
 }

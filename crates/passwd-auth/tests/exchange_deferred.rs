@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use lineproto::testing::{Arrival, Step, Timed, epoch, timed_transcript, transcript, untimed};
 use lineproto::{Machine, Output, earliest};
-use passwd_auth::exchange::{DeferredEvent, DeferredServer, Event, Options, Server};
-use passwd_auth::{Error, Outcome, VerifyBudget, WireCode};
+use passwd_auth::server::{
+    DeferredEvent, DeferredServer, Error, Event, NoAttemptPending, Options, Server,
+};
+use passwd_auth::{Outcome, VerifyBudget, WireCode};
 
 fn verifier(user: &[u8], password: &[u8]) -> Outcome {
     match (user, password) {
@@ -301,10 +303,7 @@ fn no_verdict_within_the_judge_timeout_ends_the_exchange_with_no_code() {
         server.poll_output(epoch() + secs(5)),
         Output::Done(Err(Error::JudgeTimeout { timeout: secs(5) }))
     );
-    assert_eq!(
-        server.judge(Outcome::Authenticated),
-        Err(Error::NoAttemptPending)
-    );
+    assert_eq!(server.judge(Outcome::Authenticated), Err(NoAttemptPending));
     assert_eq!(
         server.poll_output(epoch() + secs(6)),
         Output::Done(Err(Error::JudgeTimeout { timeout: secs(5) }))
@@ -322,10 +321,7 @@ fn a_verdict_handed_in_before_the_deadline_drain_counts() {
     let _attempt = server.poll_output(epoch());
     server.judge(Outcome::Authenticated).unwrap();
     // Judged twice: the second verdict finds no attempt.
-    assert_eq!(
-        server.judge(Outcome::WrongPassword),
-        Err(Error::NoAttemptPending)
-    );
+    assert_eq!(server.judge(Outcome::WrongPassword), Err(NoAttemptPending));
     let late = epoch() + secs(60);
     assert!(matches!(
         server.poll_output(late),

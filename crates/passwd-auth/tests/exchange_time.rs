@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use lineproto::testing::{Arrival, Step, Timed, timed_transcript};
-use passwd_auth::exchange::{Event, Options, Server};
-use passwd_auth::{Error, Outcome};
+use passwd_auth::Outcome;
+use passwd_auth::server::{Error, Event, Options, Server};
 
 fn verifier(user: &[u8], password: &[u8]) -> Outcome {
     match (user, password) {
@@ -116,15 +116,20 @@ fn a_slow_drip_is_cut_at_the_request_deadline_with_no_code() {
 
 #[test]
 fn the_client_gives_up_on_a_server_that_never_closes() {
-    let client =
-        passwd_auth::exchange::Client::new(b"john", lineproto::Secret::new(b"doe".to_vec()))
-            .unwrap();
+    let client = passwd_auth::client::Client::new(
+        b"john",
+        lineproto::Secret::new(b"doe".to_vec()),
+        passwd_auth::client::Options::default(),
+    )
+    .unwrap();
     let steps = timed_transcript(client, [(secs(1), Arrival::from("1"))]);
     assert_eq!(
         steps.last().unwrap(),
         &Timed {
             at: secs(30),
-            step: Step::Done(Err(Error::ReplyTimeout { timeout: secs(30) })),
+            step: Step::Done(Err(passwd_auth::client::Error::ReplyTimeout {
+                timeout: secs(30)
+            })),
         }
     );
 }

@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use passwd_auth::{CostLimits, Error, identify, verify};
+use passwd_auth::{CostLimits, HashError, identify, verify};
 
 /// A setting (method, cost and a fresh salt) made by libxcrypt through
 /// `mkpasswd`: the hash of a throwaway password, usable as a crypt setting.
@@ -164,7 +164,7 @@ fn agree_with_libxcrypt(name: &str, settings: &[String]) {
             assert!(
                 matches!(
                     got,
-                    Err(Error::UnsupportedHash { .. } | Error::PasswordTooLong { .. })
+                    Err(HashError::UnsupportedHash { .. } | HashError::PasswordTooLong { .. })
                 ),
                 "{name}: {got:?}"
             );
@@ -174,7 +174,11 @@ fn agree_with_libxcrypt(name: &str, settings: &[String]) {
         if candidate.len() > 511 {
             // libxcrypt fails on these (ERANGE); we refuse them by type.
             assert!(!expected);
-            assert_eq!(got, Err(Error::PasswordTooLong { limit: 511 }), "{name}");
+            assert_eq!(
+                got,
+                Err(HashError::PasswordTooLong { limit: 511 }),
+                "{name}"
+            );
             continue;
         }
         assert_eq!(
@@ -293,7 +297,7 @@ fn a_512_byte_password_is_refused_as_libxcrypt_refuses_it() {
             stored.as_bytes(),
             &CostLimits::default()
         ),
-        Err(Error::PasswordTooLong { limit: 511 })
+        Err(HashError::PasswordTooLong { limit: 511 })
     );
 }
 
@@ -308,7 +312,7 @@ fn empty_yescrypt_salt_is_a_typed_error_never_a_match() {
         .expect("libxcrypt accepts it");
     assert_eq!(
         verify(b"secret", stored.as_bytes(), &CostLimits::default()),
-        Err(Error::UnsupportedHash {
+        Err(HashError::UnsupportedHash {
             format: "yescrypt with an empty salt"
         })
     );
@@ -326,7 +330,7 @@ fn empty_sha_crypt_salt_is_a_typed_error_never_a_match() {
             .expect("libxcrypt accepts it");
         assert_eq!(
             verify(b"secret", stored.as_bytes(), &CostLimits::default()),
-            Err(Error::UnsupportedHash {
+            Err(HashError::UnsupportedHash {
                 format: "sha-crypt with an empty salt"
             }),
             "{stored}"
@@ -349,7 +353,7 @@ fn formats_without_a_maintained_crate_are_unsupported_never_a_match() {
         let stored = setting(method, &[]);
         assert_eq!(
             verify(b"throwaway", stored.as_bytes(), &CostLimits::default()),
-            Err(Error::UnsupportedHash { format }),
+            Err(HashError::UnsupportedHash { format }),
             "{method}: {stored}"
         );
     }

@@ -5,9 +5,9 @@
 
 use bytes::Bytes;
 use lineproto::testing::{Step, split, transcript};
-use passwd_auth::exchange::{Event, Options, Server};
+use passwd_auth::server::{Error, Event, Options, Server};
 use passwd_auth::{
-    Authenticator, Error, FileKind, HashFormat, Outcome, PasswdDb, Policy, WireCode,
+    Authenticator, EntryError, FileKind, HashError, HashFormat, Outcome, PasswdDb, Policy, WireCode,
 };
 use proptest::prelude::*;
 
@@ -27,7 +27,7 @@ fn every_policy_case() {
     let peggy = if HashFormat::Des.is_enabled() {
         Outcome::Authenticated
     } else {
-        Outcome::UnverifiableHash(Error::UnsupportedHash {
+        Outcome::UnverifiableHash(HashError::UnsupportedHash {
             format: "descrypt (the legacy-crypt feature is off)",
         })
     };
@@ -52,7 +52,7 @@ fn every_policy_case() {
         (
             b"oscar",
             "secret",
-            Outcome::UnverifiableHash(Error::UnsupportedHash { format: "scrypt" }),
+            Outcome::UnverifiableHash(HashError::UnsupportedHash { format: "scrypt" }),
         ),
         (b"peggy", "secret", peggy),
         (b"trent", "a:b c ", Outcome::Authenticated),
@@ -81,7 +81,7 @@ fn every_policy_case() {
     assert!(
         matches!(
             big,
-            Outcome::UnverifiableHash(Error::CostTooHigh {
+            Outcome::UnverifiableHash(HashError::CostTooHigh {
                 cost: 999_999_999,
                 ..
             })
@@ -237,7 +237,7 @@ fn lines_glibc_refuses_never_log_in() {
         .problems()
         .iter()
         .map(|problem| match problem {
-            Error::MalformedLine {
+            EntryError::MalformedLine {
                 file: FileKind::Shadow,
                 line,
                 ..
@@ -310,12 +310,12 @@ fn skipped_lines_are_reported_with_their_numbers() {
     assert_eq!(
         db.problems(),
         [
-            Error::MalformedLine {
+            EntryError::MalformedLine {
                 file: FileKind::Passwd,
                 line: 26,
                 reason: "user id is not a number"
             },
-            Error::MalformedLine {
+            EntryError::MalformedLine {
                 file: FileKind::Shadow,
                 line: 19,
                 reason: "line contains a carriage return"
@@ -450,9 +450,10 @@ fn debug_never_shows_the_password() {
     server.handle_input(b"john:hunter2-secret");
     let shown = format!("{server:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
-    let client = passwd_auth::exchange::Client::new(
+    let client = passwd_auth::client::Client::new(
         b"john",
         lineproto::Secret::new(b"hunter2-secret".to_vec()),
+        passwd_auth::client::Options::default(),
     )
     .unwrap();
     assert!(!format!("{client:?}").contains("hunter2"));

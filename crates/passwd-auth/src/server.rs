@@ -1,4 +1,5 @@
-//! The auth server's exchange: one `user:password` line in, one code out.
+//! The server side of the auth exchange: one `user:password` line in, one
+//! code out.
 //!
 //! Two servers read and answer the same way, byte for byte, and differ in
 //! who verifies the password:
@@ -18,7 +19,34 @@ use bytes::Bytes;
 use lineproto::{Machine, Output, Secret};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::{Error, Outcome, WireCode};
+use crate::{Outcome, WireCode};
+
+/// Why a server's exchange ended without a code.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The request line did not arrive within
+    /// [`request_timeout`](Options::request_timeout) of the start of the
+    /// exchange.
+    #[error("request not complete within {timeout:?}")]
+    RequestTimeout {
+        /// The deadline, from the start of the exchange.
+        timeout: Duration,
+    },
+    /// A [`DeferredServer`]'s application gave no verdict within
+    /// [`judge_timeout`](Options::judge_timeout) of the request.
+    #[error("no verdict within {timeout:?} of the request")]
+    JudgeTimeout {
+        /// The deadline, from receipt of the request.
+        timeout: Duration,
+    },
+}
+
+/// [`DeferredServer::judge`] was called with no attempt waiting for a
+/// verdict: a bug in the application, not something a peer can cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no attempt is waiting for a verdict")]
+pub struct NoAttemptPending;
 
 /// Judges one attempt: gets the user name and the password, returns the
 /// outcome. Any `FnMut(&[u8], &[u8]) -> Outcome` closure is a verifier; it
@@ -27,7 +55,7 @@ use crate::{Error, Outcome, WireCode};
 ///
 /// ```
 /// use passwd_auth::Outcome;
-/// use passwd_auth::exchange::Verifier;
+/// use passwd_auth::server::Verifier;
 ///
 /// struct OnlyJohn;
 ///
@@ -58,7 +86,7 @@ impl<F: FnMut(&[u8], &[u8]) -> Outcome> Verifier for F {
 ///
 /// ```
 /// use std::time::Duration;
-/// use passwd_auth::exchange::Options;
+/// use passwd_auth::server::Options;
 ///
 /// let mut options = Options::default();
 /// options.failure_delay = Duration::from_secs(2);
@@ -113,7 +141,7 @@ impl Default for Options {
 ///
 /// ```
 /// use lineproto::testing::{transcript, Step};
-/// use passwd_auth::exchange::{Event, Options, Server};
+/// use passwd_auth::server::{Event, Options, Server};
 /// use passwd_auth::{Outcome, WireCode};
 ///
 /// let server = Server::new(Options::default(), |_: &[u8], _: &[u8]| Outcome::WrongPassword);
@@ -142,7 +170,7 @@ pub enum Event {
 ///
 /// ```
 /// use lineproto::Secret;
-/// use passwd_auth::exchange::DeferredEvent;
+/// use passwd_auth::server::DeferredEvent;
 ///
 /// let attempt = DeferredEvent::Attempt {
 ///     user: "john".into(),
@@ -440,7 +468,7 @@ fn map_verdict<E>(
 ///
 /// ```
 /// use lineproto::testing::{transcript, Step};
-/// use passwd_auth::exchange::{Event, Options, Server};
+/// use passwd_auth::server::{Event, Options, Server};
 /// use passwd_auth::{Outcome, WireCode};
 ///
 /// let verifier = |user: &[u8], password: &[u8]| match (user, password) {
@@ -465,7 +493,7 @@ impl<V: Verifier> Server<V> {
     ///
     /// ```
     /// use passwd_auth::Outcome;
-    /// use passwd_auth::exchange::{Options, Server};
+    /// use passwd_auth::server::{Options, Server};
     ///
     /// let server = Server::new(Options::default(), |_: &[u8], _: &[u8]| Outcome::UnknownUser);
     /// assert!(format!("{server:?}").starts_with("Server"));
@@ -487,7 +515,7 @@ impl<V: Verifier> Server<V> {
     /// use std::time::Duration;
     /// use lineproto::{Machine, Output, testing::epoch};
     /// use passwd_auth::Outcome;
-    /// use passwd_auth::exchange::{Options, Server};
+    /// use passwd_auth::server::{Options, Server};
     ///
     /// let mut server = Server::new(Options::default(), |_: &[u8], _: &[u8]| Outcome::WrongPassword);
     /// server.handle_input(b"john:guess\n");
@@ -602,7 +630,7 @@ struct Awaiting {
 /// ```
 /// use std::time::Duration;
 /// use lineproto::{Machine, Output, testing::epoch};
-/// use passwd_auth::exchange::{DeferredEvent, DeferredServer, Options};
+/// use passwd_auth::server::{DeferredEvent, DeferredServer, Options};
 /// use passwd_auth::{Outcome, WireCode};
 ///
 /// let mut options = Options::default();
@@ -634,7 +662,7 @@ struct Awaiting {
 /// assert_eq!(server.poll_output(judged), Output::Wait { deadline: Some(received + Duration::from_secs(2)) });
 /// assert_eq!(server.poll_output(received + Duration::from_secs(2)), Output::Transmit("0".into()));
 /// assert_eq!(server.poll_output(received + Duration::from_secs(2)), Output::Done(Ok(())));
-/// # Ok::<(), passwd_auth::Error>(())
+/// # Ok::<(), passwd_auth::server::NoAttemptPending>(())
 /// ```
 pub struct DeferredServer {
     exchange: Exchange,
@@ -648,7 +676,7 @@ impl DeferredServer {
     ///
     /// ```
     /// use lineproto::testing::{transcript, Step};
-    /// use passwd_auth::exchange::{DeferredEvent, DeferredServer, Options};
+    /// use passwd_auth::server::{DeferredEvent, DeferredServer, Options};
     ///
     /// let steps = transcript(DeferredServer::new(Options::default()), [b"john:doe\n"], false);
     /// assert!(matches!(&steps[..], [Step::Event(DeferredEvent::Attempt { .. })]));
@@ -662,25 +690,25 @@ impl DeferredServer {
 
     /// Hands in the verdict on the attempt of the last
     /// [`DeferredEvent::Attempt`]; drain again to have it reported and
-    /// sent. [`Error::NoAttemptPending`] if no attempt waits for one: none
+    /// sent. [`NoAttemptPending`] if no attempt waits for one: none
     /// was emitted yet, it was judged already, or the judge timeout ended
     /// the exchange (then the verdict is dropped; nothing is sent).
     ///
     /// ```
     /// use lineproto::{Machine, Output, testing::epoch};
-    /// use passwd_auth::exchange::{DeferredEvent, DeferredServer, Options};
-    /// use passwd_auth::{Error, Outcome};
+    /// use passwd_auth::server::{DeferredEvent, DeferredServer, NoAttemptPending, Options};
+    /// use passwd_auth::Outcome;
     ///
     /// let mut server = DeferredServer::new(Options::default());
-    /// assert_eq!(server.judge(Outcome::Authenticated), Err(Error::NoAttemptPending));
+    /// assert_eq!(server.judge(Outcome::Authenticated), Err(NoAttemptPending));
     /// server.handle_input(b"john:doe\n");
     /// assert!(matches!(server.poll_output(epoch()), Output::Event(DeferredEvent::Attempt { .. })));
     /// assert_eq!(server.judge(Outcome::Authenticated), Ok(()));
     /// assert!(matches!(server.poll_output(epoch()), Output::Event(DeferredEvent::Verdict { .. })));
     /// assert_eq!(server.poll_output(epoch()), Output::Transmit("1".into()));
     /// ```
-    pub fn judge(&mut self, outcome: Outcome) -> Result<(), Error> {
-        let awaiting = self.awaiting.take().ok_or(Error::NoAttemptPending)?;
+    pub fn judge(&mut self, outcome: Outcome) -> Result<(), NoAttemptPending> {
+        let awaiting = self.awaiting.take().ok_or(NoAttemptPending)?;
         self.exchange.decide(awaiting.user, outcome);
         Ok(())
     }
@@ -695,7 +723,7 @@ impl DeferredServer {
     /// use std::time::Duration;
     /// use lineproto::{Machine, Output, testing::epoch};
     /// use passwd_auth::Outcome;
-    /// use passwd_auth::exchange::{DeferredServer, Options};
+    /// use passwd_auth::server::{DeferredServer, Options};
     ///
     /// let mut server = DeferredServer::new(Options::default());
     /// server.handle_input(b"john:guess\n");
@@ -708,7 +736,7 @@ impl DeferredServer {
     ///     server.poll_output(received + Duration::from_secs(1)),
     ///     Output::Wait { deadline: Some(received + Duration::from_secs(2)) },
     /// );
-    /// # Ok::<(), passwd_auth::Error>(())
+    /// # Ok::<(), passwd_auth::server::NoAttemptPending>(())
     /// ```
     pub fn delay_reply(&mut self, delay: Duration) {
         self.exchange.hold(delay);
@@ -779,133 +807,6 @@ impl fmt::Debug for DeferredServer {
             &self.awaiting.as_ref().map(|awaiting| awaiting.deadline),
         )
         .finish()
-    }
-}
-
-/// Sends one `user:password` line and reads the code.
-///
-/// ```
-/// use lineproto::Secret;
-/// use lineproto::testing::{transcript, Step};
-/// use passwd_auth::WireCode;
-/// use passwd_auth::exchange::Client;
-///
-/// let client = Client::new(b"john", Secret::new(b"doe".to_vec()))?;
-/// let steps = transcript(client, [b"1"], true);
-/// assert_eq!(steps[0], Step::Transmit("john:doe\n".into()));
-/// assert_eq!(steps[1], Step::Event(WireCode::Accepted));
-/// # Ok::<(), passwd_auth::Error>(())
-/// ```
-pub struct Client {
-    request: Option<Bytes>,
-    reply: Vec<u8>,
-    eof: bool,
-    done: Option<Result<(), Error>>,
-    reply_timeout: Option<Duration>,
-    /// When the code must be in (`Some(None)`: never); set at the first
-    /// drain.
-    deadline: Option<Option<Instant>>,
-}
-
-impl Client {
-    /// Prepares the request. The user name must not contain `:`, and
-    /// neither part may contain CR, LF or NUL (they would end or corrupt
-    /// the line).
-    pub fn new(user: &[u8], password: Secret<Vec<u8>>) -> Result<Self, Error> {
-        let bad = |part: &[u8]| part.iter().any(|b| matches!(b, b'\r' | b'\n' | 0));
-        if user.contains(&b':') || bad(user) {
-            return Err(Error::InvalidUserName);
-        }
-        if bad(password.expose()) {
-            return Err(Error::InvalidPassword);
-        }
-        let mut line = Zeroizing::new(Vec::with_capacity(user.len() + password.expose().len() + 2));
-        line.extend_from_slice(user);
-        line.extend_from_slice(b":");
-        line.extend_from_slice(password.expose());
-        line.extend_from_slice(b"\n");
-        Ok(Self {
-            // The request holds the password: its memory is zeroed when the
-            // last reference to the transmitted bytes is dropped.
-            request: Some(Bytes::from_owner(line)),
-            reply: Vec::new(),
-            eof: false,
-            done: None,
-            reply_timeout: Some(Duration::from_secs(30)),
-            deadline: None,
-        })
-    }
-
-    /// Sets how long the server may take to answer and close, from the
-    /// start of the exchange; then it ends with [`Error::ReplyTimeout`].
-    /// `None` waits forever. Default: 30 s, well above a server's failure
-    /// delay.
-    pub fn reply_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.reply_timeout = timeout;
-        self
-    }
-}
-
-impl Machine for Client {
-    type Event = WireCode;
-    type Error = Error;
-
-    fn handle_input(&mut self, bytes: &[u8]) {
-        // A code is at most 2 bytes; keep a little more to tell garbage apart.
-        let room = 8usize.saturating_sub(self.reply.len());
-        self.reply
-            .extend_from_slice(&bytes[..room.min(bytes.len())]);
-    }
-
-    fn handle_eof(&mut self) {
-        self.eof = true;
-    }
-
-    fn poll_output(&mut self, now: Instant) -> Output<WireCode, Error> {
-        if let Some(done) = &self.done {
-            return Output::Done(done.clone());
-        }
-        let timeout = self.reply_timeout;
-        let deadline = *self
-            .deadline
-            .get_or_insert_with(|| timeout.and_then(|timeout| now.checked_add(timeout)));
-        if let Some(request) = self.request.take() {
-            return Output::Transmit(request);
-        }
-        if !self.eof {
-            return match (deadline, timeout) {
-                (Some(deadline), Some(timeout)) if now >= deadline => {
-                    self.done = Some(Err(Error::ReplyTimeout { timeout }));
-                    self.poll_output(now)
-                }
-                _ => Output::Wait { deadline },
-            };
-        }
-        // The server sends the bare code and closes; tolerate a line end.
-        let reply = self.reply.strip_suffix(b"\n").unwrap_or(&self.reply);
-        let reply = reply.strip_suffix(b"\r").unwrap_or(reply);
-        match WireCode::parse(reply) {
-            Some(code) => {
-                self.done = Some(Ok(()));
-                Output::Event(code)
-            }
-            None => {
-                self.done = Some(Err(Error::UnexpectedReply));
-                self.poll_output(now)
-            }
-        }
-    }
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("request", &self.request.as_ref().map(|_| "<redacted>"))
-            .field("reply", &self.reply)
-            .field("eof", &self.eof)
-            .field("done", &self.done)
-            .field("reply_timeout", &self.reply_timeout)
-            .finish()
     }
 }
 
