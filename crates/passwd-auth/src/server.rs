@@ -484,7 +484,8 @@ fn map_verdict<E>(
 /// ]);
 /// ```
 pub struct Server<V> {
-    exchange: Exchange,
+    /// The same machine, judged at once: one exchange, two drivers of it.
+    inner: DeferredServer,
     verifier: V,
 }
 
@@ -500,7 +501,7 @@ impl<V: Verifier> Server<V> {
     /// ```
     pub fn new(options: Options, verifier: V) -> Self {
         Self {
-            exchange: Exchange::new(options),
+            inner: DeferredServer::new(options),
             verifier,
         }
     }
@@ -528,7 +529,7 @@ impl<V: Verifier> Server<V> {
     /// );
     /// ```
     pub fn delay_reply(&mut self, delay: Duration) {
-        self.exchange.hold(delay);
+        self.inner.delay_reply(delay);
     }
 }
 
@@ -537,43 +538,46 @@ impl<V: Verifier> Machine for Server<V> {
     type Error = Error;
 
     fn handle_input(&mut self, bytes: &[u8]) {
-        self.exchange.handle_input(bytes);
+        self.inner.handle_input(bytes);
     }
 
     fn handle_eof(&mut self) {
-        self.exchange.eof = true;
+        self.inner.handle_eof();
     }
 
     fn poll_output(&mut self, now: Instant) -> Output<Event, Error> {
-        if self.exchange.reading() {
-            match self.exchange.read(now) {
-                Read::Wait(deadline) => return Output::Wait { deadline },
-                Read::Over => {}
-                Read::Request(None) => self
-                    .exchange
-                    .decide(Bytes::new(), Outcome::MalformedRequest),
-                Read::Request(Some((colon, end))) => {
-                    let line = &self.exchange.request[..end];
-                    let (user, password) = (&line[..colon], &line[colon + 1..]);
-                    let outcome = self.verifier.verify(user, password);
-                    let user = Bytes::copy_from_slice(user);
-                    self.exchange.decide(user, outcome);
+        loop {
+            return match self.inner.poll_output(now) {
+                Output::Event(DeferredEvent::Attempt { user, password }) => {
+                    let outcome = self.verifier.verify(&user, password.expose());
+                    // The inner machine waits for exactly this verdict, so
+                    // `judge` cannot refuse it; it is reported, held and sent
+                    // in this same drain, receipt being now.
+                    let _ = self.inner.judge(outcome);
+                    continue;
                 }
-            }
+                Output::Event(DeferredEvent::Verdict {
+                    user,
+                    outcome,
+                    code,
+                }) => Output::Event(Event::Verdict {
+                    user,
+                    outcome,
+                    code,
+                }),
+                Output::Transmit(bytes) => Output::Transmit(bytes),
+                Output::Wait { deadline } => Output::Wait { deadline },
+                Output::Done(result) => Output::Done(result),
+            };
         }
-        map_verdict(self.exchange.poll_reply(now), |verdict| Event::Verdict {
-            user: verdict.user,
-            outcome: verdict.outcome,
-            code: verdict.code,
-        })
     }
 }
 
 impl<V> fmt::Debug for Server<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut f = f.debug_struct("Server");
-        self.exchange.debug_fields(&mut f, "judged_at");
-        f.finish()
+        f.debug_struct("Server")
+            .field("exchange", &self.inner)
+            .finish_non_exhaustive()
     }
 }
 
