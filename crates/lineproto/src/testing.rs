@@ -66,6 +66,45 @@ pub enum Step<Event, Error> {
     Done(Result<(), Error>),
 }
 
+/// Every byte a machine transmitted in `steps`, in order: what its peer
+/// read.
+///
+/// ```
+/// use lineproto::testing::{transmitted, Step};
+///
+/// let steps: Vec<Step<(), lineproto::Error>> =
+///     vec![Step::Transmit("ab".into()), Step::Event(()), Step::Transmit("c".into()), Step::Done(Ok(()))];
+/// assert_eq!(transmitted(&steps), b"abc");
+/// ```
+pub fn transmitted<Event, Error>(steps: &[Step<Event, Error>]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for step in steps {
+        if let Step::Transmit(chunk) = step {
+            bytes.extend_from_slice(chunk);
+        }
+    }
+    bytes
+}
+
+/// The events in `steps`, in order: what the application was told.
+///
+/// ```
+/// use lineproto::testing::{events, Step};
+///
+/// let steps: Vec<Step<u8, lineproto::Error>> =
+///     vec![Step::Event(1), Step::Transmit("x".into()), Step::Event(2)];
+/// assert_eq!(events(&steps), [1, 2]);
+/// ```
+pub fn events<Event: Clone, Error>(steps: &[Step<Event, Error>]) -> Vec<Event> {
+    steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::Event(event) => Some(event.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Feeds `chunks` to `machine` one at a time, draining after each, then
 /// (if `eof`) signals end of input and drains again. Returns every step, in
 /// order, up to and including `Done` if the machine finished.

@@ -361,14 +361,7 @@ fn server(options: Options) -> Server<impl FnMut(&[u8], &[u8]) -> Outcome> {
 }
 
 fn sent(steps: &[Step<Event, Error>]) -> Vec<u8> {
-    steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Transmit(b) => Some(b.to_vec()),
-            _ => None,
-        })
-        .flatten()
-        .collect()
+    lineproto::testing::transmitted(steps)
 }
 
 #[test]

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use std::time::Duration;
 
 use lineproto::testing::{
-    Arrival, Pair, Step, Timed, split, timed_transcript, transcript, untimed,
+    Arrival, Pair, Step, Timed, split, timed_transcript, transcript, transmitted, untimed,
 };
 use proptest::prelude::*;
 use reverse_proto::{Error, Mode, client, server};
@@ -18,14 +18,11 @@ fn server_with(mode: Mode, max_request_len: usize) -> server::Server {
 }
 
 fn reply_of(input: &[&[u8]], eof: bool) -> Vec<u8> {
-    transcript(server::Server::new(server::Options::default()), input, eof)
-        .into_iter()
-        .filter_map(|step| match step {
-            Step::Transmit(bytes) => Some(bytes.to_vec()),
-            _ => None,
-        })
-        .flatten()
-        .collect()
+    transmitted(&transcript(
+        server::Server::new(server::Options::default()),
+        input,
+        eof,
+    ))
 }
 
 #[test]

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use std::time::Duration;
 
 use lineproto::testing::{
-    Arrival, Pair, Step, Timed, split, timed_transcript, transcript, untimed,
+    Arrival, Pair, Step, Timed, events, split, timed_transcript, transcript, transmitted, untimed,
 };
 use proptest::prelude::*;
 use session_proto::{Error, client, server};
@@ -19,24 +19,11 @@ fn server_with_limit(limit: usize) -> server::Server {
 }
 
 fn sent_by(steps: &[Step<server::Event, Error>]) -> Vec<u8> {
-    steps
-        .iter()
-        .filter_map(|step| match step {
-            Step::Transmit(bytes) => Some(bytes.to_vec()),
-            _ => None,
-        })
-        .flatten()
-        .collect()
+    transmitted(steps)
 }
 
 fn events_of(steps: &[Step<server::Event, Error>]) -> Vec<server::Event> {
-    steps
-        .iter()
-        .filter_map(|step| match step {
-            Step::Event(event) => Some(event.clone()),
-            _ => None,
-        })
-        .collect()
+    events(steps)
 }
 
 #[test]
