@@ -127,3 +127,8 @@ pub enum HashError {
         limit: usize,
     },
 }
+
+/// The crate README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
