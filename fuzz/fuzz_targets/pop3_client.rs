@@ -11,7 +11,8 @@ use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use lineproto::Secret;
 use lineproto::testing::{Step, transcript};
-use pop3_client::client::{Client, Event, Options, Request};
+use pop3_client::client::{Client, Credentials, Event, Options, Request};
+use pop3_client::sasl;
 
 fn client(config: u8) -> Client {
     let mut options = Options::default();
@@ -20,7 +21,7 @@ fn client(config: u8) -> Client {
     options.max_listing_len = 4096;
     let mut client = Client::new(options);
     client.send(Request::Capa);
-    client.send(Request::AuthLogin { user: "john".into(), password: Secret::new(b"doe".to_vec()) });
+    client.send(Request::Login(Credentials::Sasl(Box::new(sasl::Login::new("john", Secret::new(b"doe".to_vec()))))));
     client.send(Request::Stat);
     client.send(Request::Uidl(None));
     client.send(Request::Retr(1));

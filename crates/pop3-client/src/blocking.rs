@@ -13,12 +13,12 @@ use bytes::Bytes;
 use lineproto::Secret;
 use net_std::{Conn, ReadTimeout};
 
-use crate::client::{Client, Request, Response};
+use crate::client::{Client, Credentials, Request, Response};
 use crate::codec::{Capabilities, Greeting};
-use crate::session::{Pending, Session, Step};
+use crate::session::{Pending, Session, SessionError, Step};
 
 pub use crate::connect::{ConnectOptions, Pop3Error, Security};
-pub use crate::session::{Login, Retrieved};
+pub use crate::session::{Login, LoginPolicy, Retrieved};
 
 /// The byte stream under the session: TCP, or TLS over TCP.
 trait Stream: Read + Write + ReadTimeout + Send + fmt::Debug {}
@@ -64,6 +64,8 @@ pub struct Pop3Client {
     conn: Connection,
     session: Session,
     greeting: Greeting,
+    /// The connection is TLS (implicit, or after STLS).
+    tls: bool,
 }
 
 impl Pop3Client {
@@ -112,6 +114,7 @@ impl Pop3Client {
             conn,
             session,
             greeting,
+            tls: options.security != Security::None,
         })
     }
 
@@ -141,7 +144,10 @@ impl Pop3Client {
         self.run(pending, ignore)
     }
 
-    /// Logs in as `user` with `method`.
+    /// Logs in as `user` with `method` and `secret`: the password, or the
+    /// OAuth 2.0 token for XOAUTH2 and OAUTHBEARER. SCRAM's client nonce
+    /// is drawn from the operating system's random source. See
+    /// [`strongest_login`](Self::strongest_login) to choose the method.
     pub fn login(
         &mut self,
         method: Login,
@@ -150,6 +156,33 @@ impl Pop3Client {
     ) -> Result<(), Pop3Error> {
         let pending = self.session.login(method, user, password);
         self.run(pending, ignore)
+    }
+
+    /// Logs in with `credentials`: an application's own SASL mechanism
+    /// ([`Credentials::Sasl`]), or one built by hand.
+    pub fn login_with(&mut self, credentials: Credentials) -> Result<(), Pop3Error> {
+        let pending = self.session.login_with(credentials);
+        self.run(pending, ignore)
+    }
+
+    /// The strongest way to log in that both sides offer and `policy`
+    /// permits ([`Login::strongest`]), or `None`: the capabilities of the
+    /// last CAPA, asked for now if there are none (a server that refuses
+    /// CAPA is taken for an RFC 1939 one: USER and, with a timestamp in
+    /// the greeting, APOP), and the greeting's APOP timestamp.
+    /// [`LoginPolicy::tls`] is set when this connection is TLS; without
+    /// TLS, a method that sends the password as it is is chosen only with
+    /// [`LoginPolicy::allow_plaintext`].
+    pub fn strongest_login(&mut self, mut policy: LoginPolicy) -> Result<Option<Login>, Pop3Error> {
+        policy.tls |= self.tls;
+        if self.session.client().capabilities().is_none() {
+            match self.capabilities() {
+                Ok(_) | Err(Pop3Error::Session(SessionError::Server(_))) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let capabilities = self.session.client().capabilities();
+        Ok(Login::strongest(capabilities, Some(&self.greeting), policy))
     }
 
     /// `STAT`: the message count and total size.

@@ -10,9 +10,10 @@ use lineproto::{Machine, Output, Secret};
 use crate::Error;
 use crate::body::{Decoded, MultiLineDecoder};
 use crate::codec::{
-    Capabilities, Command, Greeting, ResponseCode, StatusLine, apop_digest, base64,
-    parse_scan_listing, parse_stat, split_unique_id_listing, unbase64,
+    Capabilities, Command, Greeting, MAX_COMMAND_LEN, ResponseCode, StatusLine, apop_digest,
+    base64, parse_scan_listing, parse_stat, split_unique_id_listing, unbase64,
 };
+use crate::sasl::{self, Mechanism};
 
 /// Settings of a [`Client`].
 #[non_exhaustive]
@@ -78,43 +79,20 @@ impl Default for Options {
 pub struct Handle(u64);
 
 /// What the application asks of the server.
+///
+/// Not `Clone`: a login's SASL mechanism is an exchange in progress.
 #[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Request {
     /// `CAPA`: the server's capabilities.
     Capa,
     /// `STLS`: switch to TLS (RFC 2595). On success the driver must
     /// upgrade the transport and call [`Client::tls_established`].
     Stls,
-    /// `USER` then `PASS`.
-    UserPass {
-        /// The user name.
-        user: Bytes,
-        /// The password.
-        password: Secret<Vec<u8>>,
-    },
-    /// `APOP` with the digest of the greeting's timestamp and the secret.
-    Apop {
-        /// The user name.
-        user: Bytes,
-        /// The shared secret.
-        password: Secret<Vec<u8>>,
-    },
-    /// `AUTH PLAIN` (RFC 4616), with the credentials as initial response
-    /// when they fit the command line, in answer to the challenge otherwise.
-    AuthPlain {
-        /// The user name.
-        user: Bytes,
-        /// The password.
-        password: Secret<Vec<u8>>,
-    },
-    /// `AUTH LOGIN`: user name and password, each in answer to a challenge.
-    AuthLogin {
-        /// The user name.
-        user: Bytes,
-        /// The password.
-        password: Secret<Vec<u8>>,
-    },
+    /// Log in: USER/PASS, APOP, or AUTH with a SASL mechanism. `+OK` is
+    /// [`Response::Ok`], `-ERR` [`Response::Rejected`]; a mechanism that
+    /// gave up on a challenge is [`Response::AuthCancelled`].
+    Login(Credentials),
     /// `UTF8` (RFC 6856).
     Utf8,
     /// `LANG`: the languages the server speaks ([`Response::Languages`]);
@@ -143,6 +121,45 @@ pub enum Request {
     Rset,
     /// `QUIT`: ends the session; in TRANSACTION, deletions take effect.
     Quit,
+}
+
+/// How to log in, and as whom: the payload of [`Request::Login`].
+///
+/// [`session::Login`](crate::session::Login) names the shipped choices
+/// and picks the strongest the server offers; this is what it builds.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Credentials {
+    /// `USER` then `PASS` (RFC 1939): the password crosses the connection
+    /// as it is.
+    UserPass {
+        /// The user name.
+        user: Bytes,
+        /// The password.
+        password: Secret<Vec<u8>>,
+    },
+    /// `APOP` (RFC 1939): MD5 of the greeting's timestamp and the secret.
+    /// Refused with [`Error::NoApopTimestamp`] when the greeting has none.
+    Apop {
+        /// The user name.
+        user: Bytes,
+        /// The shared secret.
+        password: Secret<Vec<u8>>,
+    },
+    /// `AUTH` with a SASL mechanism (RFC 5034): a shipped one from
+    /// [`sasl`], or the application's own.
+    ///
+    /// The initial response goes on the `AUTH` line when the line stays
+    /// within 255 octets (an empty one as `=`); otherwise `AUTH` goes
+    /// alone and the response answers the server's empty challenge.
+    /// Challenges and responses are base64 on the wire and decoded bytes
+    /// for the mechanism. When the mechanism fails on a challenge (a
+    /// malformed one, a wrong server signature), the client sends `*`
+    /// and the answer is [`Response::AuthCancelled`] with the mechanism's
+    /// error and the server's `-ERR`. A `+OK` the mechanism does not
+    /// accept ([`Mechanism::finish`]) ends the session with
+    /// [`Error::Sasl`].
+    Sasl(Box<dyn Mechanism>),
 }
 
 impl Request {
@@ -258,6 +275,14 @@ pub enum Response {
     StartTls,
     /// `-ERR`.
     Rejected(ServerError),
+    /// The SASL mechanism failed on a challenge, so the client cancelled
+    /// the exchange (`*`), and the server answered `-ERR` as it must.
+    AuthCancelled {
+        /// Why the mechanism gave up.
+        error: sasl::Error,
+        /// The server's answer to the cancellation.
+        reply: ServerError,
+    },
     /// Not sent: refused by the client before it reached the wire (an
     /// argument with a line break, APOP without a timestamp, ...), or still
     /// queued when the session ended.
@@ -303,11 +328,8 @@ enum Awaiting {
     /// A command that changes the session's settings (UTF8, `LANG tag`):
     /// never pipelined, and not a login.
     Setting(&'static str),
-    /// AUTH PLAIN without initial response: the credentials answer the challenge.
-    PlainChallenge(Secret<Vec<u8>>),
-    /// AUTH LOGIN: user name, then password, each answering a challenge.
-    LoginUser(Bytes, Secret<Vec<u8>>),
-    LoginPassword(Secret<Vec<u8>>),
+    /// AUTH: challenges until `+OK` or `-ERR`.
+    Auth(Box<Exchange>),
     Simple(&'static str),
     Stat,
     List(Option<u32>),
@@ -327,8 +349,7 @@ impl Awaiting {
             Self::Login(name) | Self::Setting(name) | Self::Simple(name) | Self::Message(name) => {
                 name
             }
-            Self::PlainChallenge(_) => "AUTH PLAIN",
-            Self::LoginUser(..) | Self::LoginPassword(_) => "AUTH LOGIN",
+            Self::Auth(exchange) => exchange.command,
             Self::Stat => "STAT",
             Self::List(_) => "LIST",
             Self::Uidl(_) => "UIDL",
@@ -339,15 +360,22 @@ impl Awaiting {
     /// Whether this waits on a step of a login, the commands a
     /// `[LOGIN-DELAY]` refusal can answer (RFC 2449 section 8.1.2).
     fn is_login(&self) -> bool {
-        matches!(
-            self,
-            Self::User(_)
-                | Self::Login(_)
-                | Self::PlainChallenge(_)
-                | Self::LoginUser(..)
-                | Self::LoginPassword(_)
-        )
+        matches!(self, Self::User(_) | Self::Login(_) | Self::Auth(_))
     }
+}
+
+/// A SASL exchange in progress.
+#[derive(Debug)]
+struct Exchange {
+    mechanism: Box<dyn Mechanism>,
+    /// `AUTH` and the mechanism's name, for errors.
+    command: &'static str,
+    /// The initial response, base64, when it did not fit the AUTH line:
+    /// it answers the server's first (empty) challenge.
+    held: Option<Secret<Vec<u8>>>,
+    /// The mechanism failed on a challenge and `*` went out; the server's
+    /// `-ERR` is the answer, with this error.
+    cancelled: Option<sasl::Error>,
 }
 
 /// A multi-line response being read.
@@ -401,14 +429,14 @@ enum Phase {
 /// ```
 /// use lineproto::Secret;
 /// use lineproto::testing::Pair;
-/// use pop3_client::client::{Client, Event, Options, Request, Response};
+/// use pop3_client::client::{Client, Credentials, Event, Options, Request, Response};
 /// use pop3_client::server::{self, Mailbox, Server};
 ///
 /// let mailbox = Mailbox::new("john", "doe", vec!["Subject: hi\r\n\r\nHello!\r\n".into()]);
 /// let server = Server::new(mailbox, server::Options::default());
 ///
 /// let mut client = Client::new(Options::default());
-/// client.send(Request::UserPass { user: "john".into(), password: Secret::new(b"doe".to_vec()) });
+/// client.send(Request::Login(Credentials::UserPass { user: "john".into(), password: Secret::new(b"doe".to_vec()) }));
 /// let stat = client.send(Request::Stat);
 /// client.send(Request::Quit);
 ///
@@ -537,11 +565,11 @@ impl Client {
     /// use std::time::Duration;
     /// use lineproto::Secret;
     /// use lineproto::testing::{epoch, timed_transcript};
-    /// use pop3_client::client::{Client, Options, Request};
+    /// use pop3_client::client::{Client, Credentials, Options, Request};
     ///
     /// let mut client = Client::new(Options::default());
     /// client.send(Request::Capa);
-    /// client.send(Request::UserPass { user: "john".into(), password: Secret::new(b"doe".to_vec()) });
+    /// client.send(Request::Login(Credentials::UserPass { user: "john".into(), password: Secret::new(b"doe".to_vec()) }));
     /// let server = [
     ///     (Duration::ZERO, "+OK ready\r\n+OK\r\nLOGIN-DELAY 900\r\n.\r\n"),
     ///     (Duration::from_secs(1), "+OK\r\n"),
@@ -715,13 +743,14 @@ impl Client {
         Ok(match request {
             Request::Capa => (Command::Capa, Awaiting::Capa),
             Request::Stls => (Command::Stls, Awaiting::Stls),
-            Request::UserPass { user, password } => {
+            Request::Login(Credentials::UserPass { user, password }) => {
                 // Check PASS before USER goes out, so a bad password cannot
                 // fail the session halfway through the request.
                 Command::Pass(password.clone()).encode()?;
                 (Command::User(user), Awaiting::User(password))
             }
-            Request::Apop { user, password } => {
+            Request::Login(Credentials::Sasl(mechanism)) => auth(mechanism)?,
+            Request::Login(Credentials::Apop { user, password }) => {
                 let timestamp = self
                     .greeting
                     .as_ref()
@@ -736,38 +765,6 @@ impl Client {
                     Awaiting::Login("APOP"),
                 )
             }
-            Request::AuthPlain { user, password } => {
-                let mut message = zeroize::Zeroizing::new(Vec::new());
-                message.push(0);
-                message.extend_from_slice(&user);
-                message.push(0);
-                message.extend_from_slice(password.expose());
-                let encoded = Secret::new(base64(&message).to_vec());
-                // RFC 5034: the initial response must fit the 255-octet line.
-                if "AUTH PLAIN ".len() + encoded.expose().len() + 2 <= crate::codec::MAX_COMMAND_LEN
-                {
-                    let command = Command::Auth {
-                        mechanism: "PLAIN",
-                        initial: Some(encoded),
-                    };
-                    (command, Awaiting::Login("AUTH PLAIN"))
-                } else {
-                    (
-                        Command::Auth {
-                            mechanism: "PLAIN",
-                            initial: None,
-                        },
-                        Awaiting::PlainChallenge(encoded),
-                    )
-                }
-            }
-            Request::AuthLogin { user, password } => (
-                Command::Auth {
-                    mechanism: "LOGIN",
-                    initial: None,
-                },
-                Awaiting::LoginUser(user, password),
-            ),
             Request::Utf8 => (Command::Utf8, Awaiting::Setting("UTF8")),
             Request::Lang(None) => (Command::Lang(None), Awaiting::Languages),
             Request::Lang(Some(tag)) => (Command::Lang(Some(tag)), Awaiting::Setting("LANG")),
@@ -919,6 +916,18 @@ impl Client {
             }
             let refused_tls = matches!(awaiting, Awaiting::Stls);
             let error = ServerError::from_line(command, status);
+            if let Awaiting::Auth(exchange) = awaiting {
+                if let Some(cancelled) = exchange.cancelled {
+                    self.respond(
+                        handle,
+                        Response::AuthCancelled {
+                            error: cancelled,
+                            reply: error,
+                        },
+                    );
+                    return Ok(());
+                }
+            }
             self.respond(handle, Response::Rejected(error.clone()));
             if refused_tls {
                 // Commands queued behind STLS (a login, typically) were meant
@@ -941,11 +950,19 @@ impl Client {
                 self.input.clear();
                 self.respond(handle, Response::StartTls);
             }
-            Awaiting::Login(_)
-            | Awaiting::PlainChallenge(_)
-            | Awaiting::LoginUser(..)
-            | Awaiting::LoginPassword(_) => {
-                // Logged in (a server may accept AUTH without a challenge).
+            Awaiting::Auth(mut exchange) => {
+                if let Some(error) = exchange.cancelled {
+                    // The server let the client in after `*`: nothing
+                    // the mechanism checked can be trusted.
+                    return Err(Error::Sasl(error));
+                }
+                // A server that did not prove itself (SCRAM) is not one to
+                // go on talking to.
+                exchange.mechanism.finish().map_err(Error::Sasl)?;
+                self.login_delay_from = Some(now);
+                self.respond(handle, Response::Ok(status));
+            }
+            Awaiting::Login(_) => {
                 self.login_delay_from = Some(now);
                 self.respond(handle, Response::Ok(status));
             }
@@ -991,43 +1008,89 @@ impl Client {
         Ok(())
     }
 
-    /// Answers a SASL challenge.
+    /// Answers a SASL challenge (`+ base64`).
     fn on_challenge(
         &mut self,
         handle: Handle,
         awaiting: Awaiting,
         challenge: &[u8],
     ) -> Result<(), Error> {
-        let (answer, next) = match awaiting {
-            Awaiting::PlainChallenge(encoded) => (encoded, Awaiting::Login("AUTH PLAIN")),
-            Awaiting::LoginUser(user, password) => {
-                // Challenges are "Username:" and "Password:" in base64; only
-                // their order matters.
-                if !challenge.is_empty() && unbase64(challenge).is_none() {
-                    return Err(Error::Malformed {
-                        what: "SASL challenge",
-                    });
+        let Awaiting::Auth(mut exchange) = awaiting else {
+            return Err(Error::Malformed {
+                what: "unexpected continuation",
+            });
+        };
+        if exchange.cancelled.is_some() {
+            // RFC 5034: `*` is answered with -ERR, nothing else.
+            return Err(Error::Malformed {
+                what: "SASL challenge after cancellation",
+            });
+        }
+        let line = match exchange.held.take() {
+            // The initial response that did not fit the AUTH line answers
+            // the first challenge, which carries nothing.
+            Some(initial) => initial,
+            None => {
+                let answer = match unbase64(challenge) {
+                    Some(decoded) => exchange.mechanism.step(&decoded),
+                    None => Err(sasl::Error::MalformedChallenge {
+                        what: "base64 challenge",
+                    }),
+                };
+                match answer {
+                    Ok(response) => Secret::new(base64(response.expose()).to_vec()),
+                    Err(error) => {
+                        exchange.cancelled = Some(error);
+                        Secret::new(b"*".to_vec())
+                    }
                 }
-                (
-                    Secret::new(base64(&user).to_vec()),
-                    Awaiting::LoginPassword(password),
-                )
-            }
-            Awaiting::LoginPassword(password) => (
-                Secret::new(base64(password.expose()).to_vec()),
-                Awaiting::Login("AUTH LOGIN"),
-            ),
-            _ => {
-                return Err(Error::Malformed {
-                    what: "unexpected continuation",
-                });
             }
         };
-        let line = Command::SaslResponse(answer).encode()?;
+        let line = Command::SaslResponse(line).encode()?;
         self.queue_line(line, true);
-        self.in_flight.push_front((handle, next));
+        self.in_flight
+            .push_front((handle, Awaiting::Auth(exchange)));
         Ok(())
     }
+}
+
+/// The AUTH command for a mechanism, and what it waits for.
+fn auth(mut mechanism: Box<dyn Mechanism>) -> Result<(Command, Awaiting), Error> {
+    let name = mechanism.name().to_owned();
+    if !sasl::is_mechanism_name(&name) {
+        return Err(Error::Sasl(sasl::Error::InvalidName));
+    }
+    let initial = mechanism
+        .initial_response()
+        .map_err(Error::Sasl)?
+        .map(|initial| match initial.expose().is_empty() {
+            // RFC 5034: an empty initial response is sent as `=`.
+            true => Secret::new(b"=".to_vec()),
+            false => Secret::new(base64(initial.expose()).to_vec()),
+        });
+    // RFC 5034: the initial response must fit the 255-octet command line;
+    // one that does not answers the server's empty challenge. Sending it
+    // anyway is what makes Office 365 answer `-ERR Protocol error`.
+    let fits = |initial: &Secret<Vec<u8>>| {
+        "AUTH ".len() + name.len() + 1 + initial.expose().len() + 2 <= MAX_COMMAND_LEN
+    };
+    let (initial, held) = match initial {
+        Some(initial) if fits(&initial) => (Some(initial), None),
+        held => (None, held),
+    };
+    let exchange = Exchange {
+        command: sasl::auth_command(&name),
+        mechanism,
+        held,
+        cancelled: None,
+    };
+    Ok((
+        Command::Auth {
+            mechanism: name,
+            initial,
+        },
+        Awaiting::Auth(Box::new(exchange)),
+    ))
 }
 
 /// Parses a collected listing.

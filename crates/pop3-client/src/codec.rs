@@ -399,7 +399,7 @@ pub enum Command {
     /// `AUTH mechanism [initial-response]`; the response is already base64.
     Auth {
         /// The SASL mechanism name.
-        mechanism: &'static str,
+        mechanism: String,
         /// The initial response (`=` for an empty one), if sent with the command.
         initial: Option<Secret<Vec<u8>>>,
     },

@@ -59,13 +59,13 @@
 //! ```
 //! use lineproto::Secret;
 //! use lineproto::testing::Pair;
-//! use pop3_client::client::{Client, Event, Options, Request, Response};
+//! use pop3_client::client::{Client, Credentials, Event, Options, Request, Response};
 //! use pop3_client::server::{self, Mailbox, Server};
 //!
 //! let messages = (1..=72).map(|i| format!("Subject: {i}\r\n\r\nbody\r\n").into()).collect();
 //! let server = Server::new(Mailbox::new("john", "doe", messages), server::Options::default());
 //! let mut client = Client::new(Options::default());
-//! client.send(Request::UserPass { user: "john".into(), password: Secret::new(b"doe".to_vec()) });
+//! client.send(Request::Login(Credentials::UserPass { user: "john".into(), password: Secret::new(b"doe".to_vec()) }));
 //! let stat = client.send(Request::Stat);
 //! client.send(Request::Quit);
 //! let outcome = Pair::new(client, server).run();
@@ -89,6 +89,7 @@ mod codec;
 #[cfg(any(feature = "blocking", feature = "tokio"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "blocking", feature = "tokio"))))]
 pub mod connect;
+pub mod sasl;
 pub mod server;
 pub mod session;
 #[cfg(feature = "tls")]
@@ -176,6 +177,14 @@ pub enum Error {
         /// The configured session timeout.
         timeout: Duration,
     },
+    /// A SASL exchange failed on the client's side: the mechanism refused
+    /// to start (the request is then [`NotSent`](client::Response::NotSent)),
+    /// or the server said `+OK` to an exchange the mechanism could not
+    /// accept, such as SCRAM without the server's signature, or after the
+    /// client cancelled. Logged in to a server that did not prove itself,
+    /// the client ends the session.
+    #[error("sasl authentication failed")]
+    Sasl(#[source] sasl::Error),
     /// The server machine: the client sent no command for
     /// [`idle_timeout`](server::Options::idle_timeout).
     #[error("client sent no command for {timeout:?}")]

@@ -2,7 +2,12 @@
 //! of `pop3_count`, and the peer of the client in tests with no sockets.
 //!
 //! It covers what the client speaks, including what Dovecot 2.3 does not
-//! offer: UTF8, LOGIN-DELAY and EXPIRE in CAPA, and `[IN-USE]`.
+//! offer: UTF8, LOGIN-DELAY and EXPIRE in CAPA, and `[IN-USE]`. Its SASL
+//! mechanisms are every one the client ships: SCRAM-SHA-256, SCRAM-SHA-1,
+//! CRAM-MD5, PLAIN, LOGIN, OAUTHBEARER and XOAUTH2 (the mailbox's password
+//! is also its OAuth token). It is a demo: its SCRAM and CRAM-MD5 nonces
+//! are derived from a counter, not drawn at random, and SCRAM salts from
+//! the user name.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -12,6 +17,7 @@ use lineproto::{LineBuffer, Machine, Output, Secret};
 
 use crate::Error;
 use crate::codec::{apop_digest, base64, unbase64};
+use crate::sasl::ScramHash;
 
 /// One user's maildrop.
 #[derive(Debug, Clone)]
@@ -83,6 +89,13 @@ fn crlf(text: &[u8]) -> Bytes {
         out.extend_from_slice(b"\r\n");
     }
     out.freeze()
+}
+
+/// The demo's SCRAM salt for `user`: 16 bytes derived from the name.
+fn salt(user: &[u8]) -> Vec<u8> {
+    let mut salt = fnv1a(user).to_be_bytes().to_vec();
+    salt.extend_from_slice(&fnv1a(&[b"salt:", user].concat()).to_be_bytes());
+    salt
 }
 
 /// A stable 64-bit hash for unique ids (not for security).
@@ -161,9 +174,55 @@ enum State {
     /// AUTH LOGIN waiting for the user name, then the password.
     SaslLoginUser,
     SaslLoginPassword(Bytes),
+    /// AUTH CRAM-MD5: the challenge is out.
+    SaslCramMd5 {
+        challenge: Bytes,
+    },
+    /// AUTH SCRAM-*: waiting for the client-first message.
+    SaslScramFirst(ScramHash),
+    /// The server-first message is out; waiting for the client-final.
+    SaslScramFinal(Box<ScramExchange>),
+    /// The server signature is out; the client's empty line completes the
+    /// login of this user.
+    SaslScramDone(Bytes),
+    /// AUTH XOAUTH2 or OAUTHBEARER waiting for the token message.
+    SaslBearer {
+        xoauth2: bool,
+    },
+    /// The token was refused and the JSON error sent; the client's answer
+    /// to it is followed by `-ERR`.
+    SaslBearerRefused,
     Transaction,
     Closed,
 }
+
+/// A SCRAM exchange after the server-first message.
+#[derive(Debug)]
+struct ScramExchange {
+    hash: ScramHash,
+    user: Bytes,
+    /// The combined nonce.
+    nonce: String,
+    /// `client-first-message-bare "," server-first-message`: the start of
+    /// the AuthMessage.
+    messages: String,
+    /// The base64 gs2 header the client-final message must repeat.
+    gs2_header: String,
+}
+
+/// The SASL mechanisms offered, strongest first.
+const MECHANISMS: [&str; 7] = [
+    "SCRAM-SHA-256",
+    "SCRAM-SHA-1",
+    "CRAM-MD5",
+    "PLAIN",
+    "LOGIN",
+    "OAUTHBEARER",
+    "XOAUTH2",
+];
+
+/// The SCRAM iteration count: RFC 7677's minimum.
+const SCRAM_ITERATIONS: u32 = 4096;
 
 /// A POP3 server for one [`Mailbox`].
 ///
@@ -201,6 +260,8 @@ pub struct Server {
     last_command: Option<Instant>,
     /// Why the session ended, if not with QUIT or the client leaving.
     failure: Option<Error>,
+    /// SASL exchanges started: what the demo's nonces are made from.
+    exchanges: u64,
 }
 
 impl Server {
@@ -218,6 +279,7 @@ impl Server {
             events: VecDeque::new(),
             last_command: None,
             failure: None,
+            exchanges: 0,
         }
     }
 
@@ -261,7 +323,7 @@ impl Server {
             "UIDL",
             "RESP-CODES",
             "AUTH-RESP-CODE",
-            "SASL PLAIN LOGIN",
+            "SASL SCRAM-SHA-256 SCRAM-SHA-1 CRAM-MD5 PLAIN LOGIN OAUTHBEARER XOAUTH2",
             "USER",
         ];
         if self.options.pipelining {
@@ -298,7 +360,53 @@ impl Server {
     }
 
     fn on_line(&mut self, line: &[u8]) {
+        let in_sasl = !matches!(
+            self.state,
+            State::Authorization { .. } | State::Transaction | State::Closed
+        );
+        if in_sasl && line == b"*" {
+            // RFC 5034: the client cancelled the exchange.
+            self.state = State::Authorization { user: None };
+            self.reply("-ERR Authentication cancelled.");
+            self.events.push_back(Event::LoginFailed);
+            return;
+        }
         match std::mem::replace(&mut self.state, State::Closed) {
+            State::SaslCramMd5 { challenge } => {
+                let response = unbase64(line).unwrap_or_default();
+                let (user, digest) = match memchr::memrchr(b' ', &response) {
+                    Some(space) => (&response[..space], &response[space + 1..]),
+                    None => (&response[..], &b""[..]),
+                };
+                let expected = crate::sasl::hmac_md5(self.mailbox.password.expose(), &challenge);
+                let ok = digest == crate::sasl::hex(&expected).as_bytes();
+                self.login(user, ok);
+                return;
+            }
+            State::SaslScramFirst(hash) => {
+                let message = unbase64(line).unwrap_or_default();
+                self.scram_first(hash, &message);
+                return;
+            }
+            State::SaslScramFinal(exchange) => {
+                let message = unbase64(line).unwrap_or_default();
+                self.scram_final(*exchange, &message);
+                return;
+            }
+            State::SaslScramDone(user) => {
+                // The empty response to the server's signature.
+                self.login(&user, line.is_empty());
+                return;
+            }
+            State::SaslBearer { xoauth2 } => {
+                let message = unbase64(line).unwrap_or_default();
+                self.bearer(xoauth2, &message);
+                return;
+            }
+            State::SaslBearerRefused => {
+                self.login(b"", false);
+                return;
+            }
             State::SaslPlain => {
                 let decoded = unbase64(line).unwrap_or_default();
                 let mut parts = decoded.split(|&b| b == 0);
@@ -375,30 +483,50 @@ impl Server {
             },
             (b"AUTH", false) => {
                 let mechanism = words.next().unwrap_or_default().to_ascii_uppercase();
-                let initial = words.next();
-                match (mechanism.as_slice(), initial) {
-                    (b"", _) => {
+                // RFC 5034: `=` is an empty initial response.
+                let initial = words.next().map(|i| if i == b"=" { &b""[..] } else { i });
+                self.exchanges += 1;
+                // Mechanisms whose client speaks first: with an initial
+                // response, it is their first message; without, an empty
+                // challenge asks for it.
+                let first = match mechanism.as_slice() {
+                    b"" => {
                         self.reply("+OK");
-                        self.reply("PLAIN");
-                        self.reply("LOGIN");
+                        for mechanism in MECHANISMS {
+                            self.reply(mechanism);
+                        }
                         self.reply(".");
+                        return;
                     }
-                    (b"PLAIN", Some(initial)) => {
-                        self.state = State::SaslPlain;
-                        self.on_line(initial);
-                    }
-                    (b"PLAIN", None) => {
-                        self.state = State::SaslPlain;
-                        self.reply("+ ");
-                    }
-                    (b"LOGIN", _) => {
+                    b"PLAIN" => State::SaslPlain,
+                    b"SCRAM-SHA-256" => State::SaslScramFirst(ScramHash::Sha256),
+                    b"SCRAM-SHA-1" => State::SaslScramFirst(ScramHash::Sha1),
+                    b"XOAUTH2" => State::SaslBearer { xoauth2: true },
+                    b"OAUTHBEARER" => State::SaslBearer { xoauth2: false },
+                    b"LOGIN" => {
                         self.state = State::SaslLoginUser;
-                        self.reply(&format!(
-                            "+ {}",
-                            String::from_utf8_lossy(&base64(b"Username:"))
-                        ));
+                        self.challenge(b"Username:");
+                        return;
                     }
-                    _ => self.reply("-ERR Unsupported authentication mechanism."),
+                    b"CRAM-MD5" => {
+                        let challenge = Bytes::from(format!(
+                            "<{}.{:x}@pop3.demo.invalid>",
+                            self.exchanges,
+                            fnv1a(&self.exchanges.to_be_bytes())
+                        ));
+                        self.challenge(&challenge);
+                        self.state = State::SaslCramMd5 { challenge };
+                        return;
+                    }
+                    _ => {
+                        self.reply("-ERR Unsupported authentication mechanism.");
+                        return;
+                    }
+                };
+                self.state = first;
+                match initial {
+                    Some(initial) => self.on_line(initial),
+                    None => self.reply("+ "),
                 }
             }
             (b"UTF8", false) if self.options.utf8 => self.reply("+OK UTF8 enabled"),
@@ -459,6 +587,127 @@ impl Server {
                 self.reply("+OK");
             }
             _ => self.reply("-ERR Unknown command."),
+        }
+    }
+
+    /// Sends a SASL challenge.
+    fn challenge(&mut self, data: &[u8]) {
+        let line = format!("+ {}", String::from_utf8_lossy(&base64(data)));
+        self.reply(&line);
+    }
+
+    /// Reads a SCRAM client-first message and sends the server-first.
+    fn scram_first(&mut self, hash: ScramHash, message: &[u8]) {
+        let parsed = std::str::from_utf8(message).ok().and_then(|message| {
+            // gs2 header: no channel binding (`n` or `y`), no authzid.
+            let bare = message
+                .strip_prefix("n,,")
+                .or_else(|| message.strip_prefix("y,,"))?;
+            let gs2_header = &message[..3];
+            let mut attributes = bare.split(',');
+            let user = attributes.next()?.strip_prefix("n=")?;
+            let nonce = attributes.next()?.strip_prefix("r=")?;
+            let user = user.replace("=2C", ",").replace("=3D", "=");
+            Some((
+                gs2_header.to_owned(),
+                bare.to_owned(),
+                user,
+                nonce.to_owned(),
+            ))
+        });
+        let Some((gs2_header, bare, user, client_nonce)) = parsed else {
+            self.reply("-ERR [AUTH] Authentication failed.");
+            self.state = State::Authorization { user: None };
+            self.events.push_back(Event::LoginFailed);
+            return;
+        };
+        let nonce = format!(
+            "{client_nonce}{:016x}",
+            fnv1a(&[client_nonce.as_bytes(), &self.exchanges.to_be_bytes()].concat())
+        );
+        let server_first = format!(
+            "r={nonce},s={},i={SCRAM_ITERATIONS}",
+            String::from_utf8_lossy(&base64(&salt(user.as_bytes())))
+        );
+        self.challenge(server_first.as_bytes());
+        self.state = State::SaslScramFinal(Box::new(ScramExchange {
+            hash,
+            user: Bytes::from(user),
+            nonce,
+            messages: format!("{bare},{server_first}"),
+            gs2_header: String::from_utf8_lossy(&base64(gs2_header.as_bytes())).into_owned(),
+        }));
+    }
+
+    /// Checks a SCRAM client-final message; sends the server signature.
+    fn scram_final(&mut self, exchange: ScramExchange, message: &[u8]) {
+        let parsed = std::str::from_utf8(message).ok().and_then(|message| {
+            let (without_proof, proof) = message.rsplit_once(",p=")?;
+            let mut attributes = without_proof.split(',');
+            let channel = attributes.next()?.strip_prefix("c=")?;
+            let nonce = attributes.next()?.strip_prefix("r=")?;
+            (channel == exchange.gs2_header && nonce == exchange.nonce)
+                .then(|| (without_proof.to_owned(), unbase64(proof.as_bytes())))
+        });
+        let password = crate::sasl::saslprep_password(self.mailbox.password.expose());
+        let (Some((without_proof, Some(proof))), Some(password)) = (parsed, password) else {
+            self.login(&exchange.user, false);
+            return;
+        };
+        let hash = exchange.hash;
+        let salted =
+            hash.salted_password(password.as_bytes(), &salt(&exchange.user), SCRAM_ITERATIONS);
+        let auth_message = format!("{},{without_proof}", exchange.messages);
+        let expected = hash.proof(&salted, auth_message.as_bytes());
+        use subtle::ConstantTimeEq;
+        let ok = proof.len() == expected.client_proof.len()
+            && bool::from(proof.ct_eq(&expected.client_proof));
+        if !ok || exchange.user != self.mailbox.user {
+            self.login(&exchange.user, false);
+            return;
+        }
+        let signature = base64(&expected.server_signature);
+        let server_final = [&b"v="[..], &signature].concat();
+        self.challenge(&server_final);
+        self.state = State::SaslScramDone(exchange.user);
+    }
+
+    /// Reads an XOAUTH2 or OAUTHBEARER message: the token must be the
+    /// mailbox's password. A refusal is the JSON error as a challenge.
+    fn bearer(&mut self, xoauth2: bool, message: &[u8]) {
+        let (user, fields) = if xoauth2 {
+            (None, message)
+        } else {
+            // `n,a=user,` then the fields.
+            let mut parts = message.splitn(3, |&b| b == b',');
+            let (_, authzid, rest) = (parts.next(), parts.next(), parts.next());
+            let user = authzid.and_then(|a| a.strip_prefix(b"a=")).map(|a| {
+                String::from_utf8_lossy(a)
+                    .replace("=2C", ",")
+                    .replace("=3D", "=")
+            });
+            (user.map(String::into_bytes), rest.unwrap_or_default())
+        };
+        let mut user = user;
+        let mut token = None;
+        for field in fields.split(|&b| b == 1) {
+            if let Some(name) = field.strip_prefix(b"user=") {
+                user = Some(name.to_vec());
+            } else if let Some(bearer) = field.strip_prefix(b"auth=Bearer ") {
+                token = Some(bearer);
+            }
+        }
+        let user = user.unwrap_or_default();
+        if token == Some(self.mailbox.password.expose().as_slice()) {
+            self.login(&user, true);
+        } else {
+            let error = if xoauth2 {
+                r#"{"status":"401","schemes":"bearer","scope":"https://mail.demo.invalid/"}"#
+            } else {
+                r#"{"status":"invalid_token","scope":"mail"}"#
+            };
+            self.challenge(error.as_bytes());
+            self.state = State::SaslBearerRefused;
         }
     }
 

@@ -95,22 +95,229 @@ use bytes::Bytes;
 use lineproto::{Machine, Output, Secret};
 
 use crate::Error;
-use crate::client::{Client, Event, Handle, Options, Request, Response, ServerError};
+use crate::client::{Client, Credentials, Event, Handle, Options, Request, Response, ServerError};
 use crate::codec::{Capabilities, Greeting, Status, is_unique_id};
+use crate::sasl::{self, ScramHash};
 
-/// How to log in.
+/// How to log in: USER/PASS, APOP, or one of the shipped SASL mechanisms
+/// of [`sasl`]. What [`Session::login`] takes with a user name and a
+/// secret (a password, or an OAuth 2.0 token for the two token
+/// mechanisms); [`strongest`](Self::strongest) picks one from what the
+/// server offers. An application's own mechanism goes through
+/// [`Session::login_with`] instead.
+///
+/// ```
+/// use pop3_client::{Capabilities, Greeting};
+/// use pop3_client::session::{Login, LoginPolicy};
+///
+/// let greeting = Greeting::parse(b"+OK ready <1.2@host>")?;
+/// let caps = Capabilities::parse([&b"SASL PLAIN CRAM-MD5 SCRAM-SHA-1"[..], b"USER"])?;
+/// let policy = LoginPolicy::default();
+/// assert_eq!(Login::strongest(Some(&caps), Some(&greeting), policy), Some(Login::SaslScramSha1));
+/// // Without SASL, APOP beats sending the password; and PLAIN or USER
+/// // only over TLS or when plain text is allowed.
+/// let caps = Capabilities::parse([&b"SASL PLAIN"[..], b"USER"])?;
+/// assert_eq!(Login::strongest(Some(&caps), Some(&greeting), policy), Some(Login::Apop));
+/// let plain = Greeting::parse(b"+OK ready")?;
+/// assert_eq!(Login::strongest(Some(&caps), Some(&plain), policy), None);
+/// let mut tls = policy;
+/// tls.tls = true;
+/// assert_eq!(Login::strongest(Some(&caps), Some(&plain), tls), Some(Login::SaslPlain));
+/// assert_eq!(Login::from_name("scram-sha-256"), Some(Login::SaslScramSha256));
+/// # Ok::<(), pop3_client::Error>(())
+/// ```
 #[non_exhaustive]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Login {
-    /// `USER` and `PASS`.
+    /// `USER` and `PASS`: the password crosses the connection as it is.
     #[default]
     UserPass,
-    /// `APOP` (MD5 of the greeting's timestamp and the secret).
+    /// `APOP` (MD5 of the greeting's timestamp and the secret): nothing
+    /// replayable crosses the connection, but the digest can be attacked
+    /// offline, and the server stores the password itself.
     Apop,
-    /// `AUTH PLAIN`.
+    /// `AUTH PLAIN` ([`sasl::Plain`]): the password as it is.
     SaslPlain,
-    /// `AUTH LOGIN`.
+    /// `AUTH LOGIN` ([`sasl::Login`]): the password as it is.
     SaslLogin,
+    /// `AUTH CRAM-MD5` ([`sasl::CramMd5`]): like APOP, HMAC-MD5 of the
+    /// server's challenge.
+    SaslCramMd5,
+    /// `AUTH SCRAM-SHA-1` ([`sasl::Scram::sha1`]): a salted proof, and the
+    /// server proves it knows the password too.
+    SaslScramSha1,
+    /// `AUTH SCRAM-SHA-256` ([`sasl::Scram::sha256`]): the same with
+    /// SHA-256. The strongest.
+    SaslScramSha256,
+    /// `AUTH XOAUTH2` ([`sasl::XOAuth2`]) with an OAuth 2.0 token.
+    SaslXOAuth2,
+    /// `AUTH OAUTHBEARER` ([`sasl::OAuthBearer`], RFC 7628) with an OAuth
+    /// 2.0 token.
+    SaslOAuthBearer,
+}
+
+/// What [`Login::strongest`] may choose.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoginPolicy {
+    /// The connection is TLS (implicit, or after STLS), so a method that
+    /// sends the secret as it is ([`Login::sends_secret`]) is allowed.
+    /// Default: no.
+    pub tls: bool,
+    /// Allow such a method without TLS too: the password or token can then
+    /// be read by anyone on the path. Default: no.
+    pub allow_plaintext: bool,
+    /// The secret is an OAuth 2.0 access token, not a password: only
+    /// OAUTHBEARER and XOAUTH2 take one. Default: a password.
+    pub bearer_token: bool,
+}
+
+impl LoginPolicy {
+    /// Whether `login` may be used: it takes the kind of secret the user
+    /// has, and it does not send it as it is unless over TLS or allowed.
+    pub fn permits(self, login: Login) -> bool {
+        login.uses_token() == self.bearer_token
+            && (!login.sends_secret() || self.tls || self.allow_plaintext)
+    }
+}
+
+impl Login {
+    /// Every method, strongest first: SCRAM-SHA-256, SCRAM-SHA-1,
+    /// CRAM-MD5, APOP, then those that send the password as it is (PLAIN,
+    /// LOGIN, USER), then the token mechanisms (OAUTHBEARER, XOAUTH2).
+    pub const ALL: [Self; 9] = [
+        Self::SaslScramSha256,
+        Self::SaslScramSha1,
+        Self::SaslCramMd5,
+        Self::Apop,
+        Self::SaslPlain,
+        Self::SaslLogin,
+        Self::UserPass,
+        Self::SaslOAuthBearer,
+        Self::SaslXOAuth2,
+    ];
+
+    /// The name a user types to choose it: the SASL mechanism's name
+    /// (`SCRAM-SHA-256`), `USER` or `APOP`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UserPass => "USER",
+            Self::Apop => "APOP",
+            Self::SaslPlain => "PLAIN",
+            Self::SaslLogin => "LOGIN",
+            Self::SaslCramMd5 => "CRAM-MD5",
+            Self::SaslScramSha1 => "SCRAM-SHA-1",
+            Self::SaslScramSha256 => "SCRAM-SHA-256",
+            Self::SaslXOAuth2 => "XOAUTH2",
+            Self::SaslOAuthBearer => "OAUTHBEARER",
+        }
+    }
+
+    /// The method with this [`name`](Self::name), in any case.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|login| login.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether the secret crosses the connection as it is, for anyone who
+    /// can read the connection to reuse: USER/PASS, PLAIN, LOGIN, and the
+    /// two token mechanisms.
+    pub fn sends_secret(self) -> bool {
+        matches!(
+            self,
+            Self::UserPass
+                | Self::SaslPlain
+                | Self::SaslLogin
+                | Self::SaslXOAuth2
+                | Self::SaslOAuthBearer
+        )
+    }
+
+    /// Whether the secret is an OAuth 2.0 access token rather than a
+    /// password (XOAUTH2, OAUTHBEARER).
+    pub fn uses_token(self) -> bool {
+        matches!(self, Self::SaslXOAuth2 | Self::SaslOAuthBearer)
+    }
+
+    /// Whether the server offers it: a SASL mechanism listed in CAPA's
+    /// `SASL` line, APOP when the greeting has a timestamp, USER when CAPA
+    /// lists `USER` (or when there is no CAPA answer: RFC 1939 servers
+    /// know no CAPA, and take USER).
+    pub fn offered(self, capabilities: Option<&Capabilities>, greeting: Option<&Greeting>) -> bool {
+        match self {
+            Self::UserPass => capabilities.is_none_or(|caps| caps.has(b"USER")),
+            Self::Apop => greeting.is_some_and(|greeting| greeting.apop_timestamp.is_some()),
+            sasl => capabilities.is_some_and(|caps| caps.sasl_mechanism(sasl.name().as_bytes())),
+        }
+    }
+
+    /// The strongest method both sides offer that `policy` permits, in
+    /// the order of [`ALL`](Self::ALL), or `None`. The capabilities are
+    /// those of a CAPA sent before logging in (after STLS, when TLS
+    /// started that way); `None` if the server knows no CAPA.
+    ///
+    /// Without TLS and without
+    /// [`allow_plaintext`](LoginPolicy::allow_plaintext), a method that
+    /// sends the secret as it is is never chosen: a server offering only
+    /// those gets `None`, and the caller says so rather than send a
+    /// password in clear.
+    pub fn strongest(
+        capabilities: Option<&Capabilities>,
+        greeting: Option<&Greeting>,
+        policy: LoginPolicy,
+    ) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|&login| policy.permits(login) && login.offered(capabilities, greeting))
+    }
+
+    /// The request this method makes for `user` with `secret` (a password,
+    /// or a token for [`uses_token`](Self::uses_token) methods). SCRAM
+    /// draws its client nonce from [`sasl::client_nonce`].
+    fn credentials(self, user: &str, secret: Secret<Vec<u8>>) -> Result<Credentials, sasl::Error> {
+        let bytes = || Bytes::copy_from_slice(user.as_bytes());
+        let scram = |hash, secret| -> Result<Credentials, sasl::Error> {
+            let nonce = sasl::client_nonce()?;
+            Ok(Credentials::Sasl(Box::new(sasl::Scram::new(
+                hash, user, secret, &nonce,
+            ))))
+        };
+        Ok(match self {
+            Self::UserPass => Credentials::UserPass {
+                user: bytes(),
+                password: secret,
+            },
+            Self::Apop => Credentials::Apop {
+                user: bytes(),
+                password: secret,
+            },
+            Self::SaslPlain => Credentials::Sasl(Box::new(sasl::Plain::new(user, secret))),
+            Self::SaslLogin => Credentials::Sasl(Box::new(sasl::Login::new(user, secret))),
+            Self::SaslCramMd5 => Credentials::Sasl(Box::new(sasl::CramMd5::new(user, secret))),
+            Self::SaslScramSha1 => return scram(ScramHash::Sha1, secret),
+            Self::SaslScramSha256 => return scram(ScramHash::Sha256, secret),
+            Self::SaslXOAuth2 => Credentials::Sasl(Box::new(sasl::XOAuth2::new(user, secret))),
+            Self::SaslOAuthBearer => {
+                Credentials::Sasl(Box::new(sasl::OAuthBearer::new(user, secret)))
+            }
+        })
+    }
+
+    /// The command it starts with, for errors.
+    fn command(self) -> &'static str {
+        match self {
+            Self::UserPass => "USER",
+            Self::Apop => "APOP",
+            sasl => sasl::auth_command(sasl.name()),
+        }
+    }
+}
+
+impl std::fmt::Display for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A piece of a message being retrieved (RETR or TOP).
@@ -149,6 +356,21 @@ pub enum SessionError {
         /// Why.
         #[source]
         error: Error,
+    },
+    /// The SASL mechanism failed on a challenge (a wrong server
+    /// signature, an iteration count over the limit, a challenge that does
+    /// not parse), so the client cancelled the exchange; the server
+    /// answered `reply`.
+    #[error("{command} cancelled by the client")]
+    AuthCancelled {
+        /// The command (`AUTH SCRAM-SHA-256`).
+        command: &'static str,
+        /// Why the mechanism gave up.
+        #[source]
+        error: sasl::Error,
+        /// The server's `-ERR` to the cancellation (boxed: it is large, and
+        /// rare).
+        reply: Box<ServerError>,
     },
     /// STLS was asked for and the server's last CAPA did not offer it; no
     /// silent fall-back to plain text.
@@ -239,15 +461,37 @@ impl Session {
         })
     }
 
-    /// Logs in as `user` with `method`.
-    pub fn login(&mut self, method: Login, user: &str, password: Secret<Vec<u8>>) -> Pending<()> {
-        let user = Bytes::copy_from_slice(user.as_bytes());
-        let (request, command) = match method {
-            Login::UserPass => (Request::UserPass { user, password }, "USER"),
-            Login::Apop => (Request::Apop { user, password }, "APOP"),
-            Login::SaslPlain => (Request::AuthPlain { user, password }, "AUTH PLAIN"),
-            Login::SaslLogin => (Request::AuthLogin { user, password }, "AUTH LOGIN"),
-        };
+    /// Logs in as `user` with `method` and `secret`: the password, or the
+    /// OAuth 2.0 token for XOAUTH2 and OAUTHBEARER
+    /// ([`Login::uses_token`]).
+    ///
+    /// SCRAM needs a random client nonce: it is drawn from the operating
+    /// system with the `getrandom` feature (which the `blocking` and
+    /// `tokio` features turn on). Without it, SCRAM fails with
+    /// [`SessionError::NotSent`] and [`sasl::Error::NoRandomSource`]:
+    /// build the mechanism with a nonce of your own and use
+    /// [`login_with`](Self::login_with).
+    pub fn login(&mut self, method: Login, user: &str, secret: Secret<Vec<u8>>) -> Pending<()> {
+        match method.credentials(user, secret) {
+            Ok(credentials) => self.login_with(credentials),
+            Err(error) => {
+                let command = method.command();
+                let mut pending =
+                    Pending::new(command, Until::Answers, Converter::Response(|_| None));
+                pending.failure = Some(SessionError::NotSent {
+                    command,
+                    error: Error::Sasl(error),
+                });
+                pending
+            }
+        }
+    }
+
+    /// Logs in with `credentials`: an application's own SASL mechanism
+    /// ([`Credentials::Sasl`]), or one built by hand.
+    pub fn login_with(&mut self, credentials: Credentials) -> Pending<()> {
+        let request = Request::Login(credentials);
+        let command = command_name(&request);
         self.one(request, command, ok)
     }
 
@@ -406,10 +650,9 @@ fn command_name(request: &Request) -> &'static str {
     match request {
         Request::Capa => "CAPA",
         Request::Stls => "STLS",
-        Request::UserPass { .. } => "USER",
-        Request::Apop { .. } => "APOP",
-        Request::AuthPlain { .. } => "AUTH PLAIN",
-        Request::AuthLogin { .. } => "AUTH LOGIN",
+        Request::Login(Credentials::UserPass { .. }) => "USER",
+        Request::Login(Credentials::Apop { .. }) => "APOP",
+        Request::Login(Credentials::Sasl(mechanism)) => sasl::auth_command(mechanism.name()),
         Request::Utf8 => "UTF8",
         Request::Lang(_) => "LANG",
         Request::Stat => "STAT",
@@ -686,6 +929,13 @@ impl<T> Pending<T> {
                 }
             }
             Response::Rejected(error) => self.failure = Some(SessionError::Server(error)),
+            Response::AuthCancelled { error, reply } => {
+                self.failure = Some(SessionError::AuthCancelled {
+                    command: self.command,
+                    error,
+                    reply: Box::new(reply),
+                });
+            }
             // The session is over, perhaps failed: the driver reports how.
             Response::NotSent(Error::SessionEnded) => self.failing = true,
             Response::NotSent(error) => {

@@ -9,9 +9,9 @@ use lineproto::Secret;
 use lineproto::testing::{
     Arrival, Pair, Step, epoch, split, timed_transcript, transcript, untimed,
 };
-use pop3_client::client::{Client, Event, Options, Request, Response};
+use pop3_client::client::{Client, Credentials, Event, Options, Request, Response};
 use pop3_client::server::{self, Mailbox, Server};
-use pop3_client::{Decoded, Error, MultiLineDecoder, ResponseCode};
+use pop3_client::{Decoded, Error, MultiLineDecoder, ResponseCode, sasl};
 use proptest::prelude::*;
 
 fn secret(s: &str) -> Secret<Vec<u8>> {
@@ -19,10 +19,10 @@ fn secret(s: &str) -> Secret<Vec<u8>> {
 }
 
 fn login() -> Request {
-    Request::UserPass {
+    Request::Login(Credentials::UserPass {
         user: "john".into(),
         password: secret("doe"),
-    }
+    })
 }
 
 fn tricky_messages() -> Vec<Bytes> {
@@ -177,31 +177,39 @@ fn dele_then_quit_deletes_and_a_dropped_session_deletes_nothing() {
 
 #[test]
 fn apop_auth_plain_and_auth_login() {
-    for request in [
-        Request::Apop {
-            user: "john".into(),
-            password: secret("doe"),
+    let requests: [fn() -> Request; 3] = [
+        || {
+            Request::Login(Credentials::Apop {
+                user: "john".into(),
+                password: secret("doe"),
+            })
         },
-        Request::AuthPlain {
-            user: "john".into(),
-            password: secret("doe"),
+        || {
+            Request::Login(Credentials::Sasl(Box::new(sasl::Plain::new(
+                "john",
+                secret("doe"),
+            ))))
         },
-        Request::AuthLogin {
-            user: "john".into(),
-            password: secret("doe"),
+        || {
+            Request::Login(Credentials::Sasl(Box::new(sasl::Login::new(
+                "john",
+                secret("doe"),
+            ))))
         },
-    ] {
+    ];
+    for request in requests {
         let mut client = Client::new(Options::default());
-        let auth = client.send(request.clone());
+        let shown = format!("{:?}", request());
+        let auth = client.send(request());
         let stat = client.send(Request::Stat);
         client.send(Request::Quit);
         let mailbox = Mailbox::new("john", "doe", tricky_messages());
         let outcome = Pair::new(client, Server::new(mailbox, server::Options::default())).run();
         let c = collect(&outcome.client_events);
-        assert!(matches!(response(&c, auth), Response::Ok(_)), "{request:?}");
+        assert!(matches!(response(&c, auth), Response::Ok(_)), "{shown}");
         assert!(
             matches!(response(&c, stat), Response::Stat { count: 6, .. }),
-            "{request:?}"
+            "{shown}"
         );
     }
 }
@@ -210,10 +218,9 @@ fn apop_auth_plain_and_auth_login() {
 fn auth_plain_with_a_long_password_answers_the_challenge_instead() {
     let password = "p".repeat(300);
     let mut client = Client::new(Options::default());
-    let auth = client.send(Request::AuthPlain {
-        user: "john".into(),
-        password: secret(&password),
-    });
+    let auth = client.send(Request::Login(Credentials::Sasl(Box::new(
+        sasl::Plain::new("john", secret(&password)),
+    ))));
     client.send(Request::Quit);
     let mailbox = Mailbox::new("john", &password, vec![]);
     let outcome = Pair::new(client, Server::new(mailbox, server::Options::default())).run();
@@ -226,10 +233,10 @@ fn auth_plain_with_a_long_password_answers_the_challenge_instead() {
 #[test]
 fn a_wrong_password_is_rejected_with_the_auth_code() {
     let mut client = Client::new(Options::default());
-    let auth = client.send(Request::UserPass {
+    let auth = client.send(Request::Login(Credentials::UserPass {
         user: "john".into(),
         password: secret("nope"),
-    });
+    }));
     client.send(Request::Quit);
     let mailbox = Mailbox::new("john", "doe", vec![]);
     let outcome = Pair::new(client, Server::new(mailbox, server::Options::default())).run();
@@ -247,10 +254,10 @@ fn in_use_and_apop_without_timestamp() {
     options.in_use = true;
     options.apop_timestamp = None;
     let mut client = Client::new(Options::default());
-    let apop = client.send(Request::Apop {
+    let apop = client.send(Request::Login(Credentials::Apop {
         user: "john".into(),
         password: secret("doe"),
-    });
+    }));
     let auth = client.send(login());
     client.send(Request::Quit);
     let outcome = Pair::new(
@@ -429,10 +436,10 @@ fn errors_end_the_session_clearly() {
         Some(&Step::Done(Err(Error::LineTooLong { limit: 8192 })))
     );
     let mut client = Client::new(Options::default());
-    let bad = client.send(Request::UserPass {
+    let bad = client.send(Request::Login(Credentials::UserPass {
         user: "john\r\nDELE 1".into(),
         password: secret("x"),
-    });
+    }));
     let steps = transcript(client, [b"+OK\r\n".as_slice()], false);
     assert!(steps.contains(&Step::Event(Event::Response {
         handle: bad,
@@ -710,10 +717,10 @@ fn every_request_gets_an_answer_even_when_the_session_fails() {
 #[test]
 fn a_bad_password_is_refused_before_user_goes_out_and_utf8_is_not_pipelined() {
     let mut client = Client::new(Options::default());
-    let bad = client.send(Request::UserPass {
+    let bad = client.send(Request::Login(Credentials::UserPass {
         user: "john".into(),
         password: secret("a\r\nDELE 1"),
-    });
+    }));
     let steps = transcript(&mut client, [b"+OK hi\r\n".as_slice()], false);
     assert!(steps.contains(&Step::Event(Event::Response {
         handle: bad,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use lineproto::Secret;
 use lineproto::testing::{Arrival, Pair, Step, Timed, epoch, timed_transcript};
-use pop3_client::client::{Client, Event, Options, Request, Response};
+use pop3_client::client::{Client, Credentials, Event, Options, Request, Response};
 use pop3_client::server::{self, Mailbox, Server};
 use pop3_client::{Error, Handle, ResponseCode};
 
@@ -16,10 +16,10 @@ fn secs(seconds: u64) -> Duration {
 }
 
 fn login() -> Request {
-    Request::UserPass {
+    Request::Login(Credentials::UserPass {
         user: "john".into(),
         password: Secret::new(b"doe".to_vec()),
-    }
+    })
 }
 
 /// What a server sends up to and including the `+OK` to a USER/PASS login.
