@@ -20,11 +20,11 @@ fuzz_target!(|raw: &[u8]| {
     };
     let whole = transcript(server(), [input.data], eof);
     assert_eq!(transcript(server(), &input.pieces, eof), whole);
-    // Gaps under 1 s and at most 25 pieces: under the 30 s line timer.
-    // (Inputs in more pieces are checked for chunking only.)
+    // Every piece in before the 30 s line timer (and the 60 s idle one).
+    // (Inputs in more than 25 pieces are checked for chunking only.)
     if input.pieces.len() <= 25 {
         let seed = raw.get(1).copied().unwrap_or(0);
-        let times = common::arrival_times(input.pieces.len(), seed, 1_000);
+        let times = common::arrival_times(input.pieces.len(), seed, 30);
         let mut arrivals: Vec<_> = times
             .iter()
             .zip(&input.pieces)
