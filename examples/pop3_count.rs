@@ -10,6 +10,16 @@
 //! On `-ERR` it prints `Server said: ...` and exits with 1, as the
 //! article's `die` did.
 //!
+//! Over TLS the server's certificate is checked against the system's CA
+//! certificates, the CA file given (`--ca-file`, which may be the server's
+//! own self-signed certificate, `CA:TRUE` as `openssl req -x509` makes it),
+//! or the one certificate whose SHA-256 fingerprint is given
+//! (`--fingerprint`, as `openssl x509 -noout -fingerprint -sha256` prints
+//! it, colons optional; the handshake signature is still verified). A
+//! certificate that does not verify is refused before the password is
+//! sent, and its fingerprint printed, ready to be checked with the
+//! server's operator and pinned.
+//!
 //! `--runtime tokio` runs the same session on the async client (net-tokio)
 //! instead of the blocking one (net-std, the default).
 //!
@@ -17,6 +27,7 @@
 //! cargo run --example pop3_count
 //! cargo run --example pop3_count -- --runtime tokio
 //! POP3_PASSWORD=... cargo run --example pop3_count -- --host mail.example.org --tls --user john
+//! POP3_PASSWORD=... cargo run --example pop3_count -- --host 192.0.2.1 --starttls --fingerprint AB:CD:...
 //! ```
 
 mod cli;
@@ -33,7 +44,9 @@ Exit status:
   1  the server said no (-ERR, to the login, say): `Server said: ...` on
      stdout
   2  a usage or local error (a bad flag, a CA file it cannot read, no user
-     name, no terminal to ask for the password), or the connection failed
+     name, no terminal to ask for the password), or the connection failed:
+     the server could not be reached, or its certificate was not trusted
+     (its SHA-256 fingerprint is then printed, for --fingerprint)
 
 Environment:
   POP3_PASSWORD  the password, for scripts. Without it, the password is

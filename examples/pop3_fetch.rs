@@ -40,7 +40,9 @@
 //! servers that advertise it and get it wrong), and streamed to disk: a
 //! large message is never held in memory. A progress bar is shown on
 //! stderr when it is a terminal. What the server says is printed with its
-//! control characters escaped.
+//! control characters escaped. TLS (`--tls`, `--starttls`) trusts whom
+//! `pop3_count`'s does: the system's CA certificates, `--ca-file` or
+//! `--fingerprint`.
 //!
 //! ```text
 //! cargo run --example pop3_fetch -- --maildir /tmp/mail          # the demo mailbox
@@ -72,7 +74,9 @@ Exit status:
      or some message was not stored: the reasons are on stderr
   2  a usage or local error (a bad flag, the Maildir, another run holding the
      account's lock, no user name, no terminal to ask for the password), or
-     the connection failed
+     the connection failed: the server could not be reached, or its
+     certificate was not trusted (its SHA-256 fingerprint is then printed,
+     for --fingerprint)
 
 Environment:
   POP3_PASSWORD  the password, for scripts. Without it, the password is

@@ -13,11 +13,17 @@ use net_std::{Server, ServerOptions};
 use pop3_client::connect::{ConnectOptions, Pop3Error, Security};
 use pop3_client::server::{Mailbox, Options as Pop3ServerOptions, Server as Pop3Server};
 use pop3_client::session::Login;
-use pop3_client::tls::Trust;
+use pop3_client::tls::rustls::{self, CertificateError};
+use pop3_client::tls::{Fingerprint, Rejection, Trust, UntrustedCertificate};
 use pop3_client::{blocking, tokio as pop3_tokio};
 
-/// How to reach and log in to the mailbox.
+/// How to reach and log in to the mailbox. `--ca-file` and
+/// `--fingerprint` need `--tls` or `--starttls` (a pin on a plain-text
+/// connection would protect nothing), and exclude each other: both decide
+/// alone whom to trust, so giving both is a usage error rather than a rule
+/// to remember.
 #[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("tls_mode").args(["tls", "starttls"])))]
 pub(crate) struct ConnectArgs {
     /// The POP3 server (without it, a built-in demo mailbox is used).
     #[arg(long)]
@@ -28,15 +34,28 @@ pub(crate) struct ConnectArgs {
     /// The user name (default: $USER).
     #[arg(long)]
     pub(crate) user: Option<String>,
-    /// Implicit TLS (POP3S).
+    /// Implicit TLS (POP3S), verifying the server with the system's CA
+    /// certificates unless --ca-file or --fingerprint says otherwise.
     #[arg(long, conflicts_with = "starttls")]
     pub(crate) tls: bool,
-    /// Upgrade to TLS with STLS before logging in.
+    /// Upgrade to TLS with STLS before logging in, verifying the server as
+    /// --tls does.
     #[arg(long)]
     pub(crate) starttls: bool,
-    /// Trust the CA certificates in this PEM file instead of the system's.
-    #[arg(long)]
+    /// Trust only the certificates in this PEM file (a CA's, or the
+    /// server's own self-signed one), not the system's.
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "tls_mode",
+        conflicts_with = "fingerprint"
+    )]
     pub(crate) ca_file: Option<std::path::PathBuf>,
+    /// Trust only the server certificate with this SHA-256 fingerprint
+    /// (hex, colons optional, as `openssl x509 -noout -fingerprint -sha256`
+    /// prints it, and as printed here when a certificate is not trusted).
+    #[arg(long, value_name = "HEX", requires = "tls_mode")]
+    pub(crate) fingerprint: Option<Fingerprint>,
     /// Log in with APOP.
     #[arg(long, conflicts_with = "sasl_plain")]
     pub(crate) apop: bool,
@@ -177,9 +196,11 @@ pub(crate) fn target(args: &ConnectArgs, program: &str) -> Result<Target, Failur
         (_, true) => Security::StartTls,
         _ => Security::None,
     };
-    if let Some(ca_file) = &args.ca_file {
-        options.trust = Trust::CaFile(ca_file.clone());
-    }
+    options.trust = match (&args.ca_file, args.fingerprint) {
+        (Some(ca_file), _) => Trust::CaFile(ca_file.clone()),
+        (None, Some(pin)) => Trust::Pinned(pin),
+        (None, None) => Trust::System,
+    };
     let login = if args.apop {
         Login::Apop
     } else if args.sasl_plain {
@@ -247,8 +268,11 @@ pub(crate) async fn open_tokio(target: Target) -> Result<pop3_tokio::Pop3Client,
 
 /// Prints why `program` failed and chooses its exit code: a `-ERR` from the
 /// server is `Server said: ...` on stdout and 1, as the article's `die`
-/// did; anything else, the error and its causes in words on stderr and 2.
-/// What the server wrote is printed with its control characters escaped.
+/// did; a server certificate that was not trusted is said so, with its
+/// SHA-256 fingerprint in the form `--fingerprint` takes, and 2 (as
+/// auth_client says it); anything else, the error and its causes in words
+/// on stderr and 2. What the server wrote is printed with its control
+/// characters escaped.
 pub(crate) fn report(program: &str, failure: &Failure) -> ExitCode {
     if let Failure::Pop3(error) = failure {
         if let Some(refused) = error.server_error() {
@@ -256,7 +280,49 @@ pub(crate) fn report(program: &str, failure: &Failure) -> ExitCode {
             return ExitCode::from(crate::cli::REFUSED);
         }
     }
+    if let Some(untrusted) = UntrustedCertificate::find(failure) {
+        // The reason may quote the certificate's names: the server's words.
+        eprintln!(
+            "{program}: the server's certificate is not trusted: {}",
+            escape(&rejection_in_words(untrusted.reason()))
+        );
+        return crate::cli::fail(
+            program,
+            format_args!(
+                "its SHA-256 fingerprint is {}; if the server's operator \
+                 confirms it, connect with --fingerprint {0}",
+                untrusted.fingerprint()
+            ),
+        );
+    }
     crate::cli::fail(program, escape(&crate::cli::chain(failure)))
+}
+
+/// Why a certificate was refused, in words where rustls has only a name
+/// (`UnknownIssuer`, `Other(OtherError(CaUsedAsEndEntity))`); rustls's own
+/// words otherwise (a name the certificate is not valid for, its dates).
+fn rejection_in_words(rejection: &Rejection) -> String {
+    let Rejection::Invalid(rustls::Error::InvalidCertificate(error)) = rejection else {
+        return rejection.to_string();
+    };
+    match error {
+        CertificateError::UnknownIssuer => "no trusted CA certificate signed it".to_owned(),
+        // What a self-signed certificate made by `openssl req -x509` is
+        // refused for, unless it is the CA file's own: WebPKI refuses a CA
+        // certificate as a server's before it looks for an issuer.
+        CertificateError::Other(other)
+            if matches!(
+                other.0.downcast_ref(),
+                Some(webpki::Error::CaUsedAsEndEntity)
+            ) =>
+        {
+            "it is a CA certificate (CA:TRUE, as a self-signed one made by \
+             `openssl req -x509` is), trusted as a server's only when it is \
+             the one in --ca-file"
+                .to_owned()
+        }
+        _ => rejection.to_string(),
+    }
 }
 
 /// `text` fit for a terminal: control characters (ESC, BEL, CR, ...) and

@@ -344,6 +344,53 @@ fn pop3_count_without_a_user_name_says_how_to_give_one() {
     }
 }
 
+/// `--ca-file` and `--fingerprint` decide alone whom to trust: both at once
+/// is a usage error, as is either without TLS (a pin on a plain-text
+/// connection would protect nothing) or a fingerprint that is not one.
+#[test]
+fn pop3_trust_flags_are_checked_before_anything_starts() {
+    let pin = "ab".repeat(32);
+    let maildir = std::env::temp_dir().join(format!("cli-test-trust-{}", std::process::id()));
+    let login = ["--host", "127.0.0.1", "--port", "1", "--user", "john"];
+    for (name, extra) in [
+        ("pop3_count", &[][..]),
+        ("pop3_fetch", &["--maildir", maildir.to_str().unwrap()][..]),
+    ] {
+        for (flags, said) in [
+            (
+                &["--tls", "--ca-file", "ca.pem", "--fingerprint", &pin][..],
+                "error: the argument '--ca-file <PATH>' cannot be used with '--fingerprint <HEX>'",
+            ),
+            (
+                &["--fingerprint", &pin][..],
+                "error: the following required arguments were not provided:\n  <--tls|--starttls>",
+            ),
+            (
+                &["--ca-file", "ca.pem"][..],
+                "error: the following required arguments were not provided:\n  <--tls|--starttls>",
+            ),
+            (
+                &["--starttls", "--fingerprint", "AB:CD"][..],
+                "error: invalid value 'AB:CD' for '--fingerprint <HEX>': \
+                 a sha-256 fingerprint has 64 hex digits, not 4",
+            ),
+        ] {
+            let out = run(
+                name,
+                &[&login[..], extra, flags].concat(),
+                &[("POP3_PASSWORD", "x")],
+            );
+            let stderr = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{name} {flags:?}: {stderr}");
+            assert!(
+                stderr.starts_with(&format!("{name}: {said}")),
+                "{name} {flags:?}: {stderr}"
+            );
+        }
+    }
+    assert!(!maildir.exists(), "nothing was started");
+}
+
 /// On a terminal (a pty from `script`), a server that is down is reported
 /// before any password is asked for.
 #[test]

@@ -2,7 +2,10 @@
 //! configuration written into a temporary directory, on free loopback
 //! ports, and stopped by its PID. The Maildir is generated with tricky
 //! messages. TLS uses a CA and a server certificate made with openssl at
-//! test time.
+//! test time, or a self-signed one (`CA:TRUE`, as `openssl req -x509` makes
+//! it) for the tests of whom `pop3_count` and `pop3_fetch` trust:
+//! `--ca-file`, `--fingerprint`, and the fingerprint printed when a
+//! certificate is not trusted.
 //!
 //! It needs Debian's `dovecot-core`, `dovecot-pop3d` and `openssl`, and root
 //! (Dovecot switches to the `nobody` user to read the mail). Without them
@@ -36,7 +39,7 @@ use pop3_client::ResponseCode;
 use pop3_client::blocking::{ConnectOptions, Login, Pop3Client, Pop3Error, Retrieved, Security};
 use pop3_client::server::Mailbox;
 use pop3_client::session::SessionError;
-use pop3_client::tls::Trust;
+use pop3_client::tls::{Fingerprint, Trust};
 
 /// The test messages: what is stored in the Maildir.
 fn messages() -> Vec<Bytes> {
@@ -300,6 +303,247 @@ fn pop3_count_counts_a_real_mailbox_and_reports_server_errors() {
             "{runtime:?}"
         );
         assert_eq!(out.status.code(), Some(1));
+    }
+}
+
+/// Runs `pop3_count` as john against `dovecot` over `mode` (`--starttls`
+/// on the POP3 port, `--tls` on the POP3S one), with `extra` flags; the
+/// environment's CA settings are left out, so that "the system's CA
+/// certificates" are whatever `env` says.
+fn pop3_count_over(
+    dovecot: &Dovecot,
+    mode: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
+    let port = if mode == "--tls" {
+        dovecot.pop3s
+    } else {
+        dovecot.pop3
+    };
+    let out = Command::new(example("pop3_count"))
+        .args(["--host", "localhost", "--port", &port.to_string()])
+        .args(["--user", "john", "--timeout", "10", mode])
+        .args(extra)
+        .env("POP3_PASSWORD", PASSWORD)
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The two lines the POP3 examples print for a certificate they do not
+/// trust.
+fn untrusted(program: &str, reason: &str, fingerprint: &str) -> String {
+    format!(
+        "{program}: the server's certificate is not trusted: {reason}\n\
+         {program}: its SHA-256 fingerprint is {fingerprint}; if the server's \
+         operator confirms it, connect with --fingerprint {fingerprint}\n"
+    )
+}
+
+/// `openssl x509 -noout -fingerprint -sha256`'s line, without its
+/// `sha256 Fingerprint=`: the colon-separated hex a user copies.
+fn hex_of(openssl_line: &str) -> String {
+    let (prefix, hex) = openssl_line.split_once('=').unwrap();
+    assert_eq!(prefix, "sha256 Fingerprint", "{openssl_line}");
+    hex.to_owned()
+}
+
+#[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
+fn a_self_signed_certificate_is_trusted_as_the_ca_file_or_by_its_fingerprint() {
+    let stored = &messages()[..3];
+    let dovecot = Dovecot::start_self_signed(stored);
+    let openssl_line = dovecot.openssl_fingerprint();
+    let colons = hex_of(&openssl_line);
+    let bare = colons.replace(':', "").to_lowercase();
+    let certificate = dovecot.certificate().display().to_string();
+    for runtime in ["std", "tokio"] {
+        for mode in ["--starttls", "--tls"] {
+            for trust in [
+                ["--ca-file", &certificate],
+                ["--fingerprint", &colons],
+                ["--fingerprint", &bare],
+                ["--fingerprint", &openssl_line],
+            ] {
+                let extra = [&["--runtime", runtime][..], &trust].concat();
+                let (code, stdout, stderr) = pop3_count_over(&dovecot, mode, &extra, &[]);
+                assert_eq!(
+                    (code, stdout.as_str()),
+                    (Some(0), "3 messages in mailbox\n"),
+                    "{mode} {extra:?}: {stderr}"
+                );
+            }
+        }
+    }
+
+    // pop3_fetch takes the same flags.
+    for (mode, port, trust) in [
+        ("--tls", dovecot.pop3s, ["--fingerprint", &colons]),
+        ("--starttls", dovecot.pop3, ["--ca-file", &certificate]),
+    ] {
+        let maildir = dovecot.dir.join(format!("fetched{mode}"));
+        let out = Command::new(example("pop3_fetch"))
+            .args(["--host", "localhost", "--port", &port.to_string()])
+            .args(["--user", "john", mode])
+            .args(trust)
+            .arg("--maildir")
+            .arg(&maildir)
+            .env("POP3_PASSWORD", PASSWORD)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!(
+                "{} new messages fetched, 0 deleted on the server\n",
+                stored.len()
+            ),
+            "{mode} {trust:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{mode} {trust:?}");
+        assert_eq!(delivered(&maildir), sorted(lf(expected(stored))), "{mode}");
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
+fn a_wrong_fingerprint_fails_and_prints_the_one_to_pin() {
+    let dovecot = Dovecot::start_self_signed(&messages()[..1]);
+    let right = hex_of(&dovecot.openssl_fingerprint());
+    let wrong = Fingerprint::of(b"not the server's certificate").to_string();
+    for runtime in ["std", "tokio"] {
+        for mode in ["--starttls", "--tls"] {
+            let runtime = ["--runtime", runtime];
+            let pinned = |pin: &str| {
+                let extra = [&runtime[..], &["--fingerprint", pin]].concat();
+                pop3_count_over(&dovecot, mode, &extra, &[])
+            };
+            let (code, stdout, stderr) = pinned(&wrong);
+            assert_eq!(code, Some(2), "{mode} {runtime:?}: {stdout}{stderr}");
+            assert_eq!(stdout, "", "{mode} {runtime:?}");
+            assert_eq!(
+                stderr,
+                untrusted("pop3_count", "it is not the pinned certificate", &right),
+                "{mode} {runtime:?}"
+            );
+            // What it printed, pasted back, is trusted.
+            let printed = stderr.rsplit("--fingerprint ").next().unwrap().trim();
+            let (code, stdout, stderr) = pinned(printed);
+            assert_eq!(
+                (code, stdout.as_str()),
+                (Some(0), "1 messages in mailbox\n"),
+                "{mode} {runtime:?}: {stderr}"
+            );
+        }
+    }
+    // No password went out before the certificate was checked: Dovecot saw
+    // logins only from the runs that trusted it.
+    let log = dovecot.log();
+    assert_eq!(log.matches("Login: user=<john>").count(), 4, "{log}");
+}
+
+/// Why a self-signed `CA:TRUE` certificate that is not the CA file's own
+/// is refused, in the examples' words.
+const SELF_SIGNED_REFUSED: &str = "it is a CA certificate (CA:TRUE, as a self-signed one \
+    made by `openssl req -x509` is), trusted as a server's only when it is the one in --ca-file";
+
+#[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
+fn an_untrusted_certificate_fails_and_prints_its_fingerprint() {
+    let dovecot = Dovecot::start_self_signed(&messages()[..1]);
+    let right = hex_of(&dovecot.openssl_fingerprint());
+    // The test CA, which did not sign the server's certificate, stands for
+    // the system's CA certificates (rustls-native-certs reads SSL_CERT_FILE
+    // instead of them), and is then given as the CA file.
+    let other_ca = dovecot.dir.join("ca.pem").display().to_string();
+    for runtime in ["std", "tokio"] {
+        for mode in ["--starttls", "--tls"] {
+            for (trust, env) in [
+                (&[][..], &[("SSL_CERT_FILE", other_ca.as_str())][..]),
+                (&["--ca-file", &other_ca][..], &[][..]),
+            ] {
+                let extra = [&["--runtime", runtime][..], trust].concat();
+                let (code, stdout, stderr) = pop3_count_over(&dovecot, mode, &extra, env);
+                assert_eq!(code, Some(2), "{mode} {extra:?}: {stdout}{stderr}");
+                assert_eq!(stdout, "", "{mode} {extra:?}");
+                assert_eq!(
+                    stderr,
+                    untrusted("pop3_count", SELF_SIGNED_REFUSED, &right),
+                    "{mode} {extra:?}"
+                );
+            }
+        }
+    }
+    // Verification is on by default: without SSL_CERT_FILE, the system's
+    // own CA certificates do not vouch for it either (the message then
+    // depends on what the system holds).
+    let (code, _, stderr) = pop3_count_over(&dovecot, "--tls", &[], &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("pop3_count: "), "{stderr}");
+    let log = dovecot.log();
+    assert!(!log.contains("Login: user=<john>"), "{log}");
+}
+
+#[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
+fn the_client_takes_a_pin_or_a_callers_rustls_config() {
+    use pop3_client::tls::rustls;
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let dovecot = Dovecot::start(&messages()[..2]);
+    let served = CertificateDer::from_pem_file(dovecot.certificate()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(dovecot.dir.join("ca.pem")).unwrap())
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    for trust in [
+        Trust::Pinned(Fingerprint::of(&served)),
+        Trust::Config(Arc::new(config)),
+    ] {
+        for security in [Security::StartTls, Security::Implicit] {
+            let mut options = dovecot.options(security);
+            options.trust = trust.clone();
+            let port = if security == Security::Implicit {
+                dovecot.pop3s
+            } else {
+                dovecot.pop3
+            };
+            let mut pop = Pop3Client::connect("localhost", port, &options)
+                .unwrap_or_else(|e| panic!("{trust:?} {security:?}: {e}"));
+            pop.login(Login::UserPass, "john", Secret::new(b"secret".to_vec()))
+                .unwrap();
+            assert_eq!(pop.stat().unwrap().0, 2);
+            pop.quit().unwrap();
+        }
     }
 }
 

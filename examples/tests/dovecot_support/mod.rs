@@ -1,6 +1,8 @@
 //! A Dovecot started from a configuration in a temporary directory, on free
-//! loopback ports, with a generated Maildir and test certificates; stopped
-//! by its PID on drop. Shared by the Dovecot tests and the POP3 benchmark.
+//! loopback ports, with a generated Maildir and test certificates (a CA and
+//! a certificate it signed, or a self-signed one as `openssl req -x509`
+//! makes it); stopped by its PID on drop. Shared by the Dovecot tests and
+//! the POP3 benchmark.
 //!
 //! It needs `/usr/sbin/dovecot`, `/usr/lib/dovecot/pop3`, `openssl` and
 //! root: the build script sets `cfg(all(has_dovecot, has_openssl, has_root))`
@@ -34,6 +36,34 @@ pub(crate) struct Dovecot {
     child: Child,
     pub(crate) pop3: u16,
     pub(crate) pop3s: u16,
+    certificate: ServerCertificate,
+}
+
+/// The certificate Dovecot serves, for `localhost` and `127.0.0.1` both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServerCertificate {
+    /// `cert.pem` (`CA:FALSE`), signed by the test CA `ca.pem`.
+    SignedByTestCa,
+    /// `selfsigned.pem`, what `openssl req -x509` makes with the
+    /// configuration's defaults: self-signed and marked `CA:TRUE` (checked
+    /// when it is made). `ca.pem` does not vouch for it.
+    SelfSigned,
+}
+
+impl ServerCertificate {
+    fn file(self) -> &'static str {
+        match self {
+            Self::SignedByTestCa => "cert.pem",
+            Self::SelfSigned => "selfsigned.pem",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Self::SignedByTestCa => "key.pem",
+            Self::SelfSigned => "selfsigned.key",
+        }
+    }
 }
 
 /// Every account's password.
@@ -54,6 +84,20 @@ impl Dovecot {
     /// password [`PASSWORD`] and a Maildir of its own. Mailboxes holding as
     /// many messages list the same unique ids.
     pub(crate) fn start_accounts(accounts: &[(&str, &[Bytes])]) -> Self {
+        Self::start_serving(accounts, ServerCertificate::SignedByTestCa)
+    }
+
+    /// Dovecot with one account, `john`, holding `messages`, serving TLS
+    /// with a self-signed `CA:TRUE` certificate ([`Self::certificate`]).
+    pub(crate) fn start_self_signed(messages: &[Bytes]) -> Self {
+        Self::start_serving(&[("john", messages)], ServerCertificate::SelfSigned)
+    }
+
+    /// Dovecot with these accounts, serving TLS with `certificate`.
+    pub(crate) fn start_serving(
+        accounts: &[(&str, &[Bytes])],
+        certificate: ServerCertificate,
+    ) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "dovecot-test-{}-{}",
             std::process::id(),
@@ -89,10 +133,11 @@ impl Dovecot {
             passwd.push_str(&format!("{user}:{{PLAIN}}{PASSWORD}::::::\n"));
         }
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        make_certificates(&dir);
+        make_certificates(&dir, certificate);
         std::fs::write(dir.join("passwd"), passwd).unwrap();
         let (pop3, pop3s) = (free_port(), free_port());
         let d = dir.display();
+        let (cert, key) = (certificate.file(), certificate.key());
         let config = format!(
             "protocols = pop3\n\
              listen = 127.0.0.1\n\
@@ -100,8 +145,8 @@ impl Dovecot {
              state_dir = {d}/state\n\
              log_path = {d}/dovecot.log\n\
              ssl = yes\n\
-             ssl_cert = <{d}/cert.pem\n\
-             ssl_key = <{d}/key.pem\n\
+             ssl_cert = <{d}/{cert}\n\
+             ssl_key = <{d}/{key}\n\
              disable_plaintext_auth = no\n\
              auth_mechanisms = plain login apop\n\
              mail_location = maildir:~/Maildir\n\
@@ -137,6 +182,7 @@ impl Dovecot {
             child,
             pop3,
             pop3s,
+            certificate,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while !(dovecot.greets(pop3) && TcpStream::connect(("127.0.0.1", pop3s)).is_ok()) {
@@ -157,6 +203,24 @@ impl Dovecot {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
         let mut line = String::new();
         BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("+OK")
+    }
+
+    /// The certificate Dovecot serves (PEM).
+    pub(crate) fn certificate(&self) -> PathBuf {
+        self.dir.join(self.certificate.file())
+    }
+
+    /// The SHA-256 fingerprint of the certificate Dovecot serves, as
+    /// `openssl x509 -noout -fingerprint -sha256` prints it:
+    /// `sha256 Fingerprint=AB:CD:...`.
+    pub(crate) fn openssl_fingerprint(&self) -> String {
+        let out = Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+            .arg(self.certificate())
+            .output()
+            .expect("run openssl");
+        assert!(out.status.success(), "openssl x509 -fingerprint failed");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
     pub(crate) fn log(&self) -> String {
@@ -208,8 +272,10 @@ impl Drop for Dovecot {
     }
 }
 
-/// A test CA and a server certificate for localhost and 127.0.0.1 signed by it.
-fn make_certificates(dir: &Path) {
+/// A test CA and a server certificate for localhost and 127.0.0.1 signed
+/// by it; with [`ServerCertificate::SelfSigned`], also a self-signed
+/// certificate for the same names, made as the README shows.
+fn make_certificates(dir: &Path, certificate: ServerCertificate) {
     let run = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)
@@ -284,4 +350,40 @@ fn make_certificates(dir: &Path) {
         "server.ext",
     ]);
     std::fs::set_permissions(dir.join("key.pem"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    if certificate == ServerCertificate::SelfSigned {
+        // No basicConstraints given: openssl's configuration marks a
+        // certificate made by `req -x509` as a CA's (its v3_ca section).
+        run(&[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "selfsigned.key",
+                "-out",
+                "selfsigned.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            ],
+        ]
+        .concat());
+        let constraints = Command::new("openssl")
+            .args(["x509", "-noout", "-ext", "basicConstraints", "-in"])
+            .arg(dir.join("selfsigned.pem"))
+            .output()
+            .expect("run openssl");
+        assert!(
+            String::from_utf8_lossy(&constraints.stdout).contains("CA:TRUE"),
+            "this openssl's `req -x509` no longer makes a CA:TRUE certificate: {}",
+            String::from_utf8_lossy(&constraints.stdout)
+        );
+        std::fs::set_permissions(
+            dir.join("selfsigned.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
 }
