@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{ONE, TWO, closed_port, demo_server, doe, mute_server};
 use net_std::{Conn, Server, ServerOptions};
-use pop3_client::blocking::{ConnectOptions, Login, Pop3Client, Pop3Error, Retrieved};
+use pop3_client::blocking::{ConnectOptions, Login, LoginPolicy, Pop3Client, Pop3Error, Retrieved};
 use pop3_client::client::{Request, Response};
 use pop3_client::session::SessionError;
 
@@ -67,6 +67,30 @@ fn a_whole_session() {
     pop.dele(1).unwrap();
     pop.noop().unwrap();
     pop.rset().unwrap();
+    pop.quit().unwrap();
+}
+
+#[test]
+fn the_strongest_login_is_scram_and_plain_text_needs_permission() {
+    let port = demo();
+    let mut pop = Pop3Client::connect("127.0.0.1", port, &ConnectOptions::default()).unwrap();
+    // No CAPA yet: strongest_login asks for it.
+    assert!(pop.machine().capabilities().is_none());
+    let login = pop.strongest_login(LoginPolicy::default()).unwrap();
+    assert_eq!(login, Some(Login::SaslScramSha256));
+    pop.login(login.unwrap(), "john", doe()).unwrap();
+    assert_eq!(pop.stat().unwrap(), (2, 46));
+    pop.quit().unwrap();
+    // With a token over plain text: refused unless allowed.
+    let mut pop = Pop3Client::connect("127.0.0.1", port, &ConnectOptions::default()).unwrap();
+    let mut policy = LoginPolicy::default();
+    policy.bearer_token = true;
+    assert_eq!(pop.strongest_login(policy).unwrap(), None);
+    policy.allow_plaintext = true;
+    let login = pop.strongest_login(policy).unwrap();
+    assert_eq!(login, Some(Login::SaslOAuthBearer));
+    // The demo server takes the password as the token.
+    pop.login(login.unwrap(), "john", doe()).unwrap();
     pop.quit().unwrap();
 }
 

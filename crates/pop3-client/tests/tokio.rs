@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{ONE, TWO, closed_port, demo_server, doe, mute_server};
 use net_tokio::{Server, ServerOptions};
 use pop3_client::session::SessionError;
-use pop3_client::tokio::{ConnectOptions, Login, Pop3Client, Pop3Error, Retrieved};
+use pop3_client::tokio::{ConnectOptions, Login, LoginPolicy, Pop3Client, Pop3Error, Retrieved};
 
 /// The demo server on a loopback port, for as many clients as come.
 fn demo() -> u16 {
@@ -35,6 +35,21 @@ fn futures_are_send(pop: &mut Pop3Client, out: &mut Vec<u8>) {
     send(pop.stat());
     send(pop.retr(1, out));
     send(pop.retr_many(&[1], |_| Ok(())));
+    send(pop.login(Login::SaslScramSha256, "u", doe()));
+    send(pop.strongest_login(LoginPolicy::default()));
+}
+
+#[tokio::test]
+async fn the_strongest_login_is_scram() {
+    let port = demo();
+    let mut pop = Pop3Client::connect("127.0.0.1", port, &ConnectOptions::default())
+        .await
+        .unwrap();
+    let login = pop.strongest_login(LoginPolicy::default()).await.unwrap();
+    assert_eq!(login, Some(Login::SaslScramSha256));
+    pop.login(login.unwrap(), "john", doe()).await.unwrap();
+    assert_eq!(pop.stat().await.unwrap(), (2, 46));
+    pop.quit().await.unwrap();
 }
 
 #[tokio::test]
