@@ -13,8 +13,7 @@ use net_std::{Server, ServerOptions};
 use pop3_client::connect::{ConnectOptions, Pop3Error, Security};
 use pop3_client::server::{Mailbox, Options as Pop3ServerOptions, Server as Pop3Server};
 use pop3_client::session::Login;
-use pop3_client::tls::rustls::{self, CertificateError};
-use pop3_client::tls::{Fingerprint, Rejection, Trust, UntrustedCertificate};
+use pop3_client::tls::{Fingerprint, Trust, UntrustedCertificate};
 use pop3_client::{blocking, tokio as pop3_tokio};
 
 /// How to reach and log in to the mailbox. `--ca-file` and
@@ -284,7 +283,7 @@ pub(crate) fn report(program: &str, failure: &Failure) -> ExitCode {
         // The reason may quote the certificate's names: the server's words.
         eprintln!(
             "{program}: the server's certificate is not trusted: {}",
-            escape(&rejection_in_words(untrusted.reason()))
+            escape(&untrusted.reason().to_string())
         );
         return crate::cli::fail(
             program,
@@ -296,33 +295,6 @@ pub(crate) fn report(program: &str, failure: &Failure) -> ExitCode {
         );
     }
     crate::cli::fail(program, escape(&crate::cli::chain(failure)))
-}
-
-/// Why a certificate was refused, in words where rustls has only a name
-/// (`UnknownIssuer`, `Other(OtherError(CaUsedAsEndEntity))`); rustls's own
-/// words otherwise (a name the certificate is not valid for, its dates).
-fn rejection_in_words(rejection: &Rejection) -> String {
-    let Rejection::Invalid(rustls::Error::InvalidCertificate(error)) = rejection else {
-        return rejection.to_string();
-    };
-    match error {
-        CertificateError::UnknownIssuer => "no trusted CA certificate signed it".to_owned(),
-        // What a self-signed certificate made by `openssl req -x509` is
-        // refused for, unless it is the CA file's own: WebPKI refuses a CA
-        // certificate as a server's before it looks for an issuer.
-        CertificateError::Other(other)
-            if matches!(
-                other.0.downcast_ref(),
-                Some(webpki::Error::CaUsedAsEndEntity)
-            ) =>
-        {
-            "it is a CA certificate (CA:TRUE, as a self-signed one made by \
-             `openssl req -x509` is), trusted as a server's only when it is \
-             the one in --ca-file"
-                .to_owned()
-        }
-        _ => rejection.to_string(),
-    }
 }
 
 /// `text` fit for a terminal: control characters (ESC, BEL, CR, ...) and

@@ -461,7 +461,8 @@ fn a_wrong_fingerprint_fails_and_prints_the_one_to_pin() {
 /// Why a self-signed `CA:TRUE` certificate that is not the CA file's own
 /// is refused, in the examples' words.
 const SELF_SIGNED_REFUSED: &str = "it is a CA certificate (CA:TRUE, as a self-signed one \
-    made by `openssl req -x509` is), trusted as a server's only when it is the one in --ca-file";
+    made by `openssl req -x509` is), trusted as a server's only when it is the certificate in \
+    the CA file";
 
 #[test]
 #[cfg_attr(

@@ -36,8 +36,21 @@ pub enum Rejection {
     /// It is not the pinned certificate.
     #[error("it is not the pinned certificate")]
     NotPinned,
-    /// It does not verify: rustls's reason (an unknown issuer, expired, not
-    /// valid for the server name).
+    /// No CA certificate trusted here signed it (a self-signed
+    /// certificate, or one from another CA).
+    #[error("no trusted CA certificate signed it")]
+    UnknownIssuer,
+    /// It is a CA certificate (basicConstraints CA:TRUE, which
+    /// `openssl req -x509` writes by default), and not the one in the CA
+    /// file: WebPKI refuses a CA certificate as a server's own before it
+    /// looks for an issuer.
+    #[error(
+        "it is a CA certificate (CA:TRUE, as a self-signed one made by `openssl req -x509` is), \
+         trusted as a server's only when it is the certificate in the CA file"
+    )]
+    CaUsedAsEndEntity,
+    /// It does not verify for another reason, rustls's (expired, not
+    /// valid for the server name, ...).
     #[error(transparent)]
     Invalid(Error),
 }
@@ -284,11 +297,18 @@ impl ServerCertVerifier for AnchorsVerifier {
             }
             result => result,
         };
-        result.map_err(|error| match error {
-            Error::InvalidCertificate(_) => {
-                UntrustedCertificate::error(end_entity, Rejection::Invalid(error))
-            }
-            other => other,
+        result.map_err(|error| {
+            let reason = match &error {
+                Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+                    Rejection::UnknownIssuer
+                }
+                Error::InvalidCertificate(_) if is_ca_used_as_end_entity(&error) => {
+                    Rejection::CaUsedAsEndEntity
+                }
+                Error::InvalidCertificate(_) => Rejection::Invalid(error),
+                _ => return error,
+            };
+            UntrustedCertificate::error(end_entity, reason)
         })
     }
 

@@ -198,10 +198,16 @@ fn a_ca_file_verifies_a_chain_and_reports_the_fingerprint_of_what_it_refuses() {
         untrusted.fingerprint(),
         Fingerprint::of(&cert("selfsigned.pem"))
     );
-    // WebPKI's reason: the self-signed certificate is marked CA:TRUE.
+    // WebPKI's reason: the self-signed certificate is marked CA:TRUE,
+    // said in words.
     assert!(
-        matches!(untrusted.reason(), Rejection::Invalid(_)),
+        matches!(untrusted.reason(), Rejection::CaUsedAsEndEntity),
         "{:?}",
+        untrusted.reason()
+    );
+    assert!(
+        untrusted.reason().to_string().starts_with("it is a CA certificate (CA:TRUE"),
+        "{}",
         untrusted.reason()
     );
     assert_eq!(
