@@ -206,7 +206,10 @@ fn a_ca_file_verifies_a_chain_and_reports_the_fingerprint_of_what_it_refuses() {
         untrusted.reason()
     );
     assert!(
-        untrusted.reason().to_string().starts_with("it is a CA certificate (CA:TRUE"),
+        untrusted
+            .reason()
+            .to_string()
+            .starts_with("it is a CA certificate (CA:TRUE"),
         "{}",
         untrusted.reason()
     );
