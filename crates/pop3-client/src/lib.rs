@@ -12,10 +12,17 @@
 //!   CR, LF and NUL in arguments, so no command can be injected.
 //! * **Flow** ([`client::Client`]). This is the session through
 //!   AUTHORIZATION, TRANSACTION and UPDATE. It covers USER/PASS, APOP,
-//!   AUTH PLAIN and LOGIN, CAPA, STLS (hand-over to TLS), UTF8, STAT, LIST,
-//!   UIDL, RETR and TOP (streamed), DELE, NOOP, RSET and QUIT. Requests
-//!   are queued with handles and answered in order. When the server
-//!   advertises PIPELINING, they are pipelined in a bounded window.
+//!   AUTH with any SASL mechanism, CAPA, STLS (hand-over to TLS), UTF8,
+//!   STAT, LIST, UIDL, RETR and TOP (streamed), DELE, NOOP, RSET and QUIT.
+//!   Requests are queued with handles and answered in order. When the
+//!   server advertises PIPELINING, they are pipelined in a bounded window.
+//! * **SASL** ([`sasl`]). Mechanisms as Sans-IO values behind the
+//!   object-safe [`sasl::Mechanism`] trait: SCRAM-SHA-256 and SCRAM-SHA-1
+//!   (the server proves itself too), CRAM-MD5, PLAIN, LOGIN, XOAUTH2,
+//!   OAUTHBEARER, or the application's own.
+//!   [`session::Login::strongest`] picks the strongest both sides offer,
+//!   and never one that sends a password in clear without TLS unless
+//!   allowed.
 //!
 //! [`server::Server`] serves an in-memory [`server::Mailbox`]. It powers the
 //! `pop3_count` demo mailbox and the client/server tests that need no
@@ -35,6 +42,9 @@
 //!   `net-std` (`Pop3Client::connect(host, port, &options)?.stat()?`).
 //! * **`tokio`**: `tokio::Pop3Client`, the same client over `net-tokio`,
 //!   with `async` methods.
+//! * **`getrandom`**: [`sasl::client_nonce`], SCRAM's client nonce from
+//!   the operating system, which [`session::Session::login`] needs for
+//!   SCRAM. The two clients turn it on.
 //! * **`tls`**: implicit TLS and STLS for both (rustls on the ring
 //!   provider, through the adapters' own `tls` features), and `tls::Trust`
 //!   (from the `tls-trust` crate), which decides whom to trust: the
