@@ -203,3 +203,8 @@ pub enum Error {
         timeout: Duration,
     },
 }
+
+/// The crate README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -232,15 +232,14 @@ const SCRAM_ITERATIONS: u32 = 4096;
 /// ends with [`Error::IdleTimeout`], with no reply and nothing deleted.
 ///
 /// ```
-/// use lineproto::testing::{transcript, Step};
+/// use lineproto::testing::{transcript, transmitted};
 /// use pop3_client::server::{Mailbox, Server, Options};
 ///
 /// let mailbox = Mailbox::new("john", "doe", vec!["Hi\n.dot\n".into()]);
 /// let mut options = Options::default();
 /// options.apop_timestamp = None;
 /// let steps = transcript(Server::new(mailbox, options), [b"USER john\r\nPASS doe\r\nRETR 1\r\nQUIT\r\n"], false);
-/// let sent: Vec<u8> = steps.iter().filter_map(|s| match s { Step::Transmit(b) => Some(b.to_vec()), _ => None }).flatten().collect();
-/// let sent = String::from_utf8(sent).unwrap();
+/// let sent = String::from_utf8(transmitted(&steps)).unwrap();
 /// assert!(sent.starts_with("+OK POP3 demo server ready\r\n"));
 /// assert!(sent.contains("+OK 10 octets\r\nHi\r\n..dot\r\n.\r\n"));
 /// ```

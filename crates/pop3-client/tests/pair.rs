@@ -670,15 +670,7 @@ fn a_refused_stls_never_lets_the_queued_login_go_out_in_clear() {
         [b"+OK hi\r\n".as_slice(), b"-ERR not now\r\n"],
         false,
     );
-    let sent: Vec<u8> = steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Transmit(b) => Some(b.to_vec()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    assert_eq!(sent, b"STLS\r\n");
+    assert_eq!(lineproto::testing::transmitted(&steps), b"STLS\r\n");
     assert!(
         matches!(&steps[2], Step::Event(Event::Response { handle, response: Response::Rejected(_) }) if *handle == stls)
     );
