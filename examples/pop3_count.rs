@@ -4,9 +4,15 @@
 //! With no arguments it starts a built-in demo POP3 server on a free
 //! loopback port, with 72 messages, and counts those. With `--host` it
 //! counts a real mailbox. It can use implicit TLS (`--tls`, port 995) or
-//! STLS (`--starttls`), and log in with USER/PASS, `--apop` or
-//! `--sasl-plain`. The password comes from `POP3_PASSWORD` or a prompt that
-//! does not echo, after the server's greeting, never from the command line.
+//! STLS (`--starttls`). It logs in with the strongest method both sides
+//! offer (SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, APOP, then PLAIN, LOGIN or
+//! USER/PASS), or the one `--sasl MECH` names; a method that sends the
+//! password as it is (PLAIN, LOGIN, USER) is never used without TLS unless
+//! `--allow-plaintext` is given. The password comes from `POP3_PASSWORD` or
+//! a prompt that does not echo, after the server's greeting, never from the
+//! command line. An OAuth 2.0 token (`POP3_TOKEN`, or the first line that
+//! `--token-command CMD` prints, CMD run without a shell) logs in with
+//! OAUTHBEARER or XOAUTH2 instead.
 //! On `-ERR` it prints `Server said: ...` and exits with 1, as the
 //! article's `die` did.
 //!
@@ -28,6 +34,8 @@
 //! cargo run --example pop3_count -- --runtime tokio
 //! POP3_PASSWORD=... cargo run --example pop3_count -- --host mail.example.org --tls --user john
 //! POP3_PASSWORD=... cargo run --example pop3_count -- --host 192.0.2.1 --starttls --fingerprint AB:CD:...
+//! POP3_PASSWORD=... cargo run --example pop3_count -- --host mail.example.org --user john --sasl SCRAM-SHA-256
+//! cargo run --example pop3_count -- --host mail.example.org --tls --user john --token-command "oama access john@example.org"
 //! ```
 
 mod cli;
@@ -44,14 +52,21 @@ Exit status:
   1  the server said no (-ERR, to the login, say): `Server said: ...` on
      stdout
   2  a usage or local error (a bad flag, a CA file it cannot read, no user
-     name, no terminal to ask for the password), or the connection failed:
-     the server could not be reached, or its certificate was not trusted
-     (its SHA-256 fingerprint is then printed, for --fingerprint)
+     name, no terminal to ask for the password, an unknown --sasl name, a
+     --token-command that failed or printed nothing); a password or token
+     that would cross in clear (a --sasl method, or the only methods the
+     server offers, without --tls/--starttls or --allow-plaintext); or the
+     connection failed: the server could not be reached, or its
+     certificate was not trusted (its SHA-256 fingerprint is then printed,
+     for --fingerprint)
 
 Environment:
   POP3_PASSWORD  the password, for scripts. Without it, the password is
                  asked for on the terminal after the server's greeting; it is
                  never taken from the command line, where others could read it.
+  POP3_TOKEN     an OAuth 2.0 access token (as --token-command prints one):
+                 logs in with OAUTHBEARER or XOAUTH2, and no password is
+                 asked for. Ignored by --sasl with a password method.
   USER           the user name when --user is not given";
 
 /// Counts the messages in a POP3 mailbox: logs in, asks STAT, and prints

@@ -1,6 +1,7 @@
 //! What pop3_count and pop3_fetch share: the connection flags, the
-//! password, the built-in demo server, opening a logged-in session on
-//! either client, and reporting a failure.
+//! password or OAuth token, the choice of how to log in, the built-in demo
+//! server, opening a logged-in session on either client, and reporting a
+//! failure.
 
 #![allow(dead_code)] // each example uses a different part
 
@@ -12,7 +13,7 @@ use lineproto::Secret;
 use net_std::{Server, ServerOptions};
 use pop3_client::connect::{ConnectOptions, Pop3Error, Security};
 use pop3_client::server::{Mailbox, Options as Pop3ServerOptions, Server as Pop3Server};
-use pop3_client::session::Login;
+use pop3_client::session::{Login, LoginPolicy};
 use pop3_client::tls::{Fingerprint, Trust, UntrustedCertificate};
 use pop3_client::{blocking, tokio as pop3_tokio};
 
@@ -55,12 +56,31 @@ pub(crate) struct ConnectArgs {
     /// prints it, and as printed here when a certificate is not trusted).
     #[arg(long, value_name = "HEX", requires = "tls_mode")]
     pub(crate) fingerprint: Option<Fingerprint>,
-    /// Log in with APOP.
-    #[arg(long, conflicts_with = "sasl_plain")]
+    /// Log in with this method (any case): SCRAM-SHA-256, SCRAM-SHA-1,
+    /// CRAM-MD5, APOP, PLAIN, LOGIN, USER (USER/PASS), OAUTHBEARER or
+    /// XOAUTH2 (the last two with a token). Default: the strongest that
+    /// both sides offer, in that order.
+    #[arg(long, value_name = "MECH", value_parser = parse_login)]
+    pub(crate) sasl: Option<Login>,
+    /// The same as --sasl APOP.
+    #[arg(long, conflicts_with_all = ["sasl_plain", "sasl"])]
     pub(crate) apop: bool,
-    /// Log in with AUTH PLAIN.
-    #[arg(long)]
+    /// The same as --sasl PLAIN.
+    #[arg(long, conflicts_with = "sasl")]
     pub(crate) sasl_plain: bool,
+    /// Allow, without TLS, a method that sends the password or token as it
+    /// is (USER, PLAIN, LOGIN, OAUTHBEARER, XOAUTH2), for anyone on the path
+    /// to read. Without it such a method is never chosen, and --sasl naming
+    /// one is refused.
+    #[arg(long)]
+    pub(crate) allow_plaintext: bool,
+    /// Log in with an OAuth 2.0 token (OAUTHBEARER, else XOAUTH2): the
+    /// first line this command prints. CMD is split at whitespace into a
+    /// program and its arguments and run without a shell (no quotes,
+    /// pipes or $VARIABLES; write a script for those), as mutt's and
+    /// isync's PassCmd are. Instead of POP3_TOKEN.
+    #[arg(long, value_name = "CMD")]
+    pub(crate) token_command: Option<String>,
     /// Seconds to wait for the server.
     #[arg(long, default_value_t = 30)]
     pub(crate) timeout: u64,
@@ -98,6 +118,17 @@ pub(crate) enum Failure {
     /// the terminal could not be read. Says which.
     #[error("{0}")]
     Password(String),
+    /// The flags ask for something that cannot be done safely or at all:
+    /// a method that sends the password in clear without TLS and without
+    /// --allow-plaintext, a token for a password method. Says what to do.
+    #[error("{0}")]
+    Usage(String),
+    /// The token command could not be run, failed, or printed nothing.
+    #[error("{0}")]
+    Token(String),
+    /// No method both sides offer is allowed: says how to proceed.
+    #[error("{0}")]
+    NoMethod(String),
     /// The built-in demo server could not start.
     #[error("cannot start the demo server")]
     Demo(#[source] io::Error),
@@ -136,9 +167,12 @@ pub(crate) struct Target {
     host: String,
     port: u16,
     user: String,
-    /// `None`: asked for on the terminal once the server has greeted.
-    password: Option<Secret<Vec<u8>>>,
-    login: Login,
+    /// The password, or the token when `policy.bearer_token`; `None`: a
+    /// password asked for on the terminal once the server has greeted.
+    secret: Option<Secret<Vec<u8>>>,
+    /// `None`: the strongest that both sides offer and `policy` permits.
+    login: Option<Login>,
+    policy: LoginPolicy,
     options: ConnectOptions,
     /// The built-in demo mailbox, on a port that changes with every run.
     demo: bool,
@@ -200,13 +234,49 @@ pub(crate) fn target(args: &ConnectArgs, program: &str) -> Result<Target, Failur
         (None, Some(pin)) => Trust::Pinned(pin),
         (None, None) => Trust::System,
     };
-    let login = if args.apop {
-        Login::Apop
-    } else if args.sasl_plain {
-        Login::SaslPlain
-    } else {
-        Login::UserPass
+    let login = match (args.sasl, args.apop, args.sasl_plain) {
+        (Some(login), _, _) => Some(login),
+        (None, true, _) => Some(Login::Apop),
+        (None, _, true) => Some(Login::SaslPlain),
+        (None, false, false) => None,
     };
+    let mut policy = LoginPolicy::default();
+    policy.tls = options.security != Security::None;
+    policy.allow_plaintext = args.allow_plaintext;
+    // A token only where one can be used: POP3_TOKEN is ignored by an
+    // explicit password method, --token-command is not.
+    let token = match (&args.token_command, login) {
+        (Some(_), Some(login)) if !login.uses_token() => {
+            return Err(Failure::Usage(format!(
+                "--sasl {login} logs in with a password, not with the token of --token-command"
+            )));
+        }
+        (Some(command), _) => Some(run_token_command(command)?),
+        (None, Some(login)) if !login.uses_token() => None,
+        (None, _) => std::env::var("POP3_TOKEN")
+            .ok()
+            .filter(|token| !token.is_empty())
+            .map(|token| Secret::new(token.into_bytes())),
+    };
+    policy.bearer_token = token.is_some();
+    if let Some(login) = login {
+        if login.uses_token() && token.is_none() {
+            return Err(Failure::Usage(format!(
+                "--sasl {login} logs in with an OAuth 2.0 token: set POP3_TOKEN or pass --token-command"
+            )));
+        }
+        if login.sends_secret() && !policy.tls && !policy.allow_plaintext {
+            return Err(Failure::Usage(format!(
+                "--sasl {login} would send the {} in clear without TLS: connect with --tls or \
+                 --starttls, or pass --allow-plaintext to send it anyway",
+                if login.uses_token() {
+                    "token"
+                } else {
+                    "password"
+                }
+            )));
+        }
+    }
     let target = match &args.host {
         Some(host) => Target {
             host: host.clone(),
@@ -217,8 +287,12 @@ pub(crate) fn target(args: &ConnectArgs, program: &str) -> Result<Target, Failur
                 .or_else(|| std::env::var("USER").ok())
                 .filter(|user| !user.is_empty())
                 .ok_or(Failure::NoUser)?,
-            password: password()?,
+            secret: match token {
+                Some(token) => Some(token),
+                None => password()?,
+            },
             login,
+            policy,
             options,
             demo: false,
         },
@@ -232,8 +306,10 @@ pub(crate) fn target(args: &ConnectArgs, program: &str) -> Result<Target, Failur
                 host: "127.0.0.1".to_owned(),
                 port,
                 user: "demo".to_owned(),
-                password: Some(Secret::new(b"demo".to_vec())),
+                // The demo takes its password as its token too.
+                secret: Some(token.unwrap_or_else(|| Secret::new(b"demo".to_vec()))),
                 login,
+                policy,
                 options,
                 demo: true,
             }
@@ -242,26 +318,132 @@ pub(crate) fn target(args: &ConnectArgs, program: &str) -> Result<Target, Failur
     Ok(target)
 }
 
-/// Connects and logs in with the blocking client. The password, if it is
-/// to be typed, is asked for after the greeting (and STLS): a server that
-/// is down is reported before anything is typed.
+/// `--sasl`'s value: a name [`Login::from_name`] knows.
+fn parse_login(name: &str) -> Result<Login, String> {
+    Login::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Login::ALL.iter().map(|login| login.name()).collect();
+        format!("unknown method; one of {}", names.join(", "))
+    })
+}
+
+/// Runs `--token-command` without a shell (split at whitespace), and
+/// takes the first line it prints, trimmed, as the token. Its stderr goes
+/// to ours, so its own complaint is seen.
+fn run_token_command(command: &str) -> Result<Secret<Vec<u8>>, Failure> {
+    let mut words = command.split_whitespace();
+    let program = words
+        .next()
+        .ok_or_else(|| Failure::Token("--token-command is empty".to_owned()))?;
+    let output = std::process::Command::new(program)
+        .args(words)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|error| {
+            Failure::Token(format!(
+                "cannot run the token command {program}: {}",
+                crate::cli::chain(&error)
+            ))
+        })?;
+    if !output.status.success() {
+        return Err(Failure::Token(format!(
+            "the token command {program} failed ({}), so there is no token",
+            output.status
+        )));
+    }
+    let first = output.stdout.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let token = first.trim_ascii();
+    if token.is_empty() {
+        return Err(Failure::Token(format!(
+            "the token command {program} printed no token"
+        )));
+    }
+    Ok(Secret::new(token.to_vec()))
+}
+
+/// The method `--sasl` chose, or else the strongest one `policy`
+/// permits among those both sides offer (`chosen` is
+/// [`strongest_login`](blocking::Pop3Client::strongest_login)'s answer,
+/// `loosened` its answer with plain text allowed); with none, how to
+/// proceed.
+fn method_or_why(
+    chosen: Option<Login>,
+    loosened: Option<Login>,
+    policy: LoginPolicy,
+) -> Result<Login, Failure> {
+    if let Some(login) = chosen {
+        return Ok(login);
+    }
+    let secret = if policy.bearer_token {
+        "token"
+    } else {
+        "password"
+    };
+    Err(Failure::NoMethod(match loosened {
+        Some(login) => format!(
+            "without TLS, every way to log in that the server offers sends the {secret} \
+             in clear ({login} would): connect with --tls or --starttls, or pass \
+             --allow-plaintext to send it anyway"
+        ),
+        None if policy.bearer_token => "the server offers no method that takes an OAuth 2.0 \
+             token (OAUTHBEARER, XOAUTH2): log in with a password instead (unset POP3_TOKEN)"
+            .to_owned(),
+        None => "the server offers no method that takes a password and that this client \
+             knows; try --sasl with one of its SASL mechanisms"
+            .to_owned(),
+    }))
+}
+
+/// Connects and logs in with the blocking client, with the method given
+/// or else the strongest that both sides offer. The password, if it is to
+/// be typed, is asked for after the greeting (and STLS) and the choice of
+/// method: a server that is down, or one that offers no safe method, is
+/// reported before anything is typed.
 pub(crate) fn open(target: Target) -> Result<blocking::Pop3Client, Failure> {
     let mut pop = blocking::Pop3Client::connect(&target.host, target.port, &target.options)
         .map_err(|error| target.unreachable(error))?;
-    let password = typed_unless_given(target.password)?;
-    pop.login(target.login, &target.user, password)?;
+    let login = match target.login {
+        Some(login) => login,
+        None => {
+            let chosen = pop.strongest_login(target.policy)?;
+            let mut loosened = target.policy;
+            loosened.allow_plaintext = true;
+            let loosened = if chosen.is_none() {
+                pop.strongest_login(loosened)?
+            } else {
+                None
+            };
+            method_or_why(chosen, loosened, target.policy)?
+        }
+    };
+    let secret = typed_unless_given(target.secret)?;
+    pop.login(login, &target.user, secret)?;
     Ok(pop)
 }
 
-/// Connects and logs in with the async client, asking for the password
-/// as [`open`] does. The prompt blocks the runtime's one thread, which has
-/// nothing else to do meanwhile.
+/// Connects and logs in with the async client, choosing the method and
+/// asking for the password as [`open`] does. The prompt blocks the
+/// runtime's one thread, which has nothing else to do meanwhile.
 pub(crate) async fn open_tokio(target: Target) -> Result<pop3_tokio::Pop3Client, Failure> {
     let mut pop = pop3_tokio::Pop3Client::connect(&target.host, target.port, &target.options)
         .await
         .map_err(|error| target.unreachable(error))?;
-    let password = typed_unless_given(target.password)?;
-    pop.login(target.login, &target.user, password).await?;
+    let login = match target.login {
+        Some(login) => login,
+        None => {
+            let chosen = pop.strongest_login(target.policy).await?;
+            let mut loosened = target.policy;
+            loosened.allow_plaintext = true;
+            let loosened = if chosen.is_none() {
+                pop.strongest_login(loosened).await?
+            } else {
+                None
+            };
+            method_or_why(chosen, loosened, target.policy)?
+        }
+    };
+    let secret = typed_unless_given(target.secret)?;
+    pop.login(login, &target.user, secret).await?;
     Ok(pop)
 }
 

@@ -8,7 +8,7 @@ mod common;
 
 use common::{example, free_port, start_example};
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -43,6 +43,7 @@ fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         .args(args)
         .env_remove("AUTH_PASSWORD")
         .env_remove("POP3_PASSWORD")
+        .env_remove("POP3_TOKEN")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -467,4 +468,301 @@ fn fortune_server_takes_the_command_arguments_after_dashes() {
         .read_to_string(&mut fortune)
         .unwrap();
     assert_eq!(fortune, "hello --once\n");
+}
+
+const DEMO_COUNT: &str = "72 messages in mailbox\n";
+
+/// `--sasl` takes the names `Login::from_name` knows, in any case; any
+/// other is a usage error that lists them.
+#[test]
+fn pop3_sasl_with_an_unknown_name_is_a_usage_error() {
+    for name in ["pop3_count", "pop3_fetch"] {
+        let mut args = vec!["--sasl", "DIGEST-MD5"];
+        if name == "pop3_fetch" {
+            args.extend(["--maildir", "/nonexistent"]);
+        }
+        let out = run(name, &args, &[]);
+        let stderr = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "{name}: error: invalid value 'DIGEST-MD5' for '--sasl <MECH>': unknown method; \
+                 one of SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, APOP, PLAIN, LOGIN, USER, \
+                 OAUTHBEARER, XOAUTH2"
+            )),
+            "{stderr}"
+        );
+        let help = run(name, &["--help"], &[]);
+        let help = String::from_utf8_lossy(&help.stdout);
+        for word in [
+            "--sasl <MECH>",
+            "SCRAM-SHA-256",
+            "CRAM-MD5",
+            "XOAUTH2",
+            "--allow-plaintext",
+            "--token-command <CMD>",
+            "POP3_TOKEN",
+        ] {
+            assert!(help.contains(word), "{name} --help lacks {word}: {help}");
+        }
+    }
+}
+
+/// Against the demo mailbox (no TLS): the methods that send the password
+/// as it is are refused before anything starts, `--sasl PLAIN` (or its
+/// alias) included, unless `--allow-plaintext`; the others log in as they
+/// are; without `--sasl`, the strongest is used.
+#[test]
+fn pop3_plain_text_methods_need_allow_plaintext_without_tls() {
+    for runtime in ["std", "tokio"] {
+        for method in ["PLAIN", "login", "USER"] {
+            let out = run("pop3_count", &["--runtime", runtime, "--sasl", method], &[]);
+            let last = assert_failed_in_words("pop3_count", &out);
+            assert_eq!(
+                last,
+                format!(
+                    "pop3_count: --sasl {} would send the password in clear without TLS: \
+                     connect with --tls or --starttls, or pass --allow-plaintext to send it anyway",
+                    method.to_uppercase()
+                )
+            );
+            assert!(!stderr(&out).contains("demo mailbox"), "{}", stderr(&out));
+
+            let out = run(
+                "pop3_count",
+                &["--runtime", runtime, "--sasl", method, "--allow-plaintext"],
+                &[],
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                DEMO_COUNT,
+                "{method}: {}",
+                stderr(&out)
+            );
+        }
+        let out = run("pop3_count", &["--runtime", runtime, "--sasl-plain"], &[]);
+        assert_failed_in_words("pop3_count", &out);
+        for method in ["SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "APOP"] {
+            let out = run("pop3_count", &["--runtime", runtime, "--sasl", method], &[]);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                DEMO_COUNT,
+                "{method}: {}",
+                stderr(&out)
+            );
+        }
+        let out = run("pop3_count", &["--runtime", runtime, "--apop"], &[]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), DEMO_COUNT);
+        let out = run("pop3_count", &["--runtime", runtime], &[]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), DEMO_COUNT);
+    }
+}
+
+/// A server that greets without an APOP timestamp and offers only USER
+/// and `SASL PLAIN LOGIN`, and records every line it is sent.
+fn plain_text_only_server() -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        writer.write_all(b"+OK ready\r\n").unwrap();
+        let mut lines = Vec::new();
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            let reply: &[u8] = match line.as_str() {
+                "CAPA" => b"+OK\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n",
+                "QUIT" => b"+OK bye\r\n",
+                _ => b"-ERR no\r\n",
+            };
+            lines.push(line);
+            if writer.write_all(reply).is_err() {
+                break;
+            }
+        }
+        lines
+    });
+    (port, server)
+}
+
+/// Without `--sasl`, a server whose only methods send the password (or
+/// token) as it is gets neither: status 2 and how to proceed.
+#[test]
+fn pop3_a_server_offering_only_plain_text_methods_gets_no_password() {
+    for runtime in ["std", "tokio"] {
+        for (env, secret) in [
+            (("POP3_PASSWORD", "sesame"), "password"),
+            (("POP3_TOKEN", "sesame"), "token"),
+        ] {
+            let (port, server) = plain_text_only_server();
+            let out = run(
+                "pop3_count",
+                &[
+                    "--runtime",
+                    runtime,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                    "--user",
+                    "john",
+                ],
+                &[env],
+            );
+            let last = assert_failed_in_words("pop3_count", &out);
+            let sent = server.join().unwrap();
+            if secret == "password" {
+                assert_eq!(
+                    last,
+                    "pop3_count: without TLS, every way to log in that the server offers \
+                     sends the password in clear (PLAIN would): connect with --tls or \
+                     --starttls, or pass --allow-plaintext to send it anyway"
+                );
+            } else {
+                assert_eq!(
+                    last,
+                    "pop3_count: the server offers no method that takes an OAuth 2.0 token \
+                     (OAUTHBEARER, XOAUTH2): log in with a password instead (unset POP3_TOKEN)"
+                );
+            }
+            assert_eq!(sent, ["CAPA"], "{runtime} {secret}");
+        }
+    }
+}
+
+/// `--token-command` is split at whitespace and run without a shell; the
+/// first line it prints, trimmed, is the token (the demo takes its
+/// password, `demo`, as one); the bearer mechanisms send it as it is, so
+/// without TLS it needs `--allow-plaintext` too. `POP3_TOKEN` does the
+/// same.
+#[test]
+fn pop3_logs_in_with_the_token_of_a_command_or_pop3_token() {
+    let allow = "--allow-plaintext";
+    for runtime in ["std", "tokio"] {
+        for command in ["printf demo", "echo demo", "printf %s\\nsecond demo"] {
+            let args = ["--runtime", runtime, "--token-command", command, allow];
+            let out = run("pop3_count", &args, &[]);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                DEMO_COUNT,
+                "{command}: {}",
+                stderr(&out)
+            );
+        }
+        for method in ["XOAUTH2", "oauthbearer"] {
+            let args = ["--runtime", runtime, "--sasl", method, allow];
+            let out = run("pop3_count", &args, &[("POP3_TOKEN", "demo")]);
+            assert_eq!(String::from_utf8_lossy(&out.stdout), DEMO_COUNT, "{method}");
+        }
+        let out = run(
+            "pop3_count",
+            &["--runtime", runtime, allow],
+            &[("POP3_TOKEN", "demo")],
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), DEMO_COUNT);
+    }
+
+    // Without a shell, `|` and `cat` are arguments of echo: the token is
+    // `demo | cat`, which no bearer mechanism can carry (a shell would
+    // have made it `demo`, and logged in).
+    let out = run(
+        "pop3_count",
+        &["--token-command", "echo demo | cat", allow],
+        &[],
+    );
+    let last = assert_failed_in_words("pop3_count", &out);
+    assert_eq!(
+        last,
+        "pop3_count: AUTH OAUTHBEARER not sent: sasl authentication failed: \
+         token cannot be sent with this mechanism"
+    );
+    assert!(out.stdout.is_empty());
+
+    // A token crosses in clear as a password would.
+    let out = run("pop3_count", &["--token-command", "printf demo"], &[]);
+    let last = assert_failed_in_words("pop3_count", &out);
+    assert!(last.contains("sends the token in clear"), "{last}");
+    assert!(last.contains("--allow-plaintext"), "{last}");
+    let out = run(
+        "pop3_count",
+        &["--sasl", "XOAUTH2", "--token-command", "printf demo"],
+        &[],
+    );
+    let last = assert_failed_in_words("pop3_count", &out);
+    assert_eq!(
+        last,
+        "pop3_count: --sasl XOAUTH2 would send the token in clear without TLS: connect with \
+         --tls or --starttls, or pass --allow-plaintext to send it anyway"
+    );
+
+    // pop3_fetch takes it the same way.
+    let maildir = std::env::temp_dir().join(format!("cli-token-{}", std::process::id()));
+    let out = run(
+        "pop3_fetch",
+        &[
+            "--maildir",
+            maildir.to_str().unwrap(),
+            "--token-command",
+            "printf demo",
+            allow,
+        ],
+        &[],
+    );
+    let _ = std::fs::remove_dir_all(&maildir);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "72 new messages fetched, 0 deleted on the server\n",
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A token command that cannot run, fails or prints nothing, and a token
+/// where it cannot be used, are errors before anything starts; so is a
+/// token mechanism without a token.
+#[test]
+fn pop3_a_token_command_that_fails_is_a_clear_error() {
+    let allow = "--allow-plaintext";
+    for (args, expected) in [
+        (
+            &["--token-command", "false", allow][..],
+            "the token command false failed (exit status: 1), so there is no token",
+        ),
+        (
+            &["--token-command", "true", allow],
+            "the token command true printed no token",
+        ),
+        (
+            &["--token-command", "printf \\n\\ntoken", allow],
+            "the token command printf printed no token",
+        ),
+        (
+            &["--token-command", "/nonexistent/token-helper", allow],
+            "cannot run the token command /nonexistent/token-helper: no such file or directory",
+        ),
+        (&["--token-command", " ", allow], "--token-command is empty"),
+        (
+            &["--sasl", "SCRAM-SHA-256", "--token-command", "printf demo"],
+            "--sasl SCRAM-SHA-256 logs in with a password, not with the token of --token-command",
+        ),
+        (
+            &["--sasl", "OAUTHBEARER", allow],
+            "--sasl OAUTHBEARER logs in with an OAuth 2.0 token: set POP3_TOKEN or pass \
+             --token-command",
+        ),
+    ] {
+        for name in ["pop3_count", "pop3_fetch"] {
+            let maildir =
+                std::env::temp_dir().join(format!("cli-token-fail-{}", std::process::id()));
+            let mut all = args.to_vec();
+            if name == "pop3_fetch" {
+                all.extend(["--maildir", maildir.to_str().unwrap()]);
+            }
+            let out = run(name, &all, &[]);
+            let _ = std::fs::remove_dir_all(&maildir);
+            let last = assert_failed_in_words(name, &out);
+            assert_eq!(last, format!("{name}: {expected}"), "{args:?}");
+            assert!(!stderr(&out).contains("demo mailbox"), "{}", stderr(&out));
+        }
+    }
 }

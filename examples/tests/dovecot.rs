@@ -256,6 +256,7 @@ fn pop3_count(args: &[&str], password: &str) -> Output {
     Command::new(example("pop3_count"))
         .args(args)
         .env("POP3_PASSWORD", password)
+        .env_remove("POP3_TOKEN")
         .stdin(Stdio::null())
         .output()
         .unwrap()
@@ -280,7 +281,12 @@ fn pop3_count_counts_a_real_mailbox_and_reports_server_errors() {
             (&[][..], &port),
             (&["--starttls", "--ca-file", &ca], &port),
             (&["--apop"], &port),
-            (&["--sasl-plain"], &port),
+            (&["--sasl-plain", "--allow-plaintext"], &port),
+            (&["--sasl", "SCRAM-SHA-256"], &port),
+            (&["--sasl", "scram-sha-1"], &port),
+            (&["--sasl", "CRAM-MD5"], &port),
+            (&["--sasl", "LOGIN", "--starttls", "--ca-file", &ca], &port),
+            (&["--sasl", "USER", "--allow-plaintext"], &port),
             (&["--tls", "--ca-file", &ca], &pop3s),
         ] {
             let mut args = vec!["--host", "localhost", "--port", port, "--user", "john"];
@@ -304,6 +310,102 @@ fn pop3_count_counts_a_real_mailbox_and_reports_server_errors() {
         );
         assert_eq!(out.status.code(), Some(1));
     }
+}
+
+/// How Dovecot saw john log in, from its log: `method=...` of each
+/// `Login:` line, in order.
+fn login_methods(dovecot: &Dovecot) -> Vec<String> {
+    dovecot
+        .log()
+        .lines()
+        .filter(|line| line.contains("Login: user=<john>"))
+        .filter_map(|line| line.split("method=").nth(1))
+        .map(|rest| rest.split(',').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// pop3_count logs in to Dovecot with the SASL mechanism `--sasl` names,
+/// and without it with the strongest both offer (SCRAM-SHA-256, plain text
+/// or TLS); PLAIN without TLS is refused before Dovecot sees it, and sent
+/// with `--allow-plaintext`. Dovecot's log says which method each login
+/// used.
+#[test]
+#[cfg_attr(
+    not(all(has_dovecot, has_openssl, has_root)),
+    ignore = "needs Dovecot, openssl and root (Debian: dovecot-core, dovecot-pop3d, openssl)"
+)]
+fn pop3_count_logs_in_to_dovecot_with_the_chosen_or_strongest_mechanism() {
+    let stored = &messages()[..2];
+    let dovecot = Dovecot::start(stored);
+    let port = dovecot.pop3.to_string();
+    let ca = dovecot.dir.join("ca.pem").display().to_string();
+    let mut expected = Vec::new();
+    for runtime in ["std", "tokio"] {
+        for (extra, method) in [
+            (&[][..], "SCRAM-SHA-256"),
+            (&["--starttls", "--ca-file", &ca], "SCRAM-SHA-256"),
+            (&["--sasl", "SCRAM-SHA-256"], "SCRAM-SHA-256"),
+            (&["--sasl", "SCRAM-SHA-1"], "SCRAM-SHA-1"),
+            (&["--sasl", "cram-md5"], "CRAM-MD5"),
+            (&["--sasl", "APOP"], "APOP"),
+            (&["--sasl", "PLAIN", "--allow-plaintext"], "PLAIN"),
+            (
+                &["--sasl", "PLAIN", "--starttls", "--ca-file", &ca],
+                "PLAIN",
+            ),
+        ] {
+            let mut args = vec!["--host", "localhost", "--port", &port, "--user", "john"];
+            args.extend(["--runtime", runtime]);
+            args.extend_from_slice(extra);
+            let out = pop3_count(&args, PASSWORD);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "2 messages in mailbox\n",
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            expected.push(method.to_owned());
+        }
+
+        let args = [
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--user",
+            "john",
+            "--runtime",
+            runtime,
+            "--sasl",
+            "PLAIN",
+        ];
+        let out = pop3_count(&args, PASSWORD);
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "pop3_count: --sasl PLAIN would send the password in clear without TLS: connect \
+             with --tls or --starttls, or pass --allow-plaintext to send it anyway\n"
+        );
+
+        // A wrong password, with the strongest method, is the server's no.
+        let args = [
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--user",
+            "john",
+            "--runtime",
+            runtime,
+        ];
+        let out = pop3_count(&args, "wrong");
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "Server said: -ERR [AUTH] Authentication failed.\n"
+        );
+    }
+    assert_eq!(login_methods(&dovecot), expected, "{}", dovecot.log());
 }
 
 /// Runs `pop3_count` as john against `dovecot` over `mode` (`--starttls`
@@ -875,7 +977,8 @@ impl Scripted {
         self.commands.lock().unwrap().clone()
     }
 
-    /// Runs `pop3_fetch` against it; the Maildir is `maildir`.
+    /// Runs `pop3_fetch` against it; the Maildir is `maildir`. It logs in
+    /// with USER/PASS in plain text, as these scripted servers take it.
     fn fetch(&self, maildir: &Path, extra: &[&str]) -> (Output, String, String) {
         self.fetch_with(Command::new(example("pop3_fetch")), maildir, extra)
     }
@@ -890,8 +993,10 @@ impl Scripted {
             .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--user", "john", "--timeout", "10", "--maildir"])
             .arg(maildir)
+            .args(["--sasl", "USER", "--allow-plaintext"])
             .args(extra)
             .env("POP3_PASSWORD", "x")
+            .env_remove("POP3_TOKEN")
             .stdin(Stdio::null())
             .output()
             .unwrap();

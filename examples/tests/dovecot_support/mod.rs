@@ -148,7 +148,7 @@ impl Dovecot {
              ssl_cert = <{d}/{cert}\n\
              ssl_key = <{d}/{key}\n\
              disable_plaintext_auth = no\n\
-             auth_mechanisms = plain login apop\n\
+             auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256 apop\n\
              mail_location = maildir:~/Maildir\n\
              mail_uid = nobody\n\
              mail_gid = nogroup\n\
