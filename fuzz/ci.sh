@@ -27,9 +27,9 @@ fi
 cargo fuzz build -s none
 # The fixed-seed runs call the fuzz binaries directly, with an empty
 # environment and a fixed working-corpus path: the environment and the
-# arguments sit at the top of the stack, so their sizes move stack buffers,
-# and with them the alignment branches of memchr and friends that
-# libFuzzer counts as coverage (a longer corpus path alone changed
+# arguments sit at the top of the stack, so their sizes move every stack
+# address, and code that branches on addresses (most likely alignment
+# checks in vectorised searches) covers other branches (a longer corpus path alone changed
 # reverse_server's figures). Same commit, same bytes above the stack, same run.
 bin_dir="target/$(rustc -vV | sed -n 's/^host: //p')/release"
 work="ci-corpus"
