@@ -39,6 +39,56 @@ enum State {
     Refused,
 }
 
+/// The exchange both mechanisms run, which differ only in the header
+/// before the token and in how they acknowledge the server's error.
+#[derive(Debug)]
+struct Exchange {
+    user: String,
+    token: Secret<Vec<u8>>,
+    state: State,
+}
+
+impl Exchange {
+    fn new(user: &str, token: Secret<Vec<u8>>) -> Self {
+        Self {
+            user: user.to_owned(),
+            token,
+            state: State::Start,
+        }
+    }
+
+    /// `HEADER\x01auth=Bearer TOKEN\x01\x01`, `header` built from the user.
+    fn message(&mut self, header: impl FnOnce(&str) -> Vec<u8>) -> Result<Secret<Vec<u8>>, Error> {
+        check(&self.user, self.token.expose())?;
+        self.state = State::Sent;
+        let header = header(&self.user);
+        Ok(secret_of(&[
+            &header,
+            b"\x01auth=Bearer ",
+            self.token.expose(),
+            b"\x01\x01",
+        ]))
+    }
+
+    /// Answers a challenge: the first message when driven by hand without
+    /// the initial response, then `acknowledgement` for the server's JSON
+    /// error, after which nothing more.
+    fn step(
+        &mut self,
+        header: impl FnOnce(&str) -> Vec<u8>,
+        acknowledgement: &[u8],
+    ) -> Result<Secret<Vec<u8>>, Error> {
+        match self.state {
+            State::Start => self.message(header),
+            State::Sent => {
+                self.state = State::Refused;
+                Ok(Secret::new(acknowledgement.to_vec()))
+            }
+            State::Refused => Err(Error::UnexpectedChallenge),
+        }
+    }
+}
+
 /// `XOAUTH2`: `user=USER\x01auth=Bearer TOKEN\x01\x01`, as Gmail and
 /// Outlook.com take it. A refusal is a challenge holding a JSON error,
 /// answered with an empty response, after which the server says `-ERR`.
@@ -55,32 +105,16 @@ enum State {
 /// # Ok::<(), pop3_client::sasl::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct XOAuth2 {
-    user: String,
-    token: Secret<Vec<u8>>,
-    state: State,
-}
+pub struct XOAuth2(Exchange);
 
 impl XOAuth2 {
     /// XOAUTH2 for `user` with an OAuth 2.0 access `token`.
     pub fn new(user: &str, token: Secret<Vec<u8>>) -> Self {
-        Self {
-            user: user.to_owned(),
-            token,
-            state: State::Start,
-        }
+        Self(Exchange::new(user, token))
     }
 
-    fn message(&mut self) -> Result<Secret<Vec<u8>>, Error> {
-        check(&self.user, self.token.expose())?;
-        self.state = State::Sent;
-        Ok(secret_of(&[
-            b"user=",
-            self.user.as_bytes(),
-            b"\x01auth=Bearer ",
-            self.token.expose(),
-            b"\x01\x01",
-        ]))
+    fn header(user: &str) -> Vec<u8> {
+        [b"user=", user.as_bytes()].concat()
     }
 }
 
@@ -90,21 +124,12 @@ impl Mechanism for XOAuth2 {
     }
 
     fn initial_response(&mut self) -> Result<Option<Secret<Vec<u8>>>, Error> {
-        self.message().map(Some)
+        self.0.message(Self::header).map(Some)
     }
 
     fn step(&mut self, _challenge: &[u8]) -> Result<Secret<Vec<u8>>, Error> {
-        match self.state {
-            // Driven by hand without the initial response.
-            State::Start => self.message(),
-            State::Sent => {
-                // The challenge is the JSON error; the empty response lets
-                // the server send its -ERR.
-                self.state = State::Refused;
-                Ok(Secret::new(Vec::new()))
-            }
-            State::Refused => Err(Error::UnexpectedChallenge),
-        }
+        // The empty response lets the server send its -ERR.
+        self.0.step(Self::header, b"")
     }
 }
 
@@ -126,32 +151,16 @@ impl Mechanism for XOAuth2 {
 /// # Ok::<(), pop3_client::sasl::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct OAuthBearer {
-    user: String,
-    token: Secret<Vec<u8>>,
-    state: State,
-}
+pub struct OAuthBearer(Exchange);
 
 impl OAuthBearer {
     /// OAUTHBEARER for `user` with an OAuth 2.0 access `token`.
     pub fn new(user: &str, token: Secret<Vec<u8>>) -> Self {
-        Self {
-            user: user.to_owned(),
-            token,
-            state: State::Start,
-        }
+        Self(Exchange::new(user, token))
     }
 
-    fn message(&mut self) -> Result<Secret<Vec<u8>>, Error> {
-        check(&self.user, self.token.expose())?;
-        self.state = State::Sent;
-        let header = format!("n,a={},", saslname(&self.user));
-        Ok(secret_of(&[
-            header.as_bytes(),
-            b"\x01auth=Bearer ",
-            self.token.expose(),
-            b"\x01\x01",
-        ]))
+    fn header(user: &str) -> Vec<u8> {
+        format!("n,a={},", saslname(user)).into_bytes()
     }
 }
 
@@ -161,20 +170,13 @@ impl Mechanism for OAuthBearer {
     }
 
     fn initial_response(&mut self) -> Result<Option<Secret<Vec<u8>>>, Error> {
-        self.message().map(Some)
+        self.0.message(Self::header).map(Some)
     }
 
     fn step(&mut self, _challenge: &[u8]) -> Result<Secret<Vec<u8>>, Error> {
-        match self.state {
-            State::Start => self.message(),
-            State::Sent => {
-                // RFC 7628 3.2.3: the error is acknowledged with a lone
-                // %x01, and the server then fails the exchange.
-                self.state = State::Refused;
-                Ok(Secret::new(b"\x01".to_vec()))
-            }
-            State::Refused => Err(Error::UnexpectedChallenge),
-        }
+        // RFC 7628 3.2.3: the error is acknowledged with a lone %x01, and
+        // the server then fails the exchange.
+        self.0.step(Self::header, b"\x01")
     }
 }
 
