@@ -370,7 +370,7 @@ fn retrieve(
     let mut stored: Vec<u32> = Vec::new();
     let result = pop.retr_many(&plan.fetch, |part| match part {
         Retrieved::Data { number, chunk } => files.write(number, &chunk),
-        Retrieved::End { number } => {
+        Retrieved::End { number, .. } => {
             files.deliver(number)?;
             stored.push(number);
             match plan.id_of.get(&number) {

@@ -7,11 +7,11 @@
 #[path = "common.rs"]
 mod common;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
 use lineproto::Secret;
 use lineproto::testing::{Step, transcript};
-use pop3_client::client::{Client, Credentials, Event, Options, Request};
+use pop3_client::client::{Client, Credentials, Event, Options, Request, Requested, Response};
 use pop3_client::sasl;
 
 fn client(config: u8) -> Client {
@@ -30,19 +30,41 @@ fn client(config: u8) -> Client {
     client
 }
 
-fn merged(steps: Vec<Step<Event, pop3_client::Error>>) -> Vec<Step<Event, pop3_client::Error>> {
-    let mut out: Vec<Step<Event, pop3_client::Error>> = Vec::new();
+/// An event without its handle's client number (two clients never share
+/// handles; their requests' sequence numbers must agree).
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Greeting(pop3_client::Greeting),
+    Response(u64, Requested, Response),
+    Data(u64, u32, Bytes),
+    Other(String),
+}
+
+/// The steps, with each message's data merged (chunks follow the reads;
+/// nothing else may).
+fn merged(steps: Vec<Step<Event, pop3_client::Error>>) -> Vec<Step<Seen, pop3_client::Error>> {
+    let mut out: Vec<Step<Seen, pop3_client::Error>> = Vec::new();
     for step in steps {
-        if let (Step::Event(Event::MessageData { handle, chunk }), Some(Step::Event(Event::MessageData { handle: h, chunk: c }))) =
-            (&step, out.last_mut())
-        {
-            if h == handle {
-                let mut joined = BytesMut::from(&c[..]);
-                joined.extend_from_slice(chunk);
-                *c = joined.freeze();
-                continue;
+        let step = match step {
+            Step::Event(Event::Greeting(greeting)) => Step::Event(Seen::Greeting(greeting)),
+            Step::Event(Event::Response { handle, requested, response }) => {
+                Step::Event(Seen::Response(handle.sequence(), requested, response))
             }
-        }
+            Step::Event(Event::MessageData { handle, message, chunk }) => {
+                if let Some(Step::Event(Seen::Data(previous, _, merged))) = out.last_mut() {
+                    if *previous == handle.sequence() {
+                        let mut joined = BytesMut::from(&merged[..]);
+                        joined.extend_from_slice(&chunk);
+                        *merged = joined.freeze();
+                        continue;
+                    }
+                }
+                Step::Event(Seen::Data(handle.sequence(), message, chunk))
+            }
+            Step::Event(other) => Step::Event(Seen::Other(format!("{other:?}"))),
+            Step::Transmit(bytes) => Step::Transmit(bytes),
+            Step::Done(result) => Step::Done(result),
+        };
         out.push(step);
     }
     out

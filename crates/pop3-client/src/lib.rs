@@ -69,18 +69,19 @@
 //! ```
 //! use lineproto::Secret;
 //! use lineproto::testing::Pair;
-//! use pop3_client::client::{Client, Credentials, Event, Options, Request, Response};
+//! use pop3_client::client::{Client, Credentials, Event, Options, Request, Requested, Response};
 //! use pop3_client::server::{self, Mailbox, Server};
 //!
 //! let messages = (1..=72).map(|i| format!("Subject: {i}\r\n\r\nbody\r\n").into()).collect();
 //! let server = Server::new(Mailbox::new("john", "doe", messages), server::Options::default());
 //! let mut client = Client::new(Options::default());
 //! client.send(Request::Login(Credentials::UserPass { user: "john".into(), password: Secret::new(b"doe".to_vec()) }));
-//! let stat = client.send(Request::Stat);
+//! client.send(Request::Stat);
 //! client.send(Request::Quit);
 //! let outcome = Pair::new(client, server).run();
 //! let count = outcome.client_events.iter().find_map(|event| match event {
-//!     Event::Response { handle, response: Response::Stat { count, .. } } if *handle == stat => Some(*count),
+//!     // Each answer names its request: no table of handles needed.
+//!     Event::Response { requested: Requested::Stat, response: Response::Stat { count, .. }, .. } => Some(*count),
 //!     _ => None,
 //! });
 //! assert_eq!(count, Some(72));

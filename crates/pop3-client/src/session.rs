@@ -95,7 +95,9 @@ use bytes::Bytes;
 use lineproto::{Machine, Output, Secret};
 
 use crate::Error;
-use crate::client::{Client, Credentials, Event, Handle, Options, Request, Response, ServerError};
+use crate::client::{
+    Client, Credentials, Event, Handle, Options, Request, Requested, Response, ServerError,
+};
 use crate::codec::{Capabilities, Greeting, Status, is_unique_id};
 use crate::sasl::{self, ScramHash};
 
@@ -335,6 +337,10 @@ pub enum Retrieved {
     End {
         /// The message number.
         number: u32,
+        /// Its size as delivered: the bytes of its [`Data`](Self::Data)
+        /// parts in all (dot-unstuffed, the server's line ends), for a check
+        /// against what LIST said.
+        octets: u64,
     },
 }
 
@@ -455,7 +461,7 @@ impl Session {
     /// `CAPA`: the server's capabilities (the machine keeps them too, and
     /// pipelines from then on if they list PIPELINING).
     pub fn capa(&mut self) -> Pending<Capabilities> {
-        self.one(Request::Capa, "CAPA", |response| match response {
+        self.one(Request::Capa, |response| match response {
             Response::Capabilities(capabilities) => Some(capabilities),
             _ => None,
         })
@@ -490,9 +496,7 @@ impl Session {
     /// Logs in with `credentials`: an application's own SASL mechanism
     /// ([`Credentials::Sasl`]), or one built by hand.
     pub fn login_with(&mut self, credentials: Credentials) -> Pending<()> {
-        let request = Request::Login(credentials);
-        let command = command_name(&request);
-        self.one(request, command, ok)
+        self.one(Request::Login(credentials), ok)
     }
 
     /// `STLS`, only if the last CAPA offered it (otherwise the `Pending`
@@ -505,7 +509,7 @@ impl Session {
             pending.failure = Some(SessionError::StartTlsUnavailable);
             return pending;
         }
-        self.one(Request::Stls, "STLS", |response| match response {
+        self.one(Request::Stls, |response| match response {
             Response::StartTls => Some(()),
             _ => None,
         })
@@ -513,7 +517,7 @@ impl Session {
 
     /// `STAT`: the message count and their total size in octets.
     pub fn stat(&mut self) -> Pending<(u32, u64)> {
-        self.one(Request::Stat, "STAT", |response| match response {
+        self.one(Request::Stat, |response| match response {
             Response::Stat { count, octets } => Some((count, octets)),
             _ => None,
         })
@@ -521,7 +525,7 @@ impl Session {
 
     /// `LIST`: every message's number and size.
     pub fn list(&mut self) -> Pending<Vec<(u32, u64)>> {
-        self.one(Request::List(None), "LIST", |response| match response {
+        self.one(Request::List(None), |response| match response {
             Response::Listing(listing) => Some(listing),
             _ => None,
         })
@@ -533,7 +537,7 @@ impl Session {
     /// was fetched before or to delete, sort them out with
     /// [`check_unique_ids`].
     pub fn uidl(&mut self) -> Pending<Vec<(u32, Bytes)>> {
-        self.one(Request::Uidl(None), "UIDL", |response| match response {
+        self.one(Request::Uidl(None), |response| match response {
             Response::UniqueIds(ids) => Some(ids),
             _ => None,
         })
@@ -552,7 +556,7 @@ impl Session {
         pending.past_refusals = true;
         for number in numbers {
             let handle = self.client.send(Request::Retr(number));
-            pending.awaited.push_back((handle, number));
+            pending.awaited.push_back(handle);
         }
         if pending.awaited.is_empty() {
             pending.done = Some(());
@@ -573,57 +577,45 @@ impl Session {
             message: number,
             lines,
         });
-        pending.awaited.push_back((handle, number));
+        pending.awaited.push_back(handle);
         pending
     }
 
     /// `DELE`: marks message `number` for deletion at QUIT.
     pub fn dele(&mut self, number: u32) -> Pending<()> {
-        self.one(Request::Dele(number), "DELE", ok)
+        self.one(Request::Dele(number), ok)
     }
 
     /// `NOOP`.
     pub fn noop(&mut self) -> Pending<()> {
-        self.one(Request::Noop, "NOOP", ok)
+        self.one(Request::Noop, ok)
     }
 
     /// `RSET`: unmarks every deletion.
     pub fn rset(&mut self) -> Pending<()> {
-        self.one(Request::Rset, "RSET", ok)
+        self.one(Request::Rset, ok)
     }
 
     /// `QUIT`: done once the answer is in and the session has ended, so
     /// that deletions have taken effect.
     pub fn quit(&mut self) -> Pending<()> {
-        let mut pending = self.one(Request::Quit, "QUIT", ok);
+        let mut pending = self.one(Request::Quit, ok);
         pending.until = Until::End;
         pending
     }
 
     /// Any other request (`LIST n`, `UIDL n`, `LANG`, `UTF8`): done with the
     /// machine's [`Response`]. A RETR or TOP sent this way streams its
-    /// message as parts and is done with [`Response::MessageEnd`].
+    /// message as parts and is done with [`Response::Message`].
     pub fn request(&mut self, request: Request) -> Pending<Response> {
-        let command = command_name(&request);
-        self.one(request, command, Some)
+        self.one(request, Some)
     }
 
-    fn one<T>(
-        &mut self,
-        request: Request,
-        command: &'static str,
-        convert: fn(Response) -> Option<T>,
-    ) -> Pending<T> {
+    fn one<T>(&mut self, request: Request, convert: fn(Response) -> Option<T>) -> Pending<T> {
+        let command = request.requested().command();
         let mut pending = Pending::new(command, Until::Answers, Converter::Response(convert));
-        let number = match request {
-            Request::Retr(number)
-            | Request::Top {
-                message: number, ..
-            } => number,
-            _ => 0,
-        };
         let handle = self.client.send(request);
-        pending.awaited.push_back((handle, number));
+        pending.awaited.push_back(handle);
         pending
     }
 }
@@ -642,28 +634,6 @@ impl Machine for Session {
 
     fn poll_output(&mut self, now: Instant) -> Output<Event, Error> {
         self.client.poll_output(now)
-    }
-}
-
-/// The command a request starts with, for errors.
-fn command_name(request: &Request) -> &'static str {
-    match request {
-        Request::Capa => "CAPA",
-        Request::Stls => "STLS",
-        Request::Login(Credentials::UserPass { .. }) => "USER",
-        Request::Login(Credentials::Apop { .. }) => "APOP",
-        Request::Login(Credentials::Sasl(mechanism)) => sasl::auth_command(mechanism.name()),
-        Request::Utf8 => "UTF8",
-        Request::Lang(_) => "LANG",
-        Request::Stat => "STAT",
-        Request::List(_) => "LIST",
-        Request::Uidl(_) => "UIDL",
-        Request::Retr(_) => "RETR",
-        Request::Top { .. } => "TOP",
-        Request::Dele(_) => "DELE",
-        Request::Noop => "NOOP",
-        Request::Rset => "RSET",
-        Request::Quit => "QUIT",
     }
 }
 
@@ -789,9 +759,8 @@ pub struct Pending<T> {
     command: &'static str,
     until: Until,
     convert: Converter<T>,
-    /// The requests still awaited, in the order their answers come, each
-    /// with its message number (0 unless RETR or TOP).
-    awaited: VecDeque<(Handle, u32)>,
+    /// The requests still awaited, in the order their answers come.
+    awaited: VecDeque<Handle>,
     /// Message parts not yet handed out.
     parts: VecDeque<Retrieved>,
     /// The result, once complete (for QUIT, once answered: it is handed
@@ -881,19 +850,28 @@ impl<T> Pending<T> {
                     }
                 }
             }
-            Some(Event::MessageData { handle, chunk }) => {
-                if let Some(&(awaited, number)) = self.awaited.front() {
-                    if awaited == handle && !self.failing {
-                        self.parts.push_back(Retrieved::Data { number, chunk });
-                    }
+            Some(Event::MessageData {
+                handle,
+                message,
+                chunk,
+            }) => {
+                if self.awaited.front() == Some(&handle) && !self.failing {
+                    self.parts.push_back(Retrieved::Data {
+                        number: message,
+                        chunk,
+                    });
                 }
             }
-            Some(Event::Response { handle, response }) => {
-                if self.failing || self.awaited.front().is_none_or(|&(h, _)| h != handle) {
+            Some(Event::Response {
+                handle,
+                requested,
+                response,
+            }) => {
+                if self.failing || self.awaited.front() != Some(&handle) {
                     // Not ours: an answer to an operation abandoned earlier.
                     return;
                 }
-                self.on_response(response);
+                self.on_response(&requested, response);
             }
         }
     }
@@ -909,23 +887,23 @@ impl<T> Pending<T> {
         }
     }
 
-    fn on_response(&mut self, response: Response) {
-        let number = self.awaited.front().map_or(0, |&(_, number)| number);
+    fn on_response(&mut self, requested: &Requested, response: Response) {
         match response {
-            // Data follows, then MessageEnd.
-            Response::MessageStart(_) => {}
-            Response::MessageEnd => {
+            // Its data came before it.
+            Response::Message { octets, .. } => {
                 self.awaited.pop_front();
-                self.parts.push_back(Retrieved::End { number });
+                let number = requested.message().unwrap_or_default();
+                self.parts.push_back(Retrieved::End { number, octets });
                 if self.awaited.is_empty() {
-                    self.finish_with(Response::MessageEnd);
+                    self.finish_with(response);
                 }
             }
             Response::Rejected(error) if self.past_refusals => {
                 self.awaited.pop_front();
-                self.refused.get_or_insert(error);
+                // The first refusal fails the batch, once it is all in.
+                let first = self.refused.get_or_insert(error).clone();
                 if self.awaited.is_empty() {
-                    self.finish_with(Response::MessageEnd);
+                    self.failure = Some(SessionError::Server(first));
                 }
             }
             Response::Rejected(error) => self.failure = Some(SessionError::Server(error)),

@@ -56,7 +56,7 @@ fn a_whole_session() {
             Retrieved::Data { number, chunk } => {
                 both[number as usize - 1].extend_from_slice(&chunk);
             }
-            Retrieved::End { number } => ends.push(number),
+            Retrieved::End { number, .. } => ends.push(number),
         }
         Ok(())
     })

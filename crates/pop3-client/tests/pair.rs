@@ -5,11 +5,13 @@
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+mod common;
+
 use lineproto::Secret;
 use lineproto::testing::{
     Arrival, Pair, Step, epoch, split, timed_transcript, transcript, untimed,
 };
-use pop3_client::client::{Client, Credentials, Event, Options, Request, Response};
+use pop3_client::client::{Client, Credentials, Event, Options, Request, Requested, Response};
 use pop3_client::server::{self, Mailbox, Server};
 use pop3_client::{Decoded, Error, MultiLineDecoder, ResponseCode, sasl};
 use proptest::prelude::*;
@@ -38,17 +40,41 @@ fn tricky_messages() -> Vec<Bytes> {
 
 /// Responses by handle, and each message's bytes by handle.
 struct Collected {
-    responses: Vec<(pop3_client::Handle, Response)>,
+    responses: Vec<(pop3_client::Handle, Requested, Response)>,
     bodies: std::collections::HashMap<pop3_client::Handle, Vec<u8>>,
 }
 
+/// Collects the events, checking the contract as it goes: one answer per
+/// handle, and a message's data only before its answer.
 fn collect(events: &[Event]) -> Collected {
-    let mut responses = Vec::new();
+    let mut responses: Vec<(pop3_client::Handle, Requested, Response)> = Vec::new();
     let mut bodies = std::collections::HashMap::<_, Vec<u8>>::new();
     for event in events {
         match event {
-            Event::Response { handle, response } => responses.push((*handle, response.clone())),
-            Event::MessageData { handle, chunk } => {
+            Event::Response {
+                handle,
+                requested,
+                response,
+            } => {
+                assert!(
+                    responses.iter().all(|(h, _, _)| h != handle),
+                    "a second answer to {requested:?}: {response:?}"
+                );
+                if let Response::Message { octets, .. } = response {
+                    let body = bodies.get(handle).map_or(0, Vec::len);
+                    assert_eq!(*octets, body as u64, "{requested:?}");
+                }
+                responses.push((*handle, requested.clone(), response.clone()));
+            }
+            Event::MessageData {
+                handle,
+                message,
+                chunk,
+            } => {
+                assert!(
+                    responses.iter().all(|(h, _, _)| h != handle),
+                    "data of message {message} after its answer"
+                );
                 bodies.entry(*handle).or_default().extend_from_slice(chunk)
             }
             // The greeting, and kinds of event added later.
@@ -62,9 +88,17 @@ fn response(collected: &Collected, handle: pop3_client::Handle) -> Response {
     collected
         .responses
         .iter()
-        .filter(|(h, r)| *h == handle && !matches!(r, Response::MessageStart(_)))
-        .map(|(_, r)| r.clone())
-        .next()
+        .find(|(h, _, _)| *h == handle)
+        .map(|(_, _, r)| r.clone())
+        .unwrap_or_else(|| panic!("no response for {handle:?}"))
+}
+
+fn requested(collected: &Collected, handle: pop3_client::Handle) -> Requested {
+    collected
+        .responses
+        .iter()
+        .find(|(h, _, _)| *h == handle)
+        .map(|(_, r, _)| r.clone())
         .unwrap_or_else(|| panic!("no response for {handle:?}"))
 }
 
@@ -129,9 +163,24 @@ fn every_command_against_the_server_machine() {
         Response::UniqueId(3, ids[2].1.clone())
     );
     for (n, handle) in retrs.iter().enumerate() {
-        assert_eq!(response(&c, *handle), Response::MessageEnd);
+        let Response::Message { status, octets } = response(&c, *handle) else {
+            panic!("message {}", n + 1)
+        };
+        assert!(status.is_ok());
+        assert_eq!(octets, expected[n].len() as u64);
+        assert_eq!(requested(&c, *handle), Requested::Retr(n as u32 + 1));
         assert_eq!(c.bodies[handle], expected[n].to_vec(), "message {}", n + 1);
     }
+    assert_eq!(
+        requested(&c, top),
+        Requested::Top {
+            message: 1,
+            lines: 1
+        }
+    );
+    assert_eq!(requested(&c, dele), Requested::Dele(1));
+    // Every request got its one answer.
+    assert_eq!(c.responses.len(), 20);
     assert_eq!(c.bodies[&top], b"Subject: dots\r\n\r\n.leading dot\r\n");
     assert!(matches!(response(&c, dele), Response::Ok(_)));
     assert!(matches!(response(&c, gone), Response::Rejected(_)));
@@ -386,6 +435,7 @@ fn stls_discards_plaintext_after_ok_and_forgets_capabilities() {
     );
     assert!(steps.contains(&Step::Event(Event::Response {
         handle: stls,
+        requested: Requested::Stls,
         response: Response::StartTls
     })));
     // Nothing is sent until TLS is up; the injected line is never read.
@@ -443,6 +493,9 @@ fn errors_end_the_session_clearly() {
     let steps = transcript(client, [b"+OK\r\n".as_slice()], false);
     assert!(steps.contains(&Step::Event(Event::Response {
         handle: bad,
+        requested: Requested::UserPass {
+            user: "john\r\nDELE 1".into()
+        },
         response: Response::NotSent(Error::ForbiddenByte)
     })));
     assert!(!steps.iter().any(|s| matches!(s, Step::Transmit(_))));
@@ -463,7 +516,7 @@ fn a_fifty_megabyte_message_streams_in_bounded_pieces() {
     let mut received = 0usize;
     let mut largest = 0usize;
     for event in &outcome.client_events {
-        if let Event::MessageData { handle, chunk } = event {
+        if let Event::MessageData { handle, chunk, .. } = event {
             assert_eq!(*handle, retr);
             received += chunk.len();
             largest = largest.max(chunk.len());
@@ -473,15 +526,21 @@ fn a_fifty_megabyte_message_streams_in_bounded_pieces() {
     assert!(largest <= 16 * 1024, "chunks follow reads: {largest}");
 }
 
-/// Merges adjacent data chunks of the same message: how a stream is cut
-/// into chunks follows the reads; nothing else may.
-fn normalized(steps: Vec<Step<Event, Error>>) -> Vec<Step<Event, Error>> {
+/// Merges adjacent data chunks of the same message (how a stream is cut
+/// into chunks follows the reads; nothing else may), then writes each step
+/// out without the client's number (see `without_client_numbers`).
+fn normalized(steps: Vec<Step<Event, Error>>) -> Vec<String> {
+    common::without_client_numbers(&merged(steps))
+}
+
+fn merged(steps: Vec<Step<Event, Error>>) -> Vec<Step<Event, Error>> {
     let mut out: Vec<Step<Event, Error>> = Vec::new();
     for step in steps {
-        if let Step::Event(Event::MessageData { handle, chunk }) = &step {
+        if let Step::Event(Event::MessageData { handle, chunk, .. }) = &step {
             if let Some(Step::Event(Event::MessageData {
                 handle: previous,
                 chunk: merged,
+                ..
             })) = out.last_mut()
             {
                 if previous == handle {
@@ -542,8 +601,13 @@ proptest! {
     ) {
         let (from_server, client) = server_bytes_for(messages.clone(), pipelining, Options::default());
         let whole = normalized(transcript(client, [&from_server], false));
+        let requests = messages.len() + 4;
         let (_, client) = server_bytes_for(messages, pipelining, Options::default());
-        prop_assert_eq!(normalized(transcript(client, split(&from_server, &cuts), false)), whole);
+        let steps = transcript(client, split(&from_server, &cuts), false);
+        // One answer per request, each after its message's data (`collect`
+        // checks both), however the bytes were cut.
+        prop_assert_eq!(collect(&lineproto::testing::events(&steps)).responses.len(), requests);
+        prop_assert_eq!(normalized(steps), whole);
     }
 
     #[test]
@@ -558,7 +622,7 @@ proptest! {
         let (from_server, client) = server_bytes_for(messages.clone(), pipelining, options.clone());
         // Time frozen: no deadline can fire.
         let frozen = normalized(transcript(client, [&from_server], false));
-        prop_assert_eq!(frozen.last(), Some(&Step::Done(Ok(()))));
+        prop_assert_eq!(frozen.last().map(String::as_str), Some("Done(Ok(()))"));
         // At most 31 pieces, under 1.9 s apart: all within 59 s of the
         // start, so before every response deadline and the session's.
         let mut at = Duration::ZERO;
@@ -672,10 +736,13 @@ fn a_refused_stls_never_lets_the_queued_login_go_out_in_clear() {
     );
     assert_eq!(lineproto::testing::transmitted(&steps), b"STLS\r\n");
     assert!(
-        matches!(&steps[2], Step::Event(Event::Response { handle, response: Response::Rejected(_) }) if *handle == stls)
+        matches!(&steps[2], Step::Event(Event::Response { handle, response: Response::Rejected(_), .. }) if *handle == stls)
     );
     assert!(steps.contains(&Step::Event(Event::Response {
         handle: login,
+        requested: Requested::UserPass {
+            user: "john".into()
+        },
         response: Response::NotSent(Error::SessionEnded)
     })));
     assert!(matches!(
@@ -693,7 +760,7 @@ fn every_request_gets_an_answer_even_when_the_session_fails() {
         [b"+OK hi\r\n".as_slice(), b"garbage\r\n"],
         false,
     );
-    assert!(steps.iter().any(|s| matches!(s, Step::Event(Event::Response { handle, response: Response::Unanswered(_) }) if *handle == stat)));
+    assert!(steps.iter().any(|s| matches!(s, Step::Event(Event::Response { handle, response: Response::Unanswered(_), .. }) if *handle == stat)));
     // Sent after the end: answered at once.
     let late = client.send(Request::Noop);
     use lineproto::Machine;
@@ -701,6 +768,7 @@ fn every_request_gets_an_answer_even_when_the_session_fails() {
         client.poll_output(epoch()),
         lineproto::Output::Event(Event::Response {
             handle: late,
+            requested: Requested::Noop,
             response: Response::NotSent(Error::SessionEnded)
         })
     );
@@ -716,6 +784,9 @@ fn a_bad_password_is_refused_before_user_goes_out_and_utf8_is_not_pipelined() {
     let steps = transcript(&mut client, [b"+OK hi\r\n".as_slice()], false);
     assert!(steps.contains(&Step::Event(Event::Response {
         handle: bad,
+        requested: Requested::UserPass {
+            user: "john".into()
+        },
         response: Response::NotSent(Error::ForbiddenByte)
     })));
     assert!(!steps.iter().any(|s| matches!(s, Step::Transmit(_))));

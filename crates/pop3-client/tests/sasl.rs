@@ -5,6 +5,8 @@
 //! an application's own mechanism, the choice of the strongest method, and
 //! the same events for any chunking of the server's bytes.
 
+mod common;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
@@ -56,6 +58,7 @@ fn answer(steps: &[Step<Event, Error>], handle: Handle) -> Response {
             Event::Response {
                 handle: h,
                 response,
+                ..
             } if h == handle => Some(response),
             _ => None,
         })
@@ -365,7 +368,7 @@ fn a_long_token_goes_in_answer_to_the_empty_challenge() {
     let outcome = Pair::new(client, Server::new(mailbox, server::Options::default())).run();
     assert!(outcome.client_events.iter().any(|event| matches!(
         event,
-        Event::Response { handle, response: Response::Ok(_) } if *handle == login
+        Event::Response { handle, response: Response::Ok(_), .. } if *handle == login
     )));
     let sent = String::from_utf8_lossy(&outcome.client_sent);
     assert!(sent.starts_with("AUTH XOAUTH2\r\n"), "{sent}");
@@ -549,7 +552,10 @@ proptest! {
         let server = scram_transcript_bytes(signature_ok);
         let whole = transcript(scram_client(), [&server], eof);
         let pieces = transcript(scram_client(), split(&server, &cuts), eof);
-        prop_assert_eq!(events(&pieces), events(&whole));
+        prop_assert_eq!(
+            common::without_client_numbers(&events(&pieces)),
+            common::without_client_numbers(&events(&whole))
+        );
         prop_assert_eq!(transmitted(&pieces), transmitted(&whole));
         prop_assert_eq!(pieces.last(), whole.last());
         prop_assert_eq!(whole.last(), Some(&Step::Done(Ok(()))));

@@ -237,7 +237,7 @@ fn messages_stream_as_parts_in_order_with_their_numbers() {
     let ends: Vec<_> = parts
         .iter()
         .filter_map(|part| match part {
-            Retrieved::End { number } => Some(*number),
+            Retrieved::End { number, .. } => Some(*number),
             Retrieved::Data { .. } => None,
         })
         .collect();
@@ -249,14 +249,20 @@ fn messages_stream_as_parts_in_order_with_their_numbers() {
         .unwrap();
     let end_of_two = parts
         .iter()
-        .position(|part| *part == Retrieved::End { number: 2 })
+        .position(|part| matches!(part, Retrieved::End { number: 2, .. }))
         .unwrap();
     assert!(last_data_of_two < end_of_two);
 
     let top = driver.session.top(2, 0);
     let (_, parts) = driver.run(top).unwrap();
     assert_eq!(data(&parts, 2), b"Subject: two\r\n\r\n");
-    assert_eq!(parts.last(), Some(&Retrieved::End { number: 2 }));
+    assert_eq!(
+        parts.last(),
+        Some(&Retrieved::End {
+            number: 2,
+            octets: 16
+        })
+    );
 
     let none = driver.session.retr_many([]);
     assert_eq!(driver.run(none).unwrap().1, []);
@@ -264,7 +270,11 @@ fn messages_stream_as_parts_in_order_with_their_numbers() {
     // A RETR through `request` streams the same way.
     let retr = driver.session.request(Request::Retr(1));
     let (response, parts) = driver.run(retr).unwrap();
-    assert_eq!(response, Response::MessageEnd);
+    let Response::Message { status, octets } = response else {
+        panic!("{response:?}")
+    };
+    assert!(status.is_ok());
+    assert_eq!(octets, ONE.len() as u64);
     assert_eq!(data(&parts, 1), ONE.as_bytes());
     let refused = driver.session.request(Request::Dele(9));
     let Err(Failure::Session(SessionError::Server(error))) = driver.run(refused) else {
@@ -289,7 +299,13 @@ fn a_refusal_fails_the_operation_and_the_session_goes_on() {
     };
     // Message 1 came whole before the refusal of 7.
     assert_eq!(data(&parts, 1), ONE.as_bytes());
-    assert_eq!(parts.last(), Some(&Retrieved::End { number: 1 }));
+    assert_eq!(
+        parts.last(),
+        Some(&Retrieved::End {
+            number: 1,
+            octets: ONE.len() as u64
+        })
+    );
     let SessionError::Server(refused) = &error else {
         panic!("{error:?}")
     };
@@ -332,7 +348,7 @@ fn a_refused_message_in_a_batch_does_not_stop_the_others() {
         let ends: Vec<_> = parts
             .iter()
             .filter_map(|part| match part {
-                Retrieved::End { number } => Some(*number),
+                Retrieved::End { number, .. } => Some(*number),
                 Retrieved::Data { .. } => None,
             })
             .collect();

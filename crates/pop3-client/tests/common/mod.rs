@@ -72,3 +72,25 @@ pub fn server_tls_config() -> std::sync::Arc<rustls::ServerConfig> {
         .unwrap();
     std::sync::Arc::new(config)
 }
+
+/// Steps or events written out with the client's number left out of their
+/// handles, to compare two runs of the same requests: two clients never
+/// share a handle, but their requests' sequence numbers must agree.
+pub fn without_client_numbers<T: std::fmt::Debug>(items: &[T]) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| {
+            let text = format!("{item:?}");
+            let mut out = String::with_capacity(text.len());
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find("client: ") {
+                out.push_str(&rest[..at]);
+                out.push_str("client: _");
+                rest =
+                    rest[at + "client: ".len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+            }
+            out.push_str(rest);
+            out
+        })
+        .collect()
+}
