@@ -81,6 +81,17 @@ pub(crate) struct ConnectArgs {
     /// isync's PassCmd are. Instead of POP3_TOKEN.
     #[arg(long, value_name = "CMD")]
     pub(crate) token_command: Option<String>,
+    /// Seconds to wait for --token-command (raise it for a helper that
+    /// asks for a passphrase); one that takes longer is killed, and the
+    /// run fails.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        requires = "token_command",
+        value_parser = parse_token_timeout
+    )]
+    pub(crate) token_timeout: u64,
     /// Seconds to wait for the server.
     #[arg(long, default_value_t = 30)]
     pub(crate) timeout: u64,
@@ -123,7 +134,8 @@ pub(crate) enum Failure {
     /// --allow-plaintext, a token for a password method. Says what to do.
     #[error("{0}")]
     Usage(String),
-    /// The token command could not be run, failed, or printed nothing.
+    /// The token command could not be run, failed, timed out, printed
+    /// nothing or too much.
     #[error("{0}")]
     Token(String),
     /// No method both sides offer is allowed: says how to proceed.
@@ -251,7 +263,10 @@ pub(crate) fn target(args: &ConnectArgs, program: &str) -> Result<Target, Failur
                 "--sasl {login} logs in with a password, not with the token of --token-command"
             )));
         }
-        (Some(command), _) => Some(run_token_command(command)?),
+        (Some(command), _) => Some(run_token_command(
+            command,
+            Duration::from_secs(args.token_timeout),
+        )?),
         (None, Some(login)) if !login.uses_token() => None,
         (None, _) => std::env::var("POP3_TOKEN")
             .ok()
@@ -318,6 +333,14 @@ pub(crate) fn target(args: &ConnectArgs, program: &str) -> Result<Target, Failur
     Ok(target)
 }
 
+/// `--token-timeout`'s value: whole seconds, at least 1.
+fn parse_token_timeout(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(seconds) if seconds >= 1 => Ok(seconds),
+        _ => Err("a whole number of seconds, at least 1".to_owned()),
+    }
+}
+
 /// `--sasl`'s value: a name [`Login::from_name`] knows.
 fn parse_login(name: &str) -> Result<Login, String> {
     Login::from_name(name).ok_or_else(|| {
@@ -326,32 +349,104 @@ fn parse_login(name: &str) -> Result<Login, String> {
     })
 }
 
+/// The most a token command may print: a token is a few KB at most (a
+/// JWT with many claims), so more is a mistake, not a token.
+const TOKEN_OUTPUT_LIMIT: usize = 64 * 1024;
+
 /// Runs `--token-command` without a shell (split at whitespace), and
 /// takes the first line it prints, trimmed, as the token. Its stderr goes
-/// to ours, so its own complaint is seen.
-fn run_token_command(command: &str) -> Result<Secret<Vec<u8>>, Failure> {
+/// to ours, so its own complaint is seen, and it shares our terminal and
+/// process group, so a helper can ask for a passphrase and Ctrl-C reaches
+/// it. It has `timeout` to print and exit: after that it is killed (by
+/// its PID; a process it started in the background is its own business)
+/// and the run fails. Reading stops after [`TOKEN_OUTPUT_LIMIT`] bytes.
+fn run_token_command(command: &str, timeout: Duration) -> Result<Secret<Vec<u8>>, Failure> {
+    use std::io::Read as _;
+    use std::sync::mpsc;
+
     let mut words = command.split_whitespace();
     let program = words
         .next()
         .ok_or_else(|| Failure::Token("--token-command is empty".to_owned()))?;
-    let output = std::process::Command::new(program)
+    let deadline = std::time::Instant::now() + timeout;
+    let mut child = std::process::Command::new(program)
         .args(words)
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
-        .output()
+        .spawn()
         .map_err(|error| {
             Failure::Token(format!(
                 "cannot run the token command {program}: {}",
                 crate::cli::chain(&error)
             ))
         })?;
-    if !output.status.success() {
+    let timed_out = || {
+        Failure::Token(format!(
+            "the token command {program} timed out after {} s (see --token-timeout), \
+             so there is no token",
+            timeout.as_secs()
+        ))
+    };
+    // Its output is read on a thread of its own, so that the wait below
+    // has a deadline. The thread ends at end of file or at the limit (or,
+    // for a command whose background children keep the pipe open, with
+    // this process).
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut output = Vec::new();
+        let read = (&mut stdout)
+            .take(TOKEN_OUTPUT_LIMIT as u64 + 1)
+            .read_to_end(&mut output);
+        let _ = sender.send(read.map(|_| output));
+    });
+    let remaining = || deadline.saturating_duration_since(std::time::Instant::now());
+    let output = match receiver.recv_timeout(remaining()) {
+        Ok(Ok(output)) if output.len() <= TOKEN_OUTPUT_LIMIT => output,
+        Ok(Ok(_)) => {
+            stop(&mut child);
+            return Err(Failure::Token(format!(
+                "the token command {program} printed more than {} KiB, which is no token",
+                TOKEN_OUTPUT_LIMIT / 1024
+            )));
+        }
+        Ok(Err(error)) => {
+            stop(&mut child);
+            return Err(Failure::Token(format!(
+                "cannot read what the token command {program} printed: {}",
+                crate::cli::chain(&error)
+            )));
+        }
+        Err(_) => {
+            stop(&mut child);
+            return Err(timed_out());
+        }
+    };
+    // End of output; now its exit, within what is left of the time.
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if remaining().is_zero() => {
+                stop(&mut child);
+                return Err(timed_out());
+            }
+            Ok(None) => std::thread::sleep(remaining().min(Duration::from_millis(10))),
+            Err(error) => {
+                stop(&mut child);
+                return Err(Failure::Token(format!(
+                    "cannot wait for the token command {program}: {}",
+                    crate::cli::chain(&error)
+                )));
+            }
+        }
+    };
+    if !status.success() {
         return Err(Failure::Token(format!(
-            "the token command {program} failed ({}), so there is no token",
-            output.status
+            "the token command {program} failed ({status}), so there is no token"
         )));
     }
-    let first = output.stdout.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let first = output.split(|&b| b == b'\n').next().unwrap_or(&[]);
     let token = first.trim_ascii();
     if token.is_empty() {
         return Err(Failure::Token(format!(
@@ -359,6 +454,12 @@ fn run_token_command(command: &str) -> Result<Secret<Vec<u8>>, Failure> {
         )));
     }
     Ok(Secret::new(token.to_vec()))
+}
+
+/// Kills a token command by its PID (SIGKILL) and reaps it.
+fn stop(child: &mut std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The method `--sasl` chose, or else the strongest one `policy`

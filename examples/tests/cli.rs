@@ -501,6 +501,7 @@ fn pop3_sasl_with_an_unknown_name_is_a_usage_error() {
             "XOAUTH2",
             "--allow-plaintext",
             "--token-command <CMD>",
+            "--token-timeout <SECS>",
             "POP3_TOKEN",
         ] {
             assert!(help.contains(word), "{name} --help lacks {word}: {help}");
@@ -765,4 +766,92 @@ fn pop3_a_token_command_that_fails_is_a_clear_error() {
             assert!(!stderr(&out).contains("demo mailbox"), "{}", stderr(&out));
         }
     }
+}
+
+/// A token command that does not finish within `--token-timeout` is
+/// killed and the run fails in words (status 2), saying it timed out; one
+/// that prints more than a token could be (64 KiB) is refused. The
+/// hanging command is a script that writes its PID and then sleeps
+/// forever: after the run, that process is gone.
+#[test]
+fn pop3_a_token_command_that_hangs_or_floods_is_stopped() {
+    let dir = std::env::temp_dir().join(format!("cli-token-hang-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("hang.sh");
+    let pid_file = dir.join("pid");
+    std::fs::write(
+        &script,
+        format!("echo $$ > '{}'\nexec sleep 100000\n", pid_file.display()),
+    )
+    .unwrap();
+    let hang = format!("sh {}", script.display());
+    let maildir = dir.join("Maildir");
+    for name in ["pop3_count", "pop3_fetch"] {
+        let mut args = vec![
+            "--token-command",
+            hang.as_str(),
+            "--token-timeout",
+            "1",
+            "--allow-plaintext",
+        ];
+        if name == "pop3_fetch" {
+            args.extend(["--maildir", maildir.to_str().unwrap()]);
+        }
+        let _ = std::fs::remove_file(&pid_file);
+        let out = run(name, &args, &[]);
+        let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        let pid = pid.trim();
+        let alive = !pid.is_empty() && std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if alive {
+            // Not killed: do it here, by its PID, before failing.
+            let _ = Command::new("kill").args(["-9", pid]).status();
+        }
+        let last = assert_failed_in_words(name, &out);
+        assert_eq!(
+            last,
+            format!(
+                "{name}: the token command sh timed out after 1 s (see --token-timeout), \
+                 so there is no token"
+            )
+        );
+        assert!(!pid.is_empty(), "{name}: the script did not start");
+        assert!(!alive, "{name}: the token command ({pid}) is still running");
+        assert!(!stderr(&out).contains("demo mailbox"), "{}", stderr(&out));
+
+        let mut args = vec![
+            "--token-command",
+            "head -c 70000 /dev/zero",
+            "--allow-plaintext",
+        ];
+        if name == "pop3_fetch" {
+            args.extend(["--maildir", maildir.to_str().unwrap()]);
+        }
+        let out = run(name, &args, &[]);
+        let last = assert_failed_in_words(name, &out);
+        assert_eq!(
+            last,
+            format!("{name}: the token command head printed more than 64 KiB, which is no token")
+        );
+    }
+    // The limit is for the command, and a run without one takes no limit.
+    let out = run("pop3_count", &["--token-timeout", "5"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--token-command <CMD>"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        "pop3_count",
+        &["--token-command", "printf demo", "--token-timeout", "0"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a whole number of seconds, at least 1"),
+        "{}",
+        stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
