@@ -113,7 +113,10 @@ struct Args {
     #[arg(long, value_name = "BYTES")]
     max_size: Option<u64>,
     /// Send one command at a time even if the server advertises
-    /// PIPELINING.
+    /// PIPELINING. Use it when a run reports messages whose size disagrees
+    /// with LIST: a server that answers pipelined commands out of order
+    /// does that (such messages are kept, but neither recorded nor
+    /// deleted).
     #[arg(long)]
     no_pipelining: bool,
 }
@@ -179,6 +182,11 @@ struct Plan {
     /// Shared ids: how many of their messages are still to be stored in
     /// this run before the id is recorded (once per message).
     shared_left: HashMap<Bytes, usize>,
+    /// The sizes LIST gave, if it answered.
+    sizes: Option<HashMap<u32, u64>>,
+    /// Messages stored whose size disagreed with LIST: perhaps another
+    /// message's answer. Neither recorded nor deleted.
+    unverified: Vec<u32>,
 }
 
 fn fetch(args: &Args) -> Result<Outcome, Failure> {
@@ -210,9 +218,13 @@ fn fetch(args: &Args) -> Result<Outcome, Failure> {
         Err(error) if error.server_error().is_some() => None,
         Err(error) => return Err(error.into()),
     };
-    let sizes: Option<HashMap<u32, u64>> = match args.max_size {
-        Some(_) => Some(pop.list()?.into_iter().collect()),
-        None => None,
+    // LIST's sizes check what arrives (a server that answers pipelined
+    // commands out of order is caught by them) and --max-size. Without
+    // --max-size, a server that refuses LIST is fetched from unchecked.
+    let sizes: Option<HashMap<u32, u64>> = match pop.list() {
+        Ok(listing) => Some(listing.into_iter().collect()),
+        Err(error) if error.server_error().is_some() && args.max_size.is_none() => None,
+        Err(error) => return Err(error.into()),
     };
     let mut plan = match &listing {
         Some(listing) => plan(listing, &record, args.delete, &mut outcome),
@@ -232,7 +244,8 @@ fn fetch(args: &Args) -> Result<Outcome, Failure> {
             }
         }
     };
-    if let (Some(max), Some(sizes)) = (args.max_size, &sizes) {
+    plan.sizes = sizes;
+    if let (Some(max), Some(sizes)) = (args.max_size, &plan.sizes) {
         plan.fetch.retain(|number| match sizes.get(number) {
             Some(&size) if size > max => {
                 note(&format!(
@@ -265,9 +278,10 @@ fn fetch(args: &Args) -> Result<Outcome, Failure> {
         } else {
             // Only messages whose file is on disk: stored now (and known by
             // an id of their own), or recorded before.
-            let stored_now = stored
-                .iter()
-                .filter(|number| plan.id_of.get(number).is_some_and(|(_, shared)| !shared));
+            let stored_now = stored.iter().filter(|number| {
+                plan.id_of.get(number).is_some_and(|(_, shared)| !shared)
+                    && !plan.unverified.contains(number)
+            });
             for &number in plan.delete_known.iter().chain(stored_now) {
                 match pop.dele(number) {
                     Ok(()) => outcome.deleted += 1,
@@ -368,11 +382,33 @@ fn retrieve(
     progress.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     let mut files = TmpFiles::new(maildir, !args.crlf);
     let mut stored: Vec<u32> = Vec::new();
+    // Line ends seen per message, for the size check.
+    let mut line_ends: HashMap<u32, u64> = HashMap::new();
     let result = pop.retr_many(&plan.fetch, |part| match part {
-        Retrieved::Data { number, chunk } => files.write(number, &chunk),
-        Retrieved::End { number, .. } => {
+        Retrieved::Data { number, chunk } => {
+            let ends = chunk.iter().filter(|&&byte| byte == b'\n').count() as u64;
+            *line_ends.entry(number).or_default() += ends;
+            files.write(number, &chunk)
+        }
+        Retrieved::End { number, octets } => {
             files.deliver(number)?;
             stored.push(number);
+            let ends = line_ends.remove(&number).unwrap_or_default();
+            let listed = plan.sizes.as_ref().and_then(|sizes| sizes.get(&number));
+            if let Some(&listed) = listed.filter(|&&listed| !size_agrees(listed, octets, ends)) {
+                // Kept, since it is some message of the mailbox; but not
+                // known to be this one, so it is neither recorded nor
+                // deleted, and the next run fetches this one again.
+                plan.unverified.push(number);
+                outcome.problem(&format!(
+                    "message {number}: the server sent {octets} bytes where LIST said \
+                     {listed}, so it may be another message's answer (servers that answer \
+                     pipelined commands out of order do this; try --no-pipelining): \
+                     stored, but not recorded or deleted, and fetched again next time"
+                ));
+                progress.inc(1);
+                return Ok(());
+            }
             match plan.id_of.get(&number) {
                 Some((id, false)) => record.add(id, 1)?,
                 Some((id, true)) => {
@@ -424,6 +460,23 @@ fn retrieve(
         Err(error) => return Err(error.into()),
     }
     Ok(stored)
+}
+
+/// Whether a message of `octets` bytes with `line_ends` line feeds is the
+/// size LIST gave. Servers count line ends as they store them, which need
+/// not be how they send them (CRLF sent for LF stored, or the reverse), and
+/// may end a message stored without a final line end with one they did
+/// not count (Dovecot does: 2 bytes more than LIST said).
+fn size_agrees(listed: u64, octets: u64, line_ends: u64) -> bool {
+    let as_stored = [
+        Some(octets),
+        octets.checked_sub(line_ends),
+        octets.checked_add(line_ends),
+    ];
+    as_stored.into_iter().flatten().any(|size| {
+        let added_end = |added: u64| size.checked_sub(added) == Some(listed);
+        size == listed || added_end(1) || added_end(2)
+    })
 }
 
 /// A Maildir: where messages are stored, and the per-account records and

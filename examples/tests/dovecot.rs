@@ -1124,6 +1124,55 @@ fn a_refused_retr_keeps_that_message_and_stores_and_deletes_the_others() {
 }
 
 #[test]
+fn answers_that_disagree_with_list_are_kept_but_neither_recorded_nor_deleted() {
+    // Answers 2 and 3 swapped, as a server that answers pipelined commands
+    // out of order would send them (sizes apart by more than a line end).
+    const LONG: &str = "Subject: long\r\n\r\nA message longer than the others.\r\n";
+    let server = Scripted::start("+OK ready\r\n", &[A, B, LONG], |command| match command {
+        "RETR 2" => Some(usual(&[A, B, LONG], "RETR 3")),
+        "RETR 3" => Some(usual(&[A, B, LONG], "RETR 2")),
+        _ => None,
+    });
+    let maildir = scratch("out-of-order");
+    let (out, stdout, stderr) = server.fetch(&maildir, &["--delete"]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stdout, "3 new messages fetched, 1 deleted on the server\n");
+    for (number, sent, listed) in [(2, LONG.len(), B.len()), (3, B.len(), LONG.len())] {
+        assert!(
+            stderr.contains(&format!(
+                "message {number}: the server sent {sent} bytes where LIST said {listed}"
+            )),
+            "{stderr}"
+        );
+    }
+    // Nothing is thrown away, only message 1 is deleted, and the next run
+    // fetches 2 and 3 again.
+    assert_eq!(delivered(&maildir), [as_lf(A), as_lf(B), as_lf(LONG)]);
+    assert_eq!(dele_sent(&server), ["DELE 1"]);
+    let (_, stdout, _) = server.fetch(&maildir, &[]);
+    assert_eq!(stdout, "2 new messages fetched, 0 deleted on the server\n");
+    let _ = std::fs::remove_dir_all(&maildir);
+
+    // A server whose LIST counts the line ends as it stores them (LF) is
+    // not taken for one that answers out of order.
+    let server = Scripted::start("+OK ready\r\n", &[A, B, C], |command| {
+        (command == "LIST").then(|| {
+            let sizes: String = [A, B, C]
+                .iter()
+                .enumerate()
+                .map(|(i, m)| format!("{} {}\r\n", i + 1, as_lf(m).len()))
+                .collect();
+            format!("+OK\r\n{sizes}.\r\n")
+        })
+    });
+    let maildir = scratch("lf-sizes");
+    let (out, stdout, stderr) = server.fetch(&maildir, &["--delete"]);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "3 new messages fetched, 3 deleted on the server\n");
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+#[test]
 fn without_capa_nothing_is_pipelined_and_everything_is_fetched() {
     let server = Scripted::start("+OK ready\r\n", &[A, B, C], |command| {
         (command == "CAPA").then(|| "-ERR unknown command\r\n".into())
