@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dovecot_support::{Dovecot, PASSWORD};
 
@@ -918,7 +918,8 @@ fn pop3_fetch_killed_at_any_point_loses_nothing_and_deletes_only_what_it_stored(
 /// A POP3 server on a loopback port that plays a mailbox of `messages`
 /// (unique ids `u1`, `u2`, ...), with `special` answering first: the whole
 /// reply to a command line, or `None` to answer as usual. A reply ending in
-/// `<close>` closes the connection after the rest is sent. It records the
+/// `<close>` closes the connection after the rest is sent; one ending in
+/// `<trickle>` is followed by a byte every 200 ms and never a line end. It records the
 /// command lines it got, and whether the client ever sent one before the
 /// answer to the one before it.
 struct Scripted {
@@ -956,6 +957,18 @@ impl Scripted {
                     line.clear();
                     log.lock().unwrap().push(command.clone());
                     let reply = special(&command).unwrap_or_else(|| usual(&messages, &command));
+                    if let Some(reply) = reply.strip_suffix("<trickle>") {
+                        // A byte every 200 ms, never a line end, for at
+                        // most 20 s or until the client has gone.
+                        let _ = stream.write_all(reply.as_bytes());
+                        for _ in 0..100 {
+                            std::thread::sleep(Duration::from_millis(200));
+                            if stream.write_all(b"x").is_err() {
+                                break;
+                            }
+                        }
+                        break;
+                    }
                     let (reply, close) = match reply.strip_suffix("<close>") {
                         Some(reply) => (reply.to_owned(), true),
                         None => (reply, command == "QUIT"),
@@ -991,8 +1004,13 @@ impl Scripted {
     ) -> (Output, String, String) {
         let out = command
             .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--user", "john", "--timeout", "10", "--maildir"])
+            .args(["--user", "john", "--maildir"])
             .arg(maildir)
+            .args(
+                ["--timeout", "10"]
+                    .iter()
+                    .filter(|_| !extra.contains(&"--timeout")),
+            )
             .args(["--sasl", "USER", "--allow-plaintext"])
             .args(extra)
             .env("POP3_PASSWORD", "x")
@@ -1169,6 +1187,35 @@ fn answers_that_disagree_with_list_are_kept_but_neither_recorded_nor_deleted() {
     let (out, stdout, stderr) = server.fetch(&maildir, &["--delete"]);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stdout, "3 new messages fetched, 3 deleted on the server\n");
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+#[test]
+fn a_trickling_server_is_cut_at_the_response_deadline_and_nothing_is_deleted() {
+    let server = Scripted::start("+OK ready\r\n", &[A, B, C], |command| {
+        (command == "RETR 2").then(|| "+OK\r\nSubject: slow\r\n\r\n<trickle>".into())
+    });
+    let maildir = scratch("trickle");
+    let started = Instant::now();
+    let (out, _, stderr) = server.fetch(&maildir, &["--delete", "--timeout", "1"]);
+    // A byte every 200 ms does not keep the response alive: without a
+    // complete line for 1 s, the run ends (well before the server's 20 s).
+    assert!(started.elapsed() < Duration::from_secs(15), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("timed out after 1s waiting for the RETR response"),
+        "{stderr}"
+    );
+    // Message 1 came whole and is kept; the half of 2 is not; nothing is
+    // deleted, since QUIT never went out.
+    assert_eq!(delivered(&maildir), [as_lf(A)]);
+    assert!(
+        std::fs::read_dir(maildir.join("tmp"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+    assert!(dele_sent(&server).is_empty());
     let _ = std::fs::remove_dir_all(&maildir);
 }
 
