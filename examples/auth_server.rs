@@ -464,7 +464,9 @@ impl Auth {
 fn off_the_async_workers<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(work)
+            let done = tokio::task::block_in_place(work);
+            support::left_the_workers();
+            done
         }
         _ => work(),
     }

@@ -10,10 +10,12 @@
 
 #![allow(dead_code)] // each example uses a different part
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use lineproto::Machine;
@@ -25,17 +27,115 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::cli::chain;
 
-/// Prints one line on stdout. A closed stdout (`auth_server | head -1`)
-/// or a full disk is ignored: printing a debug line must never fail a
-/// connection, and `println!` would panic on EPIPE.
+/// Prints one line on stdout (through [`say_line`]). A closed stdout
+/// (`auth_server | head -1`) or a full disk is ignored: printing a debug
+/// line must never fail a connection, and `println!` would panic on EPIPE.
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        $crate::support::say_line(format_args!($($arg)*))
+    };
 }
 #[allow(unused_imports)] // not every example prints debug lines
 pub(crate) use say;
+
+/// Whether debug lines go through [`BATCH`] (the tokio runtime) rather than
+/// straight to stdout (the std runtime).
+static BATCHING: AtomicBool = AtomicBool::new(false);
+/// Whether [`BATCH`] may hold lines: lets a parking worker skip both locks
+/// when there is nothing to write.
+static PENDING: AtomicBool = AtomicBool::new(false);
+/// Every debug line not yet written, in the order the lines were made.
+static BATCH: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// Held across taking [`BATCH`] and writing it out, so two threads that
+/// flush at once write their batches in the order they took them. Holds
+/// the emptied buffer of the last flush, to be reused.
+static WRITER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// A batch this long is written at once, without waiting for a park: a
+/// worker that never idles still prints, and memory stays bounded.
+const BATCH_LIMIT: usize = 32 * 1024;
+
+thread_local! {
+    /// Whether this thread is a tokio worker that runs [`flush_lines`]
+    /// when it next parks (set by that hook). Any other thread (the
+    /// `block_on` thread, a blocking thread, a signal thread) flushes
+    /// each line itself.
+    static PARKS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Prints one debug line: what [`say!`] expands to.
+///
+/// On the std runtime each line is its own write, as before. On the tokio
+/// runtime the lines of all connections go into one buffer, written out in
+/// one `write(2)` when a worker runs out of work and parks, when the buffer
+/// passes [`BATCH_LIMIT`], or at once from a thread that never parks.
+///
+/// Why: at 20,000 round trips a second the two lines of each round trip,
+/// each a `write(2)` under a stdout lock that both workers contend for,
+/// were most of the CPU `session_server --runtime tokio` spent beyond a
+/// minimal tokio server's (docs/benchmarks.md, "Server CPU per round
+/// trip"). A worker about to park has nothing better to do than write, and
+/// one write then carries the lines of every round trip since the last. The buffer is one for the whole
+/// process, not one per worker: a connection's task moves between workers,
+/// and per-worker buffers written at different times would reorder that
+/// connection's own lines. Nothing is printed later than the worker's next
+/// idle moment, so a reader waiting for a line (a test, an operator's
+/// terminal) still sees it right after the round trip.
+pub(crate) fn say_line(line: std::fmt::Arguments<'_>) {
+    if !BATCHING.load(Ordering::Relaxed) {
+        let mut out = io::stdout().lock();
+        let _ = out.write_fmt(line).and_then(|()| out.write_all(b"\n"));
+        return;
+    }
+    let full = {
+        let mut batch = BATCH.lock().unwrap_or_else(PoisonError::into_inner);
+        // Writing to a Vec fails only if a Display impl does; then the
+        // line is cut short, never lost with its neighbours.
+        let _ = batch.write_fmt(line);
+        batch.push(b'\n');
+        PENDING.store(true, Ordering::Release);
+        batch.len() >= BATCH_LIMIT
+    };
+    if full || !PARKS.with(Cell::get) {
+        flush_lines();
+    }
+}
+
+/// Writes out every debug line buffered so far, in one write. Write errors
+/// (a closed stdout) drop the lines: they must never fail a connection.
+pub(crate) fn flush_lines() {
+    if !PENDING.load(Ordering::Acquire) {
+        return;
+    }
+    let mut spare = WRITER.lock().unwrap_or_else(PoisonError::into_inner);
+    {
+        let mut batch = BATCH.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut *batch, &mut *spare);
+        PENDING.store(false, Ordering::Release);
+    }
+    if !spare.is_empty() {
+        // Every line ends in a newline, so stdout's line buffer passes the
+        // whole batch to one write(2).
+        let _ = io::stdout().lock().write_all(&spare);
+        spare.clear();
+    }
+}
+
+/// Sends debug lines through the batch from now on (see [`say_line`]), and
+/// has `builder`'s workers flush it as they park.
+fn batch_lines_on(builder: &mut tokio::runtime::Builder) -> &mut tokio::runtime::Builder {
+    BATCHING.store(true, Ordering::Relaxed);
+    builder.on_thread_park(|| {
+        PARKS.with(|parks| parks.set(true));
+        flush_lines();
+    })
+}
+
+/// Call after `tokio::task::block_in_place`: this thread may have lost its
+/// worker core to another thread and never park again, so until it does,
+/// its lines are flushed as it prints them.
+pub(crate) fn left_the_workers() {
+    PARKS.with(|parks| parks.set(false));
+}
 
 /// Which adapter drives the connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -336,7 +436,7 @@ fn serve_tokio<S: Service>(
     options.backlog = args.backlog;
     options.shutdown_grace = Duration::from_secs(args.grace);
     options.trusted_proxies = args.trusted_proxies();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = batch_lines_on(&mut tokio::runtime::Builder::new_multi_thread())
         .enable_all()
         .build()
         .map_err(|error| format!("cannot start the tokio runtime: {}", chain(&error)))?;
@@ -345,7 +445,7 @@ fn serve_tokio<S: Service>(
     // What a graceful close of a plain connection waits; a TLS one, closed
     // by hand after its close_notify, waits the same.
     let linger = options.close_linger;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let server = net_tokio::Server::bind(listen, options).map_err(cannot_listen(listen))?;
         let stop = server.shutdown_handle();
         let signalled = stop.clone();
@@ -368,6 +468,7 @@ fn serve_tokio<S: Service>(
             }
             // A second signal: do not wait for the grace period.
             say!("Socket terminated");
+            flush_lines();
             std::process::exit(0);
         });
         say!("Waiting for connections...");
@@ -414,7 +515,12 @@ fn serve_tokio<S: Service>(
             say!("Socket terminated");
         }
         Ok(())
-    })
+    });
+    // The workers stop without parking again: what they printed last (the
+    // end of a `--once` session) is still in the batch.
+    drop(runtime);
+    flush_lines();
+    served
 }
 
 fn cannot_listen(listen: SocketAddr) -> impl FnOnce(io::Error) -> String {

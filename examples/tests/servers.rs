@@ -515,6 +515,65 @@ fn a_closed_stdout_does_not_break_later_connections() {
     }
 }
 
+/// On tokio the debug lines of all connections share one buffer, written
+/// out as the workers park (see `support::say_line`): with many sessions
+/// at once, whose tasks move between workers, every line must still be
+/// printed once, and each session's lines in the order it made them.
+#[test]
+fn concurrent_sessions_print_every_line_once_and_in_order() {
+    const SESSIONS: usize = 32;
+    const LINES: usize = 40;
+    for runtime in RUNTIMES {
+        let mut server = Running::start(runtime, "session_server", &[]);
+        let port = server.port;
+        let clients: Vec<_> = (0..SESSIONS)
+            .map(|session| {
+                std::thread::spawn(move || {
+                    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(10)))
+                        .unwrap();
+                    let mut banner = vec![0; GREETING.len()];
+                    stream.read_exact(&mut banner).unwrap();
+                    for k in 0..LINES {
+                        let line = format!("s{session}l{k}");
+                        stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+                        let mut reply = vec![0; line.len() + 3];
+                        stream.read_exact(&mut reply).unwrap();
+                    }
+                    stream.write_all(b"END\n").unwrap();
+                    read_all(&mut stream);
+                })
+            })
+            .collect();
+        for client in clients {
+            client.join().unwrap();
+        }
+        let printed = server.wait_for_lines("Socket terminated", SESSIONS);
+        // Each debug line a session causes, and its place among that
+        // session's lines.
+        let mut expected = std::collections::HashMap::new();
+        for session in 0..SESSIONS {
+            for k in 0..LINES {
+                let line = format!("s{session}l{k}");
+                let reversed: String = line.chars().rev().collect();
+                expected.insert(format!("Received input: {line}"), (session, 2 * k));
+                expected.insert(format!("Sent output: {reversed}"), (session, 2 * k + 1));
+            }
+        }
+        let mut seen = vec![Vec::new(); SESSIONS];
+        for line in printed.lines() {
+            if let Some(&(session, place)) = expected.get(line) {
+                seen[session].push(place);
+            }
+        }
+        let in_order: Vec<usize> = (0..2 * LINES).collect();
+        for (session, places) in seen.iter().enumerate() {
+            assert_eq!(places, &in_order, "{runtime}: session {session}");
+        }
+    }
+}
+
 #[test]
 fn max_per_peer_closes_the_extra_connection_at_once() {
     for runtime in RUNTIMES {
