@@ -122,13 +122,7 @@ impl Bench {
             .parent()
             .expect("workspace root")
             .to_path_buf();
-        let clock_ticks = Command::new("getconf")
-            .arg("CLK_TCK")
-            .output()
-            .ok()
-            .and_then(|out| String::from_utf8(out.stdout).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(100);
+        let clock_ticks = clock_ticks();
         Self {
             quick,
             examples: release.join("examples"),
@@ -331,6 +325,17 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     // Fields 14 and 15 of stat(5); field 3 (state) is the first here.
     Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Clock ticks a second, the unit of `/proc/PID/stat`'s CPU times.
+fn clock_ticks() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100)
 }
 
 /// Busy clock ticks of the whole machine (all cores), from /proc/stat.
@@ -900,14 +905,19 @@ impl CpuRun {
     }
 }
 
-/// `--paced-client ADDR SECONDS`: the `cpu` client alone, for profiling.
+/// `--paced-client ADDR SECONDS [PID]`: the `cpu` client alone, for
+/// profiling a server started by hand, or for comparing builds the bench
+/// does not start (an older commit's, say). Given the server's PID, it
+/// also prints the server's CPU per round trip over the same window as the
+/// `cpu` mode, and how busy other processes kept the machine meanwhile.
 fn paced_client(args: &[String]) {
-    let [addr, seconds, ..] = args else {
-        panic!("usage: --paced-client ADDR SECONDS");
+    let [addr, seconds, rest @ ..] = args else {
+        panic!("usage: --paced-client ADDR SECONDS [PID]");
     };
     let addr: SocketAddr = addr.parse().expect("ADDR");
     let window = Duration::from_secs_f64(seconds.parse().expect("SECONDS"));
-    let run = paced_run(addr, None, 100, 128, 20_000.0, window);
+    let pid: Option<u32> = rest.first().map(|pid| pid.parse().expect("PID"));
+    let run = paced_run(addr, pid, clock_ticks(), 128, 20_000.0, window);
     println!(
         "{} round trips in {:.2} s, p99 {}, {} failed",
         run.trips,
@@ -915,6 +925,14 @@ fn paced_client(args: &[String]) {
         ms(run.p99),
         run.failures
     );
+    if pid.is_some() {
+        println!(
+            "server CPU {:.2} s, {:.2} µs per round trip; other processes {:.0}% of a core",
+            run.cpu_seconds,
+            run.per_trip_us(),
+            run.others * 100.0
+        );
+    }
 }
 
 fn paced_run(
