@@ -522,7 +522,7 @@ impl Service for Auth {
                 let user = if outcome == Outcome::UnknownUser && !self.args.log_unknown {
                     "(unknown user)".to_owned()
                 } else {
-                    printable(&user)
+                    printable(&user).to_string()
                 };
                 say!(
                     "Verdict for {user} from {}: {} (sent {})",

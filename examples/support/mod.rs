@@ -543,17 +543,62 @@ pub(crate) fn exit_status(program: &str, served: Result<(), String>) -> std::pro
 /// Peer bytes made safe for a terminal: invalid UTF-8 replaced, control
 /// characters escaped, so a client cannot send escape sequences to the
 /// operator's terminal through the debug lines.
-pub(crate) fn printable(bytes: &[u8]) -> String {
-    // On every round trip's debug lines: one String, no allocation per
-    // character.
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
+pub(crate) fn printable(bytes: &[u8]) -> Printable<'_> {
+    Printable(bytes)
+}
+
+/// What [`printable`] returns: escaped as it is written, so a debug line
+/// (two on every round trip) goes straight into the output buffer with no
+/// string of its own.
+pub(crate) struct Printable<'a>(&'a [u8]);
+
+impl std::fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        for chunk in self.0.utf8_chunks() {
+            let text = chunk.valid();
+            let mut plain = 0;
+            for (at, c) in text.char_indices().filter(|(_, c)| c.is_control()) {
+                f.write_str(&text[plain..at])?;
+                write!(f, "{}", c.escape_default())?;
+                plain = at + c.len_utf8();
+            }
+            f.write_str(&text[plain..])?;
+            if !chunk.invalid().is_empty() {
+                f.write_char(char::REPLACEMENT_CHARACTER)?;
+            }
         }
+        Ok(())
     }
-    out
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    #[test]
+    fn escapes_controls_and_replaces_invalid_utf8_as_lossy_decoding_does() {
+        let cases: [&[u8]; 5] = [
+            b"jack frost",
+            b"\x1b[2Jclear\r\n",
+            b"caf\xe9 \xff\xfe end",
+            "pässwörd \u{7f}\u{85} 👍🏽".as_bytes(),
+            b"",
+        ];
+        for bytes in cases {
+            let lossy = String::from_utf8_lossy(bytes);
+            let expected: String = lossy
+                .chars()
+                .flat_map(|c| {
+                    let escaped: Vec<char> = match c.is_control() {
+                        true => c.escape_default().collect(),
+                        false => vec![c],
+                    };
+                    escaped
+                })
+                .collect();
+            assert_eq!(printable(bytes).to_string(), expected, "{bytes:?}");
+        }
+        assert_eq!(printable(b"\x1b[31m").to_string(), "\\u{1b}[31m");
+    }
 }

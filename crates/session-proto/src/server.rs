@@ -190,12 +190,13 @@ impl<H: LineHandler> Server<H> {
     }
 
     /// Queues what one complete line calls for.
-    fn on_line(&mut self, line: &[u8]) {
-        let line = trim(line);
+    fn on_line(&mut self, line: Bytes) {
+        // The event shares the line's buffer: no copy on every round trip.
+        let received = line.slice_ref(trim(&line));
+        let line = &received[..];
         if line.is_empty() {
             return;
         }
-        let received = Bytes::copy_from_slice(line);
         if line == self.options.end_command {
             self.queue
                 .push_back(Output::Event(Event::Received(received)));
@@ -283,7 +284,7 @@ impl<H: LineHandler> Machine for Server<H> {
             self.idle_since = Some(now);
             self.line_since = None;
             match line {
-                Ok(line) => self.on_line(&line),
+                Ok(line) => self.on_line(line),
                 Err(lineproto::Error::LineTooLong { limit }) => self.on_overlong_line(limit),
             }
         }
