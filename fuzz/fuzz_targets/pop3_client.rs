@@ -6,12 +6,15 @@
 
 #[path = "common.rs"]
 mod common;
+#[path = "pop3_seen.rs"]
+mod pop3_seen;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use lineproto::Secret;
 use lineproto::testing::{Step, transcript};
-use pop3_client::client::{Client, Credentials, Event, Options, Request, Requested, Response};
+use pop3_client::client::{Client, Credentials, Event, Options, Request};
+use pop3_seen::Seen;
 use pop3_client::sasl;
 
 fn client(config: u8) -> Client {
@@ -30,41 +33,21 @@ fn client(config: u8) -> Client {
     client
 }
 
-/// An event without its handle's client number (two clients never share
-/// handles; their requests' sequence numbers must agree).
-#[derive(Debug, PartialEq)]
-enum Seen {
-    Greeting(pop3_client::Greeting),
-    Response(u64, Requested, Response),
-    Data(u64, u32, Bytes),
-    Other(String),
-}
-
-/// The steps, with each message's data merged (chunks follow the reads;
-/// nothing else may).
+/// The steps as two runs must agree on them, with each message's data
+/// merged (chunks follow the reads; nothing else may).
 fn merged(steps: Vec<Step<Event, pop3_client::Error>>) -> Vec<Step<Seen, pop3_client::Error>> {
     let mut out: Vec<Step<Seen, pop3_client::Error>> = Vec::new();
-    for step in steps {
-        let step = match step {
-            Step::Event(Event::Greeting(greeting)) => Step::Event(Seen::Greeting(greeting)),
-            Step::Event(Event::Response { handle, requested, response }) => {
-                Step::Event(Seen::Response(handle.sequence(), requested, response))
+    for step in pop3_seen::steps(steps) {
+        if let (Step::Event(Seen::Data(handle, _, chunk)), Some(Step::Event(Seen::Data(previous, _, merged)))) =
+            (&step, out.last_mut())
+        {
+            if previous == handle {
+                let mut joined = BytesMut::from(&merged[..]);
+                joined.extend_from_slice(chunk);
+                *merged = joined.freeze();
+                continue;
             }
-            Step::Event(Event::MessageData { handle, message, chunk }) => {
-                if let Some(Step::Event(Seen::Data(previous, _, merged))) = out.last_mut() {
-                    if *previous == handle.sequence() {
-                        let mut joined = BytesMut::from(&merged[..]);
-                        joined.extend_from_slice(&chunk);
-                        *merged = joined.freeze();
-                        continue;
-                    }
-                }
-                Step::Event(Seen::Data(handle.sequence(), message, chunk))
-            }
-            Step::Event(other) => Step::Event(Seen::Other(format!("{other:?}"))),
-            Step::Transmit(bytes) => Step::Transmit(bytes),
-            Step::Done(result) => Step::Done(result),
-        };
+        }
         out.push(step);
     }
     out

@@ -15,11 +15,13 @@
 
 #[path = "common.rs"]
 mod common;
+#[path = "pop3_seen.rs"]
+mod pop3_seen;
 
 use libfuzzer_sys::fuzz_target;
 use lineproto::Secret;
 use lineproto::testing::{Step, events, transcript, transmitted};
-use pop3_client::client::{Client, Credentials, Event, Options, Request, Requested, Response};
+use pop3_client::client::{Client, Credentials, Options, Request};
 use pop3_client::sasl::{CramMd5, Login, Mechanism, OAuthBearer, Plain, Scram, XOAuth2};
 
 const PASSWORD: &str = "pencil";
@@ -67,29 +69,11 @@ fn alone(config: u8, data: &[u8]) {
     let _ = mechanism.finish();
 }
 
-/// The events without their handles' client numbers: two clients never
-/// share handles, but their requests' sequence numbers must agree.
-#[derive(Debug, PartialEq)]
-enum Seen {
-    Response(u64, Requested, Response),
-    Other(String),
-}
-
-fn seen(steps: &[Step<Event, pop3_client::Error>]) -> Vec<Seen> {
-    events(steps)
-        .into_iter()
-        .map(|event| match event {
-            Event::Response { handle, requested, response } => Seen::Response(handle.sequence(), requested, response),
-            // The greeting; no message data is asked for here.
-            other => Seen::Other(format!("{other:?}")),
-        })
-        .collect()
-}
-
 fn machine(config: u8, data: &[u8], pieces: &[&[u8]]) {
     let eof = config & 16 == 16;
     let whole = transcript(client(config), [data], eof);
     let chunked = transcript(client(config), pieces, eof);
+    let seen = |steps| events(steps).into_iter().map(pop3_seen::seen).collect::<Vec<_>>();
     assert_eq!(seen(&whole), seen(&chunked));
     assert_eq!(transmitted(&whole), transmitted(&chunked));
     assert_eq!(
