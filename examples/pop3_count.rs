@@ -46,28 +46,17 @@ use std::process::ExitCode;
 use clap::Parser;
 use pop3_common::{ConnectArgs, Failure, Runtime};
 
-const AFTER_HELP: &str = "\
+const AFTER_HELP: &str = concat!(
+    "\
 Exit status:
   0  the count was printed
   1  the server said no (-ERR, to the login, say): `Server said: ...` on
      stdout
   2  a usage or local error (a bad flag, a CA file it cannot read, no user
      name, no terminal to ask for the password, an unknown --sasl name, a
-     --token-command that failed or printed nothing); a password or token
-     that would cross in clear (a --sasl method, or the only methods the
-     server offers, without --tls/--starttls or --allow-plaintext); or the
-     connection failed: the server could not be reached, or its
-     certificate was not trusted (its SHA-256 fingerprint is then printed,
-     for --fingerprint)
-
-Environment:
-  POP3_PASSWORD  the password, for scripts. Without it, the password is
-                 asked for on the terminal after the server's greeting; it is
-                 never taken from the command line, where others could read it.
-  POP3_TOKEN     an OAuth 2.0 access token (as --token-command prints one):
-                 logs in with OAUTHBEARER or XOAUTH2, and no password is
-                 asked for. Ignored by --sasl with a password method.
-  USER           the user name when --user is not given";
+     --token-command that failed, timed out or printed nothing)",
+    pop3_common::shared_help!()
+);
 
 /// Counts the messages in a POP3 mailbox: logs in, asks STAT, and prints
 /// `N messages in mailbox` (the article's POP3 client).

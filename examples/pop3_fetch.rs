@@ -68,28 +68,18 @@ use pop3_client::blocking::{Pop3Client, Pop3Error};
 use pop3_client::session::{ListedId, Retrieved, check_unique_ids};
 use pop3_common::{ConnectArgs, Failure, escape, escape_bytes};
 
-const AFTER_HELP: &str = "\
+const AFTER_HELP: &str = concat!(
+    "\
 Exit status:
   0  every new message was stored (and, with --delete, deleted on the server)
   1  the server said no (to the login, to a message, to UIDL with --delete),
      or some message was not stored: the reasons are on stderr
   2  a usage or local error (a bad flag, the Maildir, another run holding the
      account's lock, no user name, no terminal to ask for the password, an
-     unknown --sasl name, a --token-command that failed or printed
-     nothing); a password or token that would cross in clear (a --sasl
-     method, or the only methods the server offers, without
-     --tls/--starttls or --allow-plaintext); or the connection failed: the
-     server could not be reached, or its certificate was not trusted (its
-     SHA-256 fingerprint is then printed, for --fingerprint)
-
-Environment:
-  POP3_PASSWORD  the password, for scripts. Without it, the password is
-                 asked for on the terminal after the server's greeting; it is
-                 never taken from the command line, where others could read it.
-  POP3_TOKEN     an OAuth 2.0 access token (as --token-command prints one):
-                 logs in with OAUTHBEARER or XOAUTH2, and no password is
-                 asked for. Ignored by --sasl with a password method.
-  USER           the user name when --user is not given";
+     unknown --sasl name, a --token-command that failed, timed out or
+     printed nothing)",
+    pop3_common::shared_help!()
+);
 
 /// Downloads the new messages of a POP3 mailbox into a Maildir, and with
 /// --delete removes them from the server once they are stored.

@@ -6,6 +6,30 @@
 #![allow(dead_code)] // each example uses a different part
 
 use std::io;
+
+/// The end of `--help` that pop3_count and pop3_fetch share: the rest of
+/// exit status 2, after each program's own local errors, and the
+/// environment variables read.
+macro_rules! shared_help {
+    () => {
+        ";
+     a password or token that would cross in clear (a --sasl method, or
+     the only methods the server offers, without --tls/--starttls or
+     --allow-plaintext); or the connection failed: the server could not
+     be reached, or its certificate was not trusted (its SHA-256
+     fingerprint is then printed, for --fingerprint)
+
+Environment:
+  POP3_PASSWORD  the password, for scripts. Without it, the password is
+                 asked for on the terminal after the server's greeting; it is
+                 never taken from the command line, where others could read it.
+  POP3_TOKEN     an OAuth 2.0 access token (as --token-command prints one):
+                 logs in with OAUTHBEARER or XOAUTH2, and no password is
+                 asked for. Ignored by --sasl with a password method.
+  USER           the user name when --user is not given"
+    };
+}
+pub(crate) use shared_help;
 use std::process::ExitCode;
 use std::time::Duration;
 
