@@ -5,6 +5,7 @@
 /// A fuzz input taken apart.
 pub struct Input<'a> {
     /// Target-specific settings (end of input, mode, limit).
+    #[allow(dead_code)] // a target without settings (pop3_multi_line) ignores it
     pub config: u8,
     /// The peer's bytes, whole.
     pub data: &'a [u8],
