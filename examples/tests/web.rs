@@ -123,6 +123,17 @@ fn a_reply_is_shown_escaped() {
             "{variant}: {page}"
         );
         assert!(!page.contains("<script>"), "{variant}");
+        // Text to the session server, which trims as PHP does: a Unicode
+        // space or a form feed is a line it answers, not an empty one.
+        for text in ["\u{2003}", "\u{a0}x", "\u{c}"] {
+            let (status, page) = post(&url, text);
+            assert_eq!(status, 200, "{variant}: {text:?}");
+            let reversed: String = text.chars().rev().collect();
+            assert!(
+                page.contains(&format!("Server said: <b>{reversed}</b>")),
+                "{variant}: {text:?}: {page}"
+            );
+        }
     }
 }
 

@@ -323,7 +323,10 @@ fn form_message(body: &[u8]) -> Result<String, Refused> {
 
 /// Asks the session server and renders the outcome.
 async fn answer(message: String, app: &App) -> Response {
-    if message.trim().is_empty() {
+    // Empty as the session server sees it (PHP's trim: a form feed or a
+    // Unicode space is text it answers), so the server sends no reply to
+    // wait for.
+    if reverse_proto::trim(message.as_bytes()).is_empty() {
         return html(
             StatusCode::BAD_REQUEST,
             page(Some(&Notice::Hint(
