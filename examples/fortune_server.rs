@@ -58,7 +58,8 @@ Exit status:
 struct Args {
     #[command(flatten)]
     listen: ListenArgs,
-    /// A fortune file: fortunes separated by lines holding only `%`.
+    /// A fortune file: fortunes separated by lines holding only `%` (a
+    /// regular file of at most 16 MiB).
     #[arg(long, value_name = "PATH", conflicts_with = "command")]
     file: Option<std::path::PathBuf>,
     /// A program to run for each client; its output is the fortune. Run
@@ -87,18 +88,45 @@ fn main() -> std::process::ExitCode {
     support::exit_status("fortune_server", support::serve(&args.listen, source))
 }
 
+/// The most a fortune file may hold. Debian's largest is under 250 KB; the
+/// limit keeps `--file /dev/zero` (or a log file by mistake) from filling
+/// memory before the server starts.
+const FILE_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Reads a fortune file: a regular file of at most [`FILE_LIMIT`] bytes. A
+/// device or a FIFO is refused before it is opened (opening a FIFO would
+/// wait for a writer, reading a device may never end).
+fn read_fortune_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let cannot_read =
+        |error: std::io::Error| format!("cannot read {}: {}", path.display(), cli::chain(&error));
+    if !std::fs::metadata(path).map_err(cannot_read)?.is_file() {
+        return Err(format!(
+            "cannot read {}: not a regular file",
+            path.display()
+        ));
+    }
+    let mut contents = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(FILE_LIMIT + 1).read_to_end(&mut contents))
+        .map_err(cannot_read)?;
+    if contents.len() as u64 > FILE_LIMIT {
+        return Err(format!(
+            "cannot read {}: larger than the {} MiB a fortune file may hold",
+            path.display(),
+            FILE_LIMIT / (1024 * 1024)
+        ));
+    }
+    Ok(contents)
+}
+
 fn source(args: &Args) -> Result<Source, String> {
     let source = match (&args.file, &args.command) {
         (_, Some(program)) => Source::Command {
             program: program.clone(),
             args: args.command_args.clone(),
         },
-        (Some(path), None) => {
-            let contents = std::fs::read(path).map_err(|error| {
-                format!("cannot read {}: {}", path.display(), cli::chain(&error))
-            })?;
-            Source::File(Fortunes::parse(&contents))
-        }
+        (Some(path), None) => Source::File(Fortunes::parse(&read_fortune_file(path)?)),
         (None, None) => Source::File(Fortunes::parse(BUILT_IN.as_bytes())),
     };
     if let Source::File(fortunes) = &source {

@@ -243,6 +243,28 @@ fn a_missing_file_is_a_clear_error() {
         last,
         "fortune_server: cannot read /nonexistent: no such file or directory"
     );
+    // A device would be read without end (or a FIFO waited on forever).
+    let out = run("fortune_server", &["--file", "/dev/zero"], &[]);
+    let last = assert_failed_in_words("fortune_server", &out);
+    assert_eq!(
+        last,
+        "fortune_server: cannot read /dev/zero: not a regular file"
+    );
+    // A regular file too large to be a fortune file is refused, not loaded.
+    let big = std::env::temp_dir().join(format!("cli-test-big-{}", std::process::id()));
+    std::fs::File::create(&big)
+        .and_then(|file| file.set_len(17 * 1024 * 1024))
+        .unwrap();
+    let out = run("fortune_server", &["--file", big.to_str().unwrap()], &[]);
+    std::fs::remove_file(&big).unwrap();
+    let last = assert_failed_in_words("fortune_server", &out);
+    assert_eq!(
+        last,
+        format!(
+            "fortune_server: cannot read {}: larger than the 16 MiB a fortune file may hold",
+            big.display()
+        )
+    );
 
     // A Maildir under a plain file cannot be made; nothing is started first.
     let file = std::env::temp_dir().join(format!("cli-test-{}", std::process::id()));
