@@ -159,7 +159,7 @@ fn load(args: &Args) -> Result<Loaded, String> {
     })?;
     let db = PasswdDb::parse(&passwd, Some(&shadow));
     for problem in db.problems() {
-        eprintln!("auth_server: skipped {problem}");
+        eprintln!("auth_server: {problem} (the line is skipped)");
     }
     let mut policy = Policy::default();
     policy.allow_empty_password = args.nullok;
@@ -337,11 +337,15 @@ fn run(args: Arc<Args>) -> Result<(), String> {
     let mut options = Options::default();
     options.uniform_unknown_user = args.uniform;
     let first = load(&args)?;
+    // Traditional DES is the one format without a setting to show.
+    let costliest = match first.auth.dummy_setting() {
+        "" => "traditional DES",
+        setting => setting,
+    };
     eprintln!(
-        "auth_server: {} accounts; failures held {:?} or more (the costliest verification, {}, twice)",
+        "auth_server: {} accounts; failures held {:?} or more (the costliest verification, {costliest}, twice)",
         first.auth.db().len(),
         first.floor,
-        first.auth.dummy_setting()
     );
     let loaded = Arc::new(RwLock::new(Arc::new(first)));
     watch_files(Arc::clone(&args), Arc::clone(&loaded));
