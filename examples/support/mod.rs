@@ -396,6 +396,18 @@ fn serve_std_tls<S: Service>(
             run_std(service, &mut conn, info.peer_addr);
             let _ = conn.get_mut().send_close_notify();
         }
+        // The deadline shows as a socket timeout: say it as tokio does.
+        Err(net_std::tls::TlsError::Handshake(error))
+            if matches!(
+                error.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            say!(
+                "Connection failed: no tls handshake within {} s",
+                HANDSHAKE_TIMEOUT.as_secs()
+            )
+        }
         Err(error) => say!("Connection failed: {}", chain(&error)),
     }
 }
