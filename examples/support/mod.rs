@@ -490,6 +490,10 @@ fn serve_tokio<S: Service>(
             let tls = tls.clone();
             async move {
                 say!("Received connection request");
+                // Said when the connection ends, and also when the grace
+                // period runs out and its task is dropped, as on std (where
+                // the cut connection's thread returns and says it).
+                let _terminated = SaysTerminated;
                 let peer = info.peer_addr;
                 match tls {
                     None => run_tokio(&service, &mut conn, peer).await,
@@ -514,7 +518,6 @@ fn serve_tokio<S: Service>(
                         .await
                     }
                 }
-                say!("Socket terminated");
             }
         };
         if once {
@@ -533,6 +536,16 @@ fn serve_tokio<S: Service>(
     drop(runtime);
     flush_lines();
     served
+}
+
+/// Says `Socket terminated` when dropped: at the end of a tokio connection,
+/// however it ends.
+struct SaysTerminated;
+
+impl Drop for SaysTerminated {
+    fn drop(&mut self) {
+        say!("Socket terminated");
+    }
 }
 
 fn cannot_listen(listen: SocketAddr) -> impl FnOnce(io::Error) -> String {

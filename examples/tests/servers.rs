@@ -462,6 +462,44 @@ fn sigterm_stops_accepting_lets_an_open_session_finish_and_exits_zero() {
     }
 }
 
+/// A session still open when the grace period ends is cut, and says so
+/// with the same line on both runtimes (on tokio its task is dropped
+/// rather than returning).
+#[test]
+fn a_session_cut_at_the_end_of_the_grace_period_says_socket_terminated() {
+    for runtime in RUNTIMES {
+        let mut server = Running::start(runtime, "session_server", &["--grace", "0"]);
+        let mut open = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let mut banner = vec![0; GREETING.len()];
+        open.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        open.read_exact(&mut banner).unwrap();
+        assert_eq!(
+            server.wait_for_lines("Received connection request", 1),
+            "Received connection request"
+        );
+        let pid = server.process.0.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        // The idle session is closed without a word on the wire...
+        assert_eq!(read_all(&mut open), b"", "{runtime}");
+        let status = wait_exit(&mut server.process.0, Duration::from_secs(10));
+        assert_eq!(status.and_then(|s| s.code()), Some(0), "{runtime}");
+        // ...and the server says so for it, then for itself.
+        assert_eq!(
+            server.wait_for_lines("Socket terminated", 2),
+            "Socket terminated\nSocket terminated",
+            "{runtime}"
+        );
+        assert!(server.lines.try_recv().is_err(), "{runtime}");
+    }
+}
+
 fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + limit;
     loop {
