@@ -49,22 +49,24 @@ use pop3_client::{blocking, tokio as pop3_tokio};
 #[derive(Debug, Clone, clap::Args)]
 #[command(group(clap::ArgGroup::new("tls_mode").args(["tls", "starttls"])))]
 pub(crate) struct ConnectArgs {
-    /// The POP3 server (without it, a built-in demo mailbox is used).
+    /// The POP3 server (without it, a built-in demo mailbox is used, in
+    /// plain text, as user demo: --port, --user, --tls and --starttls need
+    /// --host).
     #[arg(long)]
     pub(crate) host: Option<String>,
     /// The port (default 110, or 995 with --tls).
-    #[arg(long)]
+    #[arg(long, requires = "host")]
     pub(crate) port: Option<u16>,
     /// The user name (default: $USER).
-    #[arg(long)]
+    #[arg(long, requires = "host")]
     pub(crate) user: Option<String>,
     /// Implicit TLS (POP3S), verifying the server with the system's CA
     /// certificates unless --ca-file or --fingerprint says otherwise.
-    #[arg(long, conflicts_with = "starttls")]
+    #[arg(long, conflicts_with = "starttls", requires = "host")]
     pub(crate) tls: bool,
     /// Upgrade to TLS with STLS before logging in, verifying the server as
     /// --tls does.
-    #[arg(long)]
+    #[arg(long, requires = "host")]
     pub(crate) starttls: bool,
     /// Trust only the certificates in this PEM file (a CA's, or the
     /// server's own self-signed one), not the system's.

@@ -414,6 +414,44 @@ fn pop3_trust_flags_are_checked_before_anything_starts() {
     assert!(!maildir.exists(), "nothing was started");
 }
 
+/// Without --host the demo mailbox is used, in plain text as user demo, so
+/// flags for a real server are a usage error there rather than ignored (a
+/// `--tls` run used to fail with a TLS error from the plain-text demo).
+#[test]
+fn pop3_server_flags_need_a_host() {
+    let maildir = std::env::temp_dir().join(format!("cli-test-host-{}", std::process::id()));
+    for (name, extra) in [
+        ("pop3_count", &[][..]),
+        ("pop3_fetch", &["--maildir", maildir.to_str().unwrap()][..]),
+    ] {
+        for flags in [
+            &["--tls"][..],
+            &["--starttls"][..],
+            &["--user", "nobody"][..],
+            &["--port", "110"][..],
+        ] {
+            let out = run(
+                name,
+                &[extra, flags].concat(),
+                &[("POP3_PASSWORD", "wrong")],
+            );
+            let stderr = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{name} {flags:?}: {stderr}");
+            assert!(
+                stderr.starts_with(&format!(
+                    "{name}: error: the following required arguments were not provided:\n  --host <HOST>"
+                )),
+                "{name} {flags:?}: {stderr}"
+            );
+            assert!(
+                !stderr.contains("demo mailbox"),
+                "{name} {flags:?}: {stderr}"
+            );
+        }
+    }
+    assert!(!maildir.exists(), "nothing was started");
+}
+
 /// On a terminal (a pty from `script`), a server that is down is reported
 /// before any password is asked for.
 #[test]
