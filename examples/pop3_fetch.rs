@@ -35,6 +35,14 @@
 //! - **Failures one message at a time.** A message the server refuses to
 //!   send (`-ERR` to RETR) is reported and left on the server; the others
 //!   are stored, and QUIT is sent so that their deletions take effect.
+//! - **Bounded, whatever the server says.** The bytes of a message are
+//!   counted as they arrive, and the message is stopped once they pass
+//!   what an honest server can send: twice LIST's size and a line end
+//!   (see [`Limits`]), `--max-size`, or 1 GiB when neither bounds it. Its
+//!   partial file is removed, and the connection is dropped without QUIT
+//!   (the server is not in a state to take another command), so nothing is
+//!   deleted on the server in that run; the messages stored before it are
+//!   kept and recorded.
 //!
 //! Messages are pipelined when the server allows it (`--no-pipelining` for
 //! servers that advertise it and get it wrong), and streamed to disk: a
@@ -73,7 +81,12 @@ const AFTER_HELP: &str = concat!(
 Exit status:
   0  every new message was stored (and, with --delete, deleted on the server)
   1  the server said no (to the login, to a message, to UIDL with --delete),
-     or some message was not stored: the reasons are on stderr
+     or some message was not stored, or with --delete some message fetched
+     was not deleted (its unique id is shared): the reasons are on stderr.
+     A message that grows past what LIST said it is (2 x its size + 2
+     bytes, for the line ends) or past --max-size is stopped, and the
+     connection dropped without QUIT: nothing is deleted on the server in
+     that run, and the messages stored before it are kept
   2  a usage or local error (a bad flag, the Maildir, another run holding the
      account's lock, no user name, no terminal to ask for the password, an
      unknown --sasl name, a --token-command that failed, timed out or
@@ -98,8 +111,13 @@ struct Args {
     /// Maildir readers expect).
     #[arg(long)]
     crlf: bool,
-    /// Skip messages larger than this many bytes (as LIST reports them);
-    /// they are reported and left on the server.
+    /// Skip messages larger than this many bytes as LIST reports them;
+    /// they are reported and left on the server. A message found larger
+    /// only as it arrives (more than BYTES with its line ends counted as
+    /// one byte, its last line end aside: a server that refuses LIST, or
+    /// lies) is stopped there and the run ends with status 1, as for a
+    /// server that sends more than LIST said. Without it, a message LIST
+    /// gives no size for is stopped past 1 GiB.
     #[arg(long, value_name = "BYTES")]
     max_size: Option<u64>,
     /// Send one command at a time even if the server advertises
@@ -144,6 +162,9 @@ struct Outcome {
     /// Some message was not stored or not deleted because the server said
     /// no or broke the protocol (already reported on stderr).
     failed: bool,
+    /// A message was stopped for sending too much: the session is dropped
+    /// without DELE or QUIT.
+    dropped: bool,
 }
 
 impl Outcome {
@@ -209,11 +230,12 @@ fn fetch(args: &Args) -> Result<Outcome, Failure> {
         Err(error) => return Err(error.into()),
     };
     // LIST's sizes check what arrives (a server that answers pipelined
-    // commands out of order is caught by them) and --max-size. Without
-    // --max-size, a server that refuses LIST is fetched from unchecked.
+    // commands out of order is caught by them) and --max-size. A server
+    // that refuses LIST has its messages bounded only as they arrive, by
+    // --max-size or the ceiling (see `Limits`).
     let sizes: Option<HashMap<u32, u64>> = match pop.list() {
         Ok(listing) => Some(listing.into_iter().collect()),
-        Err(error) if error.server_error().is_some() && args.max_size.is_none() => None,
+        Err(error) if error.server_error().is_some() => None,
         Err(error) => return Err(error.into()),
     };
     let mut plan = match &listing {
@@ -257,6 +279,12 @@ fn fetch(args: &Args) -> Result<Outcome, Failure> {
         &mut outcome,
     )?;
     outcome.fetched = stored.len();
+    if outcome.dropped {
+        // The server is in the middle of an answer: no command can follow.
+        // Dropping the connection makes it discard nothing but the DELE
+        // marks, and none was sent.
+        return Ok(outcome);
+    }
 
     if args.delete {
         if listing.is_none() {
@@ -343,13 +371,14 @@ fn plan(listing: &[(u32, Bytes)], record: &Record, delete: bool, outcome: &mut O
         }
         if shared {
             if delete {
-                note(&format!(
+                outcome.problem(&format!(
                     "message {number} shares its unique id \"{}\" with another message: \
                      fetched, never deleted",
                     escape_bytes(&id)
                 ));
             }
             plan.shared_left.insert(id.clone(), listed);
+            // With --delete the run fails: a message is left on the server.
         }
         plan.fetch.push(number);
         plan.id_of.insert(number, (id, shared));
@@ -372,18 +401,39 @@ fn retrieve(
     progress.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     let mut files = TmpFiles::new(maildir, !args.crlf);
     let mut stored: Vec<u32> = Vec::new();
-    // Line ends seen per message, for the size check.
-    let mut line_ends: HashMap<u32, u64> = HashMap::new();
+    // What arrived so far per message, for its bounds and the size check.
+    let mut arrived: HashMap<u32, Arrived> = HashMap::new();
+    // A message that passed its bound: what to say.
+    let mut too_large: Option<(String, &str)> = None;
+    let pipelined = !args.no_pipelining && plan.fetch.len() > 1;
     let result = pop.retr_many(&plan.fetch, |part| match part {
         Retrieved::Data { number, chunk } => {
-            let ends = chunk.iter().filter(|&&byte| byte == b'\n').count() as u64;
-            *line_ends.entry(number).or_default() += ends;
+            let so_far = arrived.entry(number).or_default();
+            so_far.add(&chunk);
+            let limits = Limits {
+                listed: plan
+                    .sizes
+                    .as_ref()
+                    .and_then(|sizes| sizes.get(&number).copied()),
+                max_size: args.max_size,
+            };
+            if let Some((bound, listed)) = limits.passed(so_far) {
+                // Checked before writing: nothing past the bound is written.
+                let hint = if listed && pipelined {
+                    ". (It may be another message's answer: servers that answer \
+                     pipelined commands out of order do this; try --no-pipelining)"
+                } else {
+                    ""
+                };
+                too_large = Some((format!("message {number}: the server sent {bound}"), hint));
+                return Err(io::Error::other("message larger than its bound"));
+            }
             files.write(number, &chunk)
         }
         Retrieved::End { number, octets } => {
             files.deliver(number)?;
             stored.push(number);
-            let ends = line_ends.remove(&number).unwrap_or_default();
+            let ends = arrived.remove(&number).unwrap_or_default().line_ends;
             let listed = plan.sizes.as_ref().and_then(|sizes| sizes.get(&number));
             if let Some(&listed) = listed.filter(|&&listed| !size_agrees(listed, octets, ends)) {
                 // Kept, since it is some message of the mailbox; but not
@@ -424,6 +474,20 @@ fn retrieve(
     progress.finish_and_clear();
     // Partial files go now, whatever happened.
     drop(files);
+    if let Some((text, hint)) = too_large {
+        let before = match stored.len() {
+            0 => String::new(),
+            1 => "; the message stored before it is kept".into(),
+            n => format!("; the {n} messages stored before it are kept"),
+        };
+        outcome.problem(&format!(
+            "{text}: stopped there and not stored, left on the server. The \
+             connection is dropped without QUIT, so nothing is deleted on the server \
+             in this run{before}{hint}"
+        ));
+        outcome.dropped = true;
+        return Ok(stored);
+    }
     match result {
         Ok(()) => {}
         Err(error) if error.server_error().is_some_and(|e| e.command == "RETR") => {
@@ -450,6 +514,104 @@ fn retrieve(
         Err(error) => return Err(error.into()),
     }
     Ok(stored)
+}
+
+/// The most of a message a run takes, when LIST gives no size and no
+/// `--max-size` is given: far above what mail systems accept (25 to 150
+/// MB for the large providers), and still a bound on the disk one lying
+/// server can fill.
+const CEILING: u64 = 1 << 30;
+
+/// What has arrived of a message so far.
+#[derive(Debug, Default)]
+struct Arrived {
+    /// Bytes as sent (dot-unstuffed, the server's line ends).
+    octets: u64,
+    /// Line feeds among them.
+    line_ends: u64,
+    /// CR LF pairs among them.
+    crlf: u64,
+    /// The last byte.
+    last: Option<u8>,
+}
+
+impl Arrived {
+    fn add(&mut self, chunk: &[u8]) {
+        for &byte in chunk {
+            if byte == b'\n' {
+                self.line_ends += 1;
+                if self.last == Some(b'\r') {
+                    self.crlf += 1;
+                }
+            }
+            self.last = Some(byte);
+        }
+        self.octets += chunk.len() as u64;
+    }
+
+    /// The size with every line end counted as one byte, a line end it
+    /// ends with (or the CR of one) aside: what the message is at most, as
+    /// stored and counted by an honest LIST, so far.
+    fn lf_size(&self) -> u64 {
+        let trailing = matches!(self.last, Some(b'\n' | b'\r'));
+        self.octets - self.crlf - u64::from(trailing)
+    }
+}
+
+/// The bounds of one message as it arrives.
+///
+/// - LIST's size `s`: an honest server counts each line end as stored, as
+///   one byte (LF) or two (CR LF), and sends each as CR LF, so a stored
+///   message of `s` bytes is sent as at most `2s` (every byte a LF), and
+///   one that lacks a final line end gets one added (CR LF, 2 bytes more:
+///   Dovecot does). Dot-stuffing is undone before counting. So more than
+///   `2s + 2` bytes is never an honest answer; `size_agrees` then judges
+///   the whole message more finely.
+/// - `--max-size`: LIST's size of a message it lets through is at most
+///   `--max-size`; counted with one byte a line end (the least any server
+///   counts) and its last line end aside (which the server may add), what
+///   arrives is no more. The same count bounds a message LIST gave no size
+///   for.
+/// - Neither: [`CEILING`].
+struct Limits {
+    listed: Option<u64>,
+    max_size: Option<u64>,
+}
+
+impl Limits {
+    /// The bound `so_far` passed, in words, if any, and whether it is
+    /// LIST's.
+    fn passed(&self, so_far: &Arrived) -> Option<(String, bool)> {
+        if let Some(listed) = self.listed {
+            let bound = listed.saturating_mul(2).saturating_add(2);
+            if so_far.octets > bound {
+                return Some((
+                    format!(
+                        "more than {bound} bytes where LIST said {listed} (2 x {listed} + 2 \
+                         is the most an honest server sends)"
+                    ),
+                    true,
+                ));
+            }
+        }
+        if let Some(max) = self.max_size {
+            if so_far.lf_size() > max {
+                return Some((
+                    format!("more than --max-size ({max} bytes, line ends counted as one byte)"),
+                    false,
+                ));
+            }
+        } else if self.listed.is_none() && so_far.octets > CEILING {
+            return Some((
+                format!(
+                    "more than {CEILING} bytes (1 GiB, the most taken of a message when \
+                     LIST gives no size and no --max-size is given)"
+                ),
+                false,
+            ));
+        }
+        None
+    }
 }
 
 /// Whether a message of `octets` bytes with `line_ends` line feeds is the

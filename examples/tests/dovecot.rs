@@ -919,7 +919,9 @@ fn pop3_fetch_killed_at_any_point_loses_nothing_and_deletes_only_what_it_stored(
 /// (unique ids `u1`, `u2`, ...), with `special` answering first: the whole
 /// reply to a command line, or `None` to answer as usual. A reply ending in
 /// `<close>` closes the connection after the rest is sent; one ending in
-/// `<trickle>` is followed by a byte every 200 ms and never a line end. It records the
+/// `<trickle>` is followed by a byte every 200 ms and never a line end; one
+/// ending in `<forever>` by whole lines as fast as the client takes them,
+/// never the end of the answer (for at most 20 s). It records the
 /// command lines it got, and whether the client ever sent one before the
 /// answer to the one before it.
 struct Scripted {
@@ -957,6 +959,22 @@ impl Scripted {
                     line.clear();
                     log.lock().unwrap().push(command.clone());
                     let reply = special(&command).unwrap_or_else(|| usual(&messages, &command));
+                    if let Some(reply) = reply.strip_suffix("<forever>") {
+                        // Complete lines, never the final dot, until the
+                        // client has gone (or 20 s).
+                        let _ = stream.write_all(reply.as_bytes());
+                        let started = Instant::now();
+                        let mut n = 0u64;
+                        while started.elapsed() < Duration::from_secs(20) {
+                            let lines: String =
+                                (n..n + 1000).map(|i| format!("line {i}\r\n")).collect();
+                            n += 1000;
+                            if stream.write_all(lines.as_bytes()).is_err() {
+                                break;
+                            }
+                        }
+                        break;
+                    }
                     if let Some(reply) = reply.strip_suffix("<trickle>") {
                         // A byte every 200 ms, never a line end, for at
                         // most 20 s or until the client has gone.
@@ -1109,9 +1127,23 @@ fn messages_sharing_a_unique_id_are_fetched_and_never_deleted() {
     });
     let maildir = scratch("uid-shared");
     let (out, stdout, stderr) = server.fetch(&maildir, &["--delete"]);
-    assert!(out.status.success(), "{stderr}");
+    // With --delete, messages fetched but left on the server fail the run.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stdout, "3 new messages fetched, 1 deleted on the server\n");
-    assert!(stderr.contains("shares its unique id \"same\""), "{stderr}");
+    for number in [1, 2] {
+        assert!(
+            stderr.contains(&format!(
+                "message {number} shares its unique id \"same\" with another message: \
+                 fetched, never deleted"
+            )),
+            "{stderr}"
+        );
+    }
+    // Without --delete, nothing is left undone.
+    let (out, _, stderr) = server.fetch(&scratch("uid-shared-keep"), &[]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("shares"), "{stderr}");
+    let _ = std::fs::remove_dir_all(scratch("uid-shared-keep"));
     assert_eq!(delivered(&maildir), [as_lf(A), as_lf(B), as_lf(C)]);
     // The next run knows them all: nothing fetched, and still only the
     // message with an id of its own is deleted.
@@ -1144,8 +1176,9 @@ fn a_refused_retr_keeps_that_message_and_stores_and_deletes_the_others() {
 #[test]
 fn answers_that_disagree_with_list_are_kept_but_neither_recorded_nor_deleted() {
     // Answers 2 and 3 swapped, as a server that answers pipelined commands
-    // out of order would send them (sizes apart by more than a line end).
-    const LONG: &str = "Subject: long\r\n\r\nA message longer than the others.\r\n";
+    // out of order would send them (sizes apart by more than a line end,
+    // but LONG less than twice B).
+    const LONG: &str = "Subject: long\r\n\r\nlonger than b\r\n";
     let server = Scripted::start("+OK ready\r\n", &[A, B, LONG], |command| match command {
         "RETR 2" => Some(usual(&[A, B, LONG], "RETR 3")),
         "RETR 3" => Some(usual(&[A, B, LONG], "RETR 2")),
@@ -1169,6 +1202,32 @@ fn answers_that_disagree_with_list_are_kept_but_neither_recorded_nor_deleted() {
     assert_eq!(dele_sent(&server), ["DELE 1"]);
     let (_, stdout, _) = server.fetch(&maildir, &[]);
     assert_eq!(stdout, "2 new messages fetched, 0 deleted on the server\n");
+    let _ = std::fs::remove_dir_all(&maildir);
+
+    // An answer more than twice the size LIST gave (and a line end) is no
+    // honest answer to its command: it is stopped there, and the session
+    // dropped, with a word on --no-pipelining.
+    const HUGE: &str = "Subject: huge\r\n\r\nA message much longer than the others.\r\n";
+    let server = Scripted::start("+OK ready\r\n", &[A, B, HUGE], |command| match command {
+        "RETR 2" => Some(usual(&[A, B, HUGE], "RETR 3")),
+        "RETR 3" => Some(usual(&[A, B, HUGE], "RETR 2")),
+        _ => None,
+    });
+    let maildir = scratch("out-of-order-huge");
+    let (out, stdout, stderr) = server.fetch(&maildir, &["--delete"]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stdout, "1 new messages fetched, 0 deleted on the server\n");
+    assert!(
+        stderr.contains(&format!(
+            "message 2: the server sent more than {} bytes where LIST said {}",
+            2 * B.len() + 2,
+            B.len()
+        )) && stderr.contains("try --no-pipelining"),
+        "{stderr}"
+    );
+    assert_eq!(delivered(&maildir), [as_lf(A)]);
+    assert!(tmp_is_empty(&maildir));
+    assert!(dele_sent(&server).is_empty());
     let _ = std::fs::remove_dir_all(&maildir);
 
     // A server whose LIST counts the line ends as it stores them (LF) is
@@ -1216,6 +1275,106 @@ fn a_trickling_server_is_cut_at_the_response_deadline_and_nothing_is_deleted() {
             .is_none()
     );
     assert!(dele_sent(&server).is_empty());
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+/// A Maildir's `tmp/` holds nothing.
+fn tmp_is_empty(maildir: &Path) -> bool {
+    std::fs::read_dir(maildir.join("tmp"))
+        .unwrap()
+        .next()
+        .is_none()
+}
+
+/// The ids the run recorded for the scripted account.
+fn recorded(maildir: &Path, port: u16) -> String {
+    std::fs::read_to_string(maildir.join(format!(".pop3_fetch_uidls.john@127.0.0.1:{port}")))
+        .unwrap()
+}
+
+#[test]
+fn a_message_far_larger_than_list_said_is_stopped_and_the_session_dropped() {
+    // LIST says message 2 is 5 bytes; RETR 2 sends lines without end.
+    let server = Scripted::start("+OK ready\r\n", &[A, B, C], |command| match command {
+        "LIST" => Some(format!(
+            "+OK\r\n1 {}\r\n2 5\r\n3 {}\r\n.\r\n",
+            A.len(),
+            C.len()
+        )),
+        "RETR 2" => Some("+OK\r\nSubject: endless\r\n\r\n<forever>".into()),
+        _ => None,
+    });
+    let maildir = scratch("list-lie");
+    for run in 0..2 {
+        let started = Instant::now();
+        let (out, stdout, stderr) = server.fetch(&maildir, &["--delete"]);
+        assert!(started.elapsed() < Duration::from_secs(10), "{stderr}");
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let fetched = if run == 0 { 1 } else { 0 };
+        assert_eq!(
+            stdout,
+            format!("{fetched} new messages fetched, 0 deleted on the server\n")
+        );
+        assert!(
+            stderr.contains(
+                "message 2: the server sent more than 12 bytes where LIST said 5 (2 x 5 + 2 \
+                 is the most an honest server sends): stopped there and not stored, left on \
+                 the server. The connection is dropped without QUIT, so nothing is deleted \
+                 on the server in this run"
+            ),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        // Message 1 is stored (in the first run) and recorded, so the
+        // second run does not fetch it again; message 2 leaves nothing.
+        assert_eq!(delivered(&maildir), [as_lf(A)], "run {run}");
+        assert!(tmp_is_empty(&maildir), "run {run}");
+        assert_eq!(recorded(&maildir, server.port), "u1\n");
+        let retr = |c: &String| c.starts_with("RETR 1");
+        assert_eq!(server.commands().iter().filter(|c| retr(c)).count(), 1);
+        assert!(dele_sent(&server).is_empty());
+        assert!(!server.commands().contains(&"QUIT".to_owned()));
+    }
+    let _ = std::fs::remove_dir_all(&maildir);
+}
+
+#[test]
+fn without_list_max_size_stops_a_message_as_it_arrives() {
+    let server = Scripted::start("+OK ready\r\n", &[A, B, C], |command| match command {
+        "LIST" => Some("-ERR not here\r\n".into()),
+        "RETR 2" => Some("+OK\r\nSubject: endless\r\n\r\n<forever>".into()),
+        _ => None,
+    });
+    let maildir = scratch("max-size-no-list");
+    let started = Instant::now();
+    let (out, stdout, stderr) = server.fetch(&maildir, &["--delete", "--max-size", "1000"]);
+    assert!(started.elapsed() < Duration::from_secs(10), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stdout, "1 new messages fetched, 0 deleted on the server\n");
+    assert!(
+        stderr.contains(
+            "message 2: the server sent more than --max-size (1000 bytes, line ends counted \
+             as one byte): stopped there and not stored, left on the server. The connection \
+             is dropped without QUIT, so nothing is deleted on the server in this run; the \
+             message stored before it is kept"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(delivered(&maildir), [as_lf(A)]);
+    assert!(tmp_is_empty(&maildir));
+    assert_eq!(recorded(&maildir, server.port), "u1\n");
+    assert!(dele_sent(&server).is_empty());
+    assert!(!server.commands().contains(&"QUIT".to_owned()));
+
+    // Messages within --max-size are all fetched and deleted.
+    let server = Scripted::start("+OK ready\r\n", &[A, B, C], |command| {
+        (command == "LIST").then(|| "-ERR not here\r\n".into())
+    });
+    let maildir = scratch("max-size-no-list-ok");
+    let limit = A.len().max(B.len()).max(C.len()).to_string();
+    let (out, stdout, stderr) = server.fetch(&maildir, &["--delete", "--max-size", &limit]);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "3 new messages fetched, 3 deleted on the server\n");
     let _ = std::fs::remove_dir_all(&maildir);
 }
 
