@@ -63,7 +63,10 @@ async fn ask(message: String, args: Arc<WebArgs>) -> Result<String, AskError> {
         DriveError::TimedOut | DriveError::Protocol(session_proto::Error::ReplyTimeout { .. }) => {
             AskError::TimedOut
         }
-        other => AskError::Failed(other.to_string()),
+        // The protocol error itself, as web_client_socket shows it, not
+        // the adapter's "protocol error" around it.
+        DriveError::Protocol(error) => AskError::Failed(error.to_string()),
+        other => AskError::Failed(cli::chain(&other)),
     })?;
     let reply = reply.ok_or_else(|| AskError::Failed("no reply".into()))?;
     Ok(String::from_utf8_lossy(&reply).into_owned())
