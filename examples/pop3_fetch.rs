@@ -219,11 +219,11 @@ fn fetch(args: &Args) -> Result<Outcome, Failure> {
     let mut outcome = Outcome::default();
     // CAPA after login tells the machine whether it may pipeline. A -ERR
     // means no capabilities, and so no pipelining.
-    match pop.capabilities() {
-        Ok(_) => {}
-        Err(error) if error.server_error().is_some() => {}
+    let pipelined = match pop.capabilities() {
+        Ok(capabilities) => capabilities.pipelining() && !args.no_pipelining,
+        Err(error) if error.server_error().is_some() => false,
         Err(error) => return Err(error.into()),
-    }
+    };
     let listing = match pop.uidl() {
         Ok(listing) => Some(listing),
         Err(error) if error.server_error().is_some() => None,
@@ -276,6 +276,7 @@ fn fetch(args: &Args) -> Result<Outcome, Failure> {
         &mut record,
         &mut plan,
         args,
+        pipelined,
         &mut outcome,
     )?;
     outcome.fetched = stored.len();
@@ -395,6 +396,7 @@ fn retrieve(
     record: &mut Record,
     plan: &mut Plan,
     args: &Args,
+    pipelined: bool,
     outcome: &mut Outcome,
 ) -> Result<Vec<u32>, Failure> {
     let progress = indicatif::ProgressBar::new(plan.fetch.len() as u64);
@@ -405,7 +407,8 @@ fn retrieve(
     let mut arrived: HashMap<u32, Arrived> = HashMap::new();
     // A message that passed its bound: what to say.
     let mut too_large: Option<(String, &str)> = None;
-    let pipelined = !args.no_pipelining && plan.fetch.len() > 1;
+    // Whether an answer may be another message's.
+    let pipelined = pipelined && plan.fetch.len() > 1;
     let result = pop.retr_many(&plan.fetch, |part| match part {
         Retrieved::Data { number, chunk } => {
             let so_far = arrived.entry(number).or_default();
