@@ -1073,3 +1073,64 @@ impl Drop for TmpFiles<'_> {
         }
     }
 }
+
+// Run with `cargo test -p examples --example pop3_fetch`.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrived(bytes: &[&[u8]]) -> Arrived {
+        let mut arrived = Arrived::default();
+        for chunk in bytes {
+            arrived.add(chunk);
+        }
+        arrived
+    }
+
+    fn limits(listed: Option<u64>, max_size: Option<u64>) -> Limits {
+        Limits { listed, max_size }
+    }
+
+    #[test]
+    fn an_honest_answer_never_passes_its_bounds() {
+        // Stored as 4 LFs (LIST: 4), sent as CR LF, with a CR LF added.
+        let sent = arrived(&[b"\r\n\r\n\r", b"\n\r\n", b"\r\n"]);
+        assert_eq!(sent.octets, 10);
+        assert!(limits(Some(4), Some(4)).passed(&sent).is_none());
+        // A CR LF split across chunks, the CR last so far.
+        let half = arrived(&[b"abcd\r"]);
+        assert_eq!(half.lf_size(), 4);
+        assert!(limits(None, Some(4)).passed(&half).is_none());
+    }
+
+    #[test]
+    fn each_bound_is_passed_by_one_byte_more() {
+        assert!(
+            limits(Some(5), None)
+                .passed(&arrived(&[&[b'x'; 12]]))
+                .is_none()
+        );
+        let (text, listed) = limits(Some(5), None)
+            .passed(&arrived(&[&[b'x'; 13]]))
+            .unwrap_or_default();
+        assert!(listed && text.starts_with("more than 12 bytes where LIST said 5"));
+        assert!(
+            limits(None, Some(7))
+                .passed(&arrived(&[b"1234567\r\n"]))
+                .is_none()
+        );
+        let (text, listed) = limits(None, Some(7))
+            .passed(&arrived(&[b"12345678"]))
+            .unwrap_or_default();
+        assert!(!listed && text.starts_with("more than --max-size (7 bytes"));
+        // Neither: the ceiling, in raw bytes.
+        let mut huge = Arrived {
+            octets: CEILING,
+            ..Arrived::default()
+        };
+        assert!(limits(None, None).passed(&huge).is_none());
+        huge.add(b"x");
+        let (text, _) = limits(None, None).passed(&huge).unwrap_or_default();
+        assert!(text.starts_with("more than 1073741824 bytes (1 GiB"));
+    }
+}
