@@ -198,6 +198,41 @@ fn no_reply_in_time_is_a_504_page() {
     }
 }
 
+/// SIGTERM stops accepting, lets the form in progress be answered, and
+/// exits 0.
+#[test]
+fn sigterm_answers_the_form_in_progress_then_exits_zero() {
+    let (silent, _received) = silent_server();
+    for variant in VARIANTS {
+        let (mut web, url) = web(variant, &silent);
+        // Answered with a 504 once the 1 s --timeout runs out.
+        let posting = {
+            let url = url.clone();
+            std::thread::spawn(move || post(&url, "hello"))
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        let pid = web.0.id().to_string();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let (status, page) = posting.join().unwrap();
+        assert_eq!(status, 504, "{variant}");
+        assert!(page.contains("did not answer in time"), "{variant}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let exited = loop {
+            if let Some(status) = web.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{variant}: still running");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(exited.code(), Some(0), "{variant}");
+        assert!(TcpStream::connect(addr_of(&url)).is_err(), "{variant}");
+    }
+}
+
 /// A listener that counts the connections it gets.
 fn counting_server() -> (String, TcpListener) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -94,10 +94,14 @@ type AskFn = Arc<dyn Fn(String, Arc<WebArgs>) -> Exchange + Send + Sync>;
 /// The exit status table of both web clients, for their `--help`.
 pub(crate) const EXIT_STATUS: &str = "\
 Exit status:
-  2  a usage or local error: a bad flag, an address it cannot listen on
-  Otherwise it serves until a signal (SIGINT, SIGTERM) ends it.";
+  0  stopped by SIGINT or SIGTERM: it stops accepting, answers the forms in
+     progress (10 s at most; a second signal stops it at once) and exits
+  2  a usage or local error: a bad flag, an address it cannot listen on";
 
-/// A web client's `main`: serves until the process ends; exit status 2,
+/// How long forms in progress may take to be answered after a signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A web client's `main`: serves until a signal (exit status 0); exit status 2,
 /// with the reason in words prefixed by `program`, if it cannot listen.
 /// `ask` sends one message to the session server and returns its reply.
 pub(crate) fn run<F, Fut>(program: &str, args: WebArgs, ask: F) -> std::process::ExitCode
@@ -131,8 +135,14 @@ struct App {
     exchanges: Arc<Semaphore>,
 }
 
-/// Serves the page until the process ends.
+/// Serves the page until SIGINT or SIGTERM, then lets the requests in
+/// progress finish.
 async fn serve(args: WebArgs, ask: AskFn) -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let cannot_watch =
+        |error: std::io::Error| format!("cannot watch for signals: {}", crate::cli::chain(&error));
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(cannot_watch)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(cannot_watch)?;
     let cannot_listen = |error: std::io::Error| {
         format!(
             "cannot listen on {}: {}",
@@ -159,8 +169,14 @@ async fn serve(args: WebArgs, ask: AskFn) -> Result<(), String> {
         )
         .fallback(not_found)
         .with_state(app);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
-        let (stream, _peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
+        };
+        let (stream, _peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors, say: wait for some to be freed
@@ -171,16 +187,29 @@ async fn serve(args: WebArgs, ask: AskFn) -> Result<(), String> {
             }
         };
         let service = TowerToHyperService::new(router.clone());
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            // Also how long an idle keep-alive connection is kept.
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        // Watched, so that a signal closes it once its request in progress
+        // (if any) is answered.
+        let connection = connections.watch(connection);
         tokio::spawn(async move {
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                // Also how long an idle keep-alive connection is kept.
-                .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), service);
             // A browser that went away or was too slow: nothing to tell.
             let _ = connection.await;
         });
     }
+    // No new connections from here on; idle keep-alive ones are closed,
+    // busy ones after their response.
+    drop(listener);
+    tokio::select! {
+        () = connections.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {}
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    Ok(())
 }
 
 async fn show_form() -> Response {
