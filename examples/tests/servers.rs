@@ -12,7 +12,7 @@ use common::{Process, example, free_port};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -431,14 +431,7 @@ fn sigterm_stops_accepting_lets_an_open_session_finish_and_exits_zero() {
         open.set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
         open.read_exact(&mut banner).unwrap();
-        let pid = server.process.0.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        server.process.terminate();
         // New connections are refused once the listener is closed...
         let deadline = Instant::now() + Duration::from_secs(5);
         while TcpStream::connect(("127.0.0.1", server.port)).is_ok() {
@@ -452,7 +445,7 @@ fn sigterm_stops_accepting_lets_an_open_session_finish_and_exits_zero() {
         // ...while the open session is still answered.
         open.write_all(b"abc\nEND\n").unwrap();
         assert_eq!(read_all(&mut open), b"cba\n? ", "{runtime}");
-        let status = wait_exit(&mut server.process.0, Duration::from_secs(10));
+        let status = server.process.wait_exit(Duration::from_secs(10));
         assert_eq!(status.and_then(|s| s.code()), Some(0), "{runtime}");
         let printed = server.wait_for_lines("Socket terminated", 2);
         assert!(
@@ -478,17 +471,10 @@ fn a_session_cut_at_the_end_of_the_grace_period_says_socket_terminated() {
             server.wait_for_lines("Received connection request", 1),
             "Received connection request"
         );
-        let pid = server.process.0.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        server.process.terminate();
         // The idle session is closed without a word on the wire...
         assert_eq!(read_all(&mut open), b"", "{runtime}");
-        let status = wait_exit(&mut server.process.0, Duration::from_secs(10));
+        let status = server.process.wait_exit(Duration::from_secs(10));
         assert_eq!(status.and_then(|s| s.code()), Some(0), "{runtime}");
         // ...and the server says so for it, then for itself.
         assert_eq!(
@@ -497,19 +483,6 @@ fn a_session_cut_at_the_end_of_the_grace_period_says_socket_terminated() {
             "{runtime}"
         );
         assert!(server.lines.try_recv().is_err(), "{runtime}");
-    }
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

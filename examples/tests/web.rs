@@ -211,24 +211,12 @@ fn sigterm_answers_the_form_in_progress_then_exits_zero() {
             std::thread::spawn(move || post(&url, "hello"))
         };
         std::thread::sleep(Duration::from_millis(300));
-        let pid = web.0.id().to_string();
-        let killed = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        web.terminate();
         let (status, page) = posting.join().unwrap();
         assert_eq!(status, 504, "{variant}");
         assert!(page.contains("did not answer in time"), "{variant}");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let exited = loop {
-            if let Some(status) = web.0.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "{variant}: still running");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert_eq!(exited.code(), Some(0), "{variant}");
+        let exited = web.wait_exit(Duration::from_secs(10));
+        assert_eq!(exited.and_then(|s| s.code()), Some(0), "{variant}");
         assert!(TcpStream::connect(addr_of(&url)).is_err(), "{variant}");
     }
 }
