@@ -19,7 +19,8 @@
 //!   `DIR/.pop3_fetch_lock.USER@HOST:PORT`, which names its process; a
 //!   second run for the same account says which process holds it and exits
 //!   with status 2. A lock left by a run that was killed is broken by the
-//!   next run once its process is gone.
+//!   next run once its process is gone, and the partial message that run
+//!   left in `tmp/` (its file names carry its process id) is removed.
 //! - **Deleting.** With `--delete`, DELE is sent only for messages whose
 //!   file is stored and renamed, in this run or a recorded earlier one.
 //!   Deletion takes effect at QUIT. Kill it at any point: no message is
@@ -30,7 +31,8 @@
 //!   (1 to 70 characters from 0x21 to 0x7E; `1 abc def` is not `abc`) is
 //!   an error for its message: it is reported and left on the server.
 //!   Messages that share an id are fetched (again, if the set changed) and
-//!   never deleted. A server without UIDL has every message fetched, every
+//!   never deleted; with `--delete`, each run says so on stderr (the run
+//!   that fetches them fails, the later ones only note it). A server without UIDL has every message fetched, every
 //!   time, and `--delete` is refused.
 //! - **Failures one message at a time.** A message the server refuses to
 //!   send (`-ERR` to RETR) is reported and left on the server; the others
@@ -367,6 +369,14 @@ fn plan(listing: &[(u32, Bytes)], record: &Record, delete: bool, outcome: &mut O
         if record.count(&id) >= listed {
             if delete && !shared {
                 plan.delete_known.push(number);
+            } else if delete {
+                // Not a failure of this run (nothing new is left undone),
+                // but --delete asked for it to go: say why it stays.
+                note(&format!(
+                    "message {number} shares its unique id \"{}\" with another message: \
+                     stored before, left on the server",
+                    escape_bytes(&id)
+                ));
             }
             continue;
         }
@@ -657,19 +667,61 @@ impl Maildir {
         })
     }
 
-    /// Takes the account's lock, or says who holds it.
+    /// Takes the account's lock, or says who holds it. Having broken the
+    /// lock of a killed run, removes what that run left in `tmp/`.
     fn lock(&self, account: &str) -> Result<Lock, Failure> {
         let path = self
             .root
             .join(format!("{LOCK_PREFIX}{}", file_name(account)?));
-        Lock::take(path.clone(), &self.host).map_err(|error| match error {
+        let lock = Lock::take(path.clone(), &self.host).map_err(|error| match error {
             LockError::Held(holder) => Failure::Locked {
                 account: escape(account),
                 holder,
                 path: path.display().to_string(),
             },
             LockError::Io(error) => Failure::Store(error),
-        })
+        })?;
+        for &pid in &lock.broken {
+            self.remove_left_by(pid);
+        }
+        Ok(lock)
+    }
+
+    /// Removes the files in `tmp/` that the run with process id `pid` on
+    /// this host made, and says how many went. Called only once that run's
+    /// lock was found stale: its process is gone, so the files are the
+    /// partial messages of a run that was killed. Without this they would
+    /// stay until a Maildir reader cleans `tmp/` (after 36 hours, by the
+    /// Maildir convention). Another account's run in the same Maildir has
+    /// another process id and is never touched; failing to remove a file
+    /// is only said, as the reader's cleaning still comes.
+    fn remove_left_by(&self, pid: u32) {
+        let tmp = self.root.join("tmp");
+        let Ok(entries) = std::fs::read_dir(&tmp) else {
+            return;
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if made_by(name, &self.host) != Some(pid) {
+                continue;
+            }
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(error) => note(&format!(
+                    "could not remove {}, left by a run that was killed: {error}",
+                    entry.path().display()
+                )),
+            }
+        }
+        if removed > 0 {
+            note(&format!(
+                "removed {removed} partial message file(s) from {}, left by a run \
+                 that was killed (pid {pid})",
+                tmp.display()
+            ));
+        }
     }
 
     /// The account's record of fetched ids (to be opened under its lock).
@@ -774,6 +826,23 @@ fn open_private(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
     Ok(file)
 }
 
+/// The process id in a file name that [`Maildir::unique_name`] made on
+/// `host` (`time.M<micros>P<pid>Q<n>.host`); `None` for any other name.
+fn made_by(name: &str, host: &str) -> Option<u32> {
+    let (time, rest) = name.split_once('.')?;
+    let (unique, name_host) = rest.split_once('.')?;
+    if name_host != host || time.is_empty() || !time.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (micros, rest) = unique.strip_prefix('M')?.split_once('P')?;
+    let (pid, n) = rest.split_once('Q')?;
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(micros) && digits(pid) && digits(n)) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
 /// An account's lock: the file `.pop3_fetch_lock.ACCOUNT`, which says who
 /// holds it (`pid N start T boot B host H`). It is created whole, by a hard
 /// link to a file already written (atomic, and failing if the lock
@@ -785,6 +854,8 @@ struct Lock {
     path: PathBuf,
     /// What the file says: ours.
     holder: String,
+    /// The process id of each stale lock broken to take this one.
+    broken: Vec<u32>,
 }
 
 /// Why the lock was not taken.
@@ -815,12 +886,14 @@ impl Lock {
         // A stale lock is broken at most a few times: a run that keeps
         // finding one is racing others that break it, and one of them won.
         let mut taken = Err(LockError::Held("another run, just started".into()));
+        let mut broken = Vec::new();
         for _ in 0..3 {
             match std::fs::hard_link(&written, &path) {
                 Ok(()) => {
                     taken = Ok(Self {
                         path: path.clone(),
                         holder: holder.clone(),
+                        broken: std::mem::take(&mut broken),
                     });
                     break;
                 }
@@ -845,6 +918,7 @@ impl Lock {
                         taken = Err(error.into());
                         break;
                     }
+                    broken.extend(holder_pid(&held));
                 }
                 Liveness::Alive(who) => {
                     taken = Err(LockError::Held(who));
@@ -872,6 +946,17 @@ enum Liveness {
     Alive(String),
     /// Its process is gone.
     Stale,
+}
+
+/// The process id a lock file names, if it names one.
+fn holder_pid(held: &str) -> Option<u32> {
+    let mut words = held.split_whitespace();
+    while let (Some(key), Some(value)) = (words.next(), words.next()) {
+        if key == "pid" {
+            return value.parse().ok();
+        }
+    }
+    None
 }
 
 fn liveness(held: &str, host: &str) -> Liveness {
@@ -1089,6 +1174,32 @@ mod tests {
 
     fn limits(listed: Option<u64>, max_size: Option<u64>) -> Limits {
         Limits { listed, max_size }
+    }
+
+    #[test]
+    fn the_process_id_is_read_only_from_our_own_unique_names() {
+        let maildir = Maildir {
+            root: PathBuf::new(),
+            host: "mail.example.org".into(),
+            counter: std::cell::Cell::new(0),
+        };
+        let name = maildir.unique_name();
+        assert_eq!(made_by(&name, "mail.example.org"), Some(std::process::id()));
+        assert_eq!(made_by(&name, "example.org"), None);
+        assert_eq!(made_by("1700000000.M5P42Q7.host", "host"), Some(42));
+        for other in [
+            "1700000000.M5P42Q7.other",
+            "1700000000.M5P+42Q7.host",
+            "1700000000.P42Q7.host",
+            "1700000000.M5P42.host",
+            "1700000000.M5P42Q.host",
+            "x.M5P42Q7.host",
+            "1700000000.M5P42Q7",
+            "1700000000.42_1.host",
+            "",
+        ] {
+            assert_eq!(made_by(other, "host"), None, "{other}");
+        }
     }
 
     #[test]

@@ -1151,6 +1151,16 @@ fn messages_sharing_a_unique_id_are_fetched_and_never_deleted() {
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stdout, "0 new messages fetched, 1 deleted on the server\n");
     assert_eq!(dele_sent(&server), ["DELE 3", "DELE 3"]);
+    // ...but it says why the other two stay.
+    for number in [1, 2] {
+        assert!(
+            stderr.contains(&format!(
+                "message {number} shares its unique id \"same\" with another message: \
+                 stored before, left on the server"
+            )),
+            "{stderr}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&maildir);
 }
 
@@ -1524,9 +1534,32 @@ fn a_lock_left_by_a_killed_run_is_broken_and_a_live_one_is_reported() {
         format!("pid {} start 1 boot - host {host}\n", gone.id()),
     )
     .unwrap();
+    // The partial message it left in tmp/, and one of a live run of
+    // another account (this test's process) in the same Maildir.
+    std::fs::create_dir_all(maildir.join("tmp")).unwrap();
+    let partial = maildir
+        .join("tmp")
+        .join(format!("1700000000.M1P{}Q1.{host}", gone.id()));
+    let live = maildir
+        .join("tmp")
+        .join(format!("1700000000.M1P{}Q1.{host}", std::process::id()));
+    std::fs::write(&partial, "Subject: cut\n\nha").unwrap();
+    std::fs::write(&live, "Subject: still coming\n").unwrap();
     let (out, stdout, stderr) = server.fetch(&maildir, &[]);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stdout, "1 new messages fetched, 0 deleted on the server\n");
+    assert!(!partial.exists(), "{stderr}");
+    assert!(live.exists(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "removed 1 partial message file(s) from {}, left by a run that was killed \
+             (pid {})",
+            maildir.join("tmp").display(),
+            gone.id()
+        )),
+        "{stderr}"
+    );
+    std::fs::remove_file(&live).unwrap();
     // The run removed its lock, and left nothing else behind.
     let left: Vec<String> = std::fs::read_dir(&maildir)
         .unwrap()
