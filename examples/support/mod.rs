@@ -580,6 +580,14 @@ pub(crate) struct Printable<'a>(&'a [u8]);
 impl std::fmt::Display for Printable<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         use std::fmt::Write as _;
+        // Most lines have nothing to escape: one byte scan and one write,
+        // instead of a walk char by char (which cost more than the rest of
+        // printing the line).
+        if let Ok(text) = std::str::from_utf8(self.0) {
+            if !has_control(text) {
+                return f.write_str(text);
+            }
+        }
         for chunk in self.0.utf8_chunks() {
             let text = chunk.valid();
             let mut plain = 0;
@@ -597,9 +605,42 @@ impl std::fmt::Display for Printable<'_> {
     }
 }
 
+/// Whether `text` holds a control character (`char::is_control`: U+0000
+/// to U+001F and U+007F to U+009F), found byte by byte: in UTF-8 the C1
+/// controls U+0080 to U+009F are exactly the pairs C2 80 to C2 9F.
+fn has_control(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // A fold with no early exit compiles to vector code; a line is short.
+    let c0 = bytes
+        .iter()
+        .fold(false, |found, &byte| found | (byte < 0x20) | (byte == 0x7f));
+    c0 || (!text.is_ascii()
+        && bytes
+            .windows(2)
+            .any(|pair| pair[0] == 0xc2 && pair[1] < 0xa0))
+}
+
 #[cfg(test)]
 mod printable_tests {
-    use super::printable;
+    use super::{has_control, printable};
+
+    #[test]
+    fn control_characters_are_found_byte_by_byte_as_char_is_control_finds_them() {
+        // Every char up to U+0800 (all one- and two-byte sequences), alone
+        // and between neighbours, and a few longer ones.
+        let chars = (0..0x800u32).filter_map(char::from_u32).chain([
+            '\u{2028}',
+            '\u{feff}',
+            '👍',
+            '\u{10ffff}',
+        ]);
+        for c in chars {
+            for text in [c.to_string(), format!("a{c}é"), format!("\u{a0}{c}")] {
+                let expected = text.chars().any(char::is_control);
+                assert_eq!(has_control(&text), expected, "{text:?}");
+            }
+        }
+    }
 
     #[test]
     fn escapes_controls_and_replaces_invalid_utf8_as_lossy_decoding_does() {

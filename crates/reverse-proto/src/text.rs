@@ -32,18 +32,29 @@ pub enum Mode {
 /// ```
 pub fn reverse(input: &[u8], mode: Mode) -> Vec<u8> {
     match mode {
-        Mode::Bytes => input.iter().rev().copied().collect(),
-        Mode::Graphemes => {
-            let mut out = Vec::with_capacity(input.len());
-            for chunk in input.utf8_chunks().collect::<Vec<_>>().into_iter().rev() {
-                out.extend(chunk.invalid().iter().rev());
-                for grapheme in chunk.valid().graphemes(true).rev() {
-                    out.extend_from_slice(grapheme.as_bytes());
-                }
-            }
-            out
+        Mode::Bytes => reverse_bytes(input),
+        // In ASCII every byte is a grapheme cluster of its own, except CR
+        // followed by LF (UAX #29, GB3): without a CR, the order of bytes
+        // is the order of clusters. Most lines are ASCII, and walking the
+        // grapheme cursor costs many times a byte copy.
+        Mode::Graphemes if input.is_ascii() && !input.contains(&b'\r') => reverse_bytes(input),
+        Mode::Graphemes => reverse_graphemes(input),
+    }
+}
+
+fn reverse_bytes(input: &[u8]) -> Vec<u8> {
+    input.iter().rev().copied().collect()
+}
+
+fn reverse_graphemes(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    for chunk in input.utf8_chunks().collect::<Vec<_>>().into_iter().rev() {
+        out.extend(chunk.invalid().iter().rev());
+        for grapheme in chunk.valid().graphemes(true).rev() {
+            out.extend_from_slice(grapheme.as_bytes());
         }
     }
+    out
 }
 
 /// The bytes PHP's `trim` strips by default: space, tab, LF, CR, NUL and
@@ -73,6 +84,7 @@ pub fn trim(input: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Just;
 
     #[test]
     fn byte_mode_is_strrev() {
@@ -105,6 +117,30 @@ mod tests {
             reverse(cut, Mode::Graphemes),
             [&b"\x91\x9f\xf0"[..], " dröwssäp".as_bytes()].concat()
         );
+    }
+
+    proptest::proptest! {
+        /// The ASCII shortcut gives what the grapheme walk gives, CR LF
+        /// pairs (one cluster) included.
+        #[test]
+        fn ascii_is_reversed_as_by_the_grapheme_walk(
+            input in proptest::collection::vec(
+                proptest::prop_oneof![Just(b'\r'), Just(b'\n'), 0u8..0x80],
+                0..64,
+            ),
+        ) {
+            proptest::prop_assert_eq!(
+                reverse(&input, Mode::Graphemes),
+                reverse_graphemes(&input)
+            );
+        }
+    }
+
+    #[test]
+    fn cr_lf_stays_one_cluster() {
+        assert_eq!(reverse(b"a\r\nb", Mode::Graphemes), b"b\r\na");
+        assert_eq!(reverse(b"a\rb", Mode::Graphemes), b"b\ra");
+        assert_eq!(reverse(b"ab", Mode::Graphemes), b"ba");
     }
 
     #[test]
