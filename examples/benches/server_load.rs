@@ -193,8 +193,9 @@ impl Bench {
         launch
     }
 
-    /// A minimal tokio server of this file: `session` or `oneshot`, on the
-    /// `multi` or `current` thread flavour.
+    /// A minimal server of this file: `session` or `oneshot`, on tokio's
+    /// `multi` or `current` thread flavour, or `std` (a thread per
+    /// connection, as the std runtime serves).
     fn minimal(&self, what: &str, flavour: &str, print: bool) -> Launch {
         let mut args = vec![
             "--minimal-server".to_string(),
@@ -205,9 +206,13 @@ impl Bench {
         if print {
             args.push("--print".into());
         }
+        let kind = match flavour {
+            "std" => "std, a thread per connection".to_string(),
+            _ => format!("tokio {what}, {flavour}-thread"),
+        };
         Launch {
             label: format!(
-                "minimal tokio {what}, {flavour}-thread{}",
+                "minimal {kind}{}",
                 if print { ", printing" } else { "" }
             ),
             program: std::env::current_exe().expect("current_exe"),
@@ -806,6 +811,7 @@ fn cpu(bench: &Bench) {
         bench.minimal("session", "current", true),
         bench.library("session", "tokio"),
         bench.library("session", "std"),
+        bench.minimal("session", "std", false),
     ];
     let mut results: Vec<Vec<CpuRun>> = launches.iter().map(|_| Vec::new()).collect();
     for round in 0..rounds {
@@ -1046,6 +1052,7 @@ fn oneshot(bench: &Bench) {
         bench.example("reverse_server", "std", &[]),
         bench.library("oneshot", "tokio"),
         bench.library("oneshot", "std"),
+        bench.minimal("oneshot", "std", false),
     ];
     let rounds = bench.pick(3, 1);
     // Per server, one result per round: (others, (rate, p50, p99, failed)).
@@ -1572,14 +1579,17 @@ mod minimal {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     use tokio::net::{TcpSocket, TcpStream};
 
-    /// `session|oneshot multi|current ADDR [--print]`
+    /// `session|oneshot multi|current|std ADDR [--print]`
     pub(crate) fn main(args: &[String]) {
         let [what, flavour, addr, rest @ ..] = args else {
-            panic!("usage: --minimal-server session|oneshot multi|current ADDR [--print]");
+            panic!("usage: --minimal-server session|oneshot multi|current|std ADDR [--print]");
         };
         let session = what == "session";
         let print = rest.iter().any(|arg| arg == "--print");
         let addr: SocketAddr = addr.parse().expect("ADDR");
+        if flavour == "std" {
+            return threads::main(session, addr, print);
+        }
         let mut builder = match flavour.as_str() {
             "current" => tokio::runtime::Builder::new_current_thread(),
             _ => tokio::runtime::Builder::new_multi_thread(),
@@ -1632,6 +1642,68 @@ mod minimal {
             }
             reply.extend_from_slice(b"\n? ");
             stream.get_mut().write_all(&reply).await?;
+        }
+    }
+
+    /// The same two servers with a thread per connection over `std::net`:
+    /// the floor of the std runtime's model, to tell its cost from ours.
+    mod threads {
+        use std::io::{BufRead as _, BufReader, Write as _};
+        use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+
+        use reverse_proto::{Mode, reverse, trim};
+
+        pub(super) fn main(session: bool, addr: SocketAddr, print: bool) {
+            let listener = TcpListener::bind(addr).expect("bind");
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let _ = stream.set_nodelay(true);
+                std::thread::spawn(move || {
+                    let _ = if session {
+                        serve_session(stream, print)
+                    } else {
+                        serve_oneshot(stream)
+                    };
+                });
+            }
+        }
+
+        fn serve_session(stream: TcpStream, print: bool) -> std::io::Result<()> {
+            let mut writer = stream.try_clone()?;
+            let mut reader = BufReader::new(stream);
+            writer.write_all(super::super::GREETING)?;
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                if reader.read_until(b'\n', &mut line)? == 0 {
+                    return Ok(());
+                }
+                let text = trim(&line);
+                if text == b"END" {
+                    return Ok(());
+                }
+                if text.is_empty() {
+                    continue;
+                }
+                let mut reply = reverse(text, Mode::Graphemes);
+                if print {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "Received input: {}", String::from_utf8_lossy(text));
+                    let _ = writeln!(out, "Sent output: {}", String::from_utf8_lossy(&reply));
+                }
+                reply.extend_from_slice(b"\n? ");
+                writer.write_all(&reply)?;
+            }
+        }
+
+        fn serve_oneshot(stream: TcpStream) -> std::io::Result<()> {
+            let mut writer = stream.try_clone()?;
+            let mut line = Vec::new();
+            BufReader::new(stream).read_until(b'\n', &mut line)?;
+            let mut reply = reverse(trim(&line), Mode::Graphemes);
+            reply.push(b'\n');
+            writer.write_all(&reply)?;
+            writer.shutdown(Shutdown::Write)
         }
     }
 
