@@ -12,9 +12,10 @@
 //! of the same names). The servers are the release builds of the examples
 //! (`target/release/examples/`), started on 127.0.0.1 high ports with
 //! their stdout and stderr sent to /dev/null, and stopped by PID. The
-//! baselines are `asyncio_session.py` beside this file and minimal tokio
-//! servers in this file, which the bench runs as separate processes by
-//! starting itself again with `--minimal-server`.
+//! baselines are `asyncio_session.py` beside this file and minimal
+//! servers in this file (tokio, and std with a thread per connection),
+//! which the bench runs as separate processes by starting itself again
+//! with `--minimal-server`.
 //!
 //! Every loop is bounded in count and in time. `HOSTILE_SECONDS` sets the
 //! length of each hostile run (default 65: long enough to see an idle
@@ -211,10 +212,7 @@ impl Bench {
             _ => format!("tokio {what}, {flavour}-thread"),
         };
         Launch {
-            label: format!(
-                "minimal {kind}{}",
-                if print { ", printing" } else { "" }
-            ),
+            label: format!("minimal {kind}{}", if print { ", printing" } else { "" }),
             program: std::env::current_exe().expect("current_exe"),
             args,
         }
