@@ -20,7 +20,8 @@
 //!   second run for the same account says which process holds it and exits
 //!   with status 2. A lock left by a run that was killed is broken by the
 //!   next run once its process is gone, and the partial message that run
-//!   left in `tmp/` (its file names carry its process id) is removed.
+//!   left in `tmp/` is removed (a run's lock and its file names carry the
+//!   same random run id, so no other run's file is ever touched).
 //! - **Deleting.** With `--delete`, DELE is sent only for messages whose
 //!   file is stored and renamed, in this run or a recorded earlier one.
 //!   Deletion takes effect at QUIT. Kill it at any point: no message is
@@ -649,6 +650,9 @@ fn size_agrees(listed: u64, octets: u64, line_ends: u64) -> bool {
 struct Maildir {
     root: PathBuf,
     host: String,
+    /// This run's id: random, in the lock and in every file name this run
+    /// makes, so that its leftovers can be told from anyone else's.
+    run: String,
     counter: std::cell::Cell<u64>,
 }
 
@@ -663,6 +667,7 @@ impl Maildir {
         Ok(Self {
             root: root.to_owned(),
             host,
+            run: format!("{:016x}", fastrand::u64(..)),
             counter: std::cell::Cell::new(0),
         })
     }
@@ -673,29 +678,31 @@ impl Maildir {
         let path = self
             .root
             .join(format!("{LOCK_PREFIX}{}", file_name(account)?));
-        let lock = Lock::take(path.clone(), &self.host).map_err(|error| match error {
-            LockError::Held(holder) => Failure::Locked {
-                account: escape(account),
-                holder,
-                path: path.display().to_string(),
-            },
-            LockError::Io(error) => Failure::Store(error),
-        })?;
-        for &pid in &lock.broken {
-            self.remove_left_by(pid);
+        let lock =
+            Lock::take(path.clone(), &self.host, &self.run).map_err(|error| match error {
+                LockError::Held(holder) => Failure::Locked {
+                    account: escape(account),
+                    holder,
+                    path: path.display().to_string(),
+                },
+                LockError::Io(error) => Failure::Store(error),
+            })?;
+        for run in &lock.broken {
+            self.remove_left_by(run);
         }
         Ok(lock)
     }
 
-    /// Removes the files in `tmp/` that the run with process id `pid` on
-    /// this host made, and says how many went. Called only once that run's
-    /// lock was found stale: its process is gone, so the files are the
-    /// partial messages of a run that was killed. Without this they would
-    /// stay until a Maildir reader cleans `tmp/` (after 36 hours, by the
-    /// Maildir convention). Another account's run in the same Maildir has
-    /// another process id and is never touched; failing to remove a file
-    /// is only said, as the reader's cleaning still comes.
-    fn remove_left_by(&self, pid: u32) {
+    /// Removes the files in `tmp/` that the run with id `run` made, and
+    /// says how many went. Called only for a run whose lock was found
+    /// stale, so its process is gone and the files are the partial
+    /// messages of a run that was killed; without this they would stay
+    /// until a Maildir reader cleans `tmp/` (after 36 hours, by the Maildir
+    /// convention). The run id, not the process id, picks the files: a
+    /// process id can be in use again (by another account's run in the
+    /// same Maildir, after a reboot, in another pid namespace). A failure
+    /// to remove one is only said: the reader's cleaning still comes.
+    fn remove_left_by(&self, run: &str) {
         let tmp = self.root.join("tmp");
         let Ok(entries) = std::fs::read_dir(&tmp) else {
             return;
@@ -703,12 +710,13 @@ impl Maildir {
         let mut removed = 0;
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if made_by(name, &self.host) != Some(pid) {
+            if name.to_str().and_then(|name| made_by(name, &self.host)) != Some(run) {
                 continue;
             }
             match std::fs::remove_file(entry.path()) {
                 Ok(()) => removed += 1,
+                // Another run that broke the same lock got there first.
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
                 Err(error) => note(&format!(
                     "could not remove {}, left by a run that was killed: {error}",
                     entry.path().display()
@@ -718,7 +726,7 @@ impl Maildir {
         if removed > 0 {
             note(&format!(
                 "removed {removed} partial message file(s) from {}, left by a run \
-                 that was killed (pid {pid})",
+                 that was killed (run {run})",
                 tmp.display()
             ));
         }
@@ -740,7 +748,8 @@ impl Maildir {
         Record::open(&path)
     }
 
-    /// A unique name per the Maildir convention: `time.M<micros>P<pid>Q<n>.host`.
+    /// A unique name per the Maildir convention:
+    /// `time.M<micros>P<pid>Q<n>R<run>.host`.
     fn unique_name(&self) -> String {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -748,10 +757,11 @@ impl Maildir {
         let n = self.counter.get() + 1;
         self.counter.set(n);
         format!(
-            "{}.M{}P{}Q{n}.{}",
+            "{}.M{}P{}Q{n}R{}.{}",
             now.as_secs(),
             now.subsec_micros(),
             std::process::id(),
+            self.run,
             self.host
         )
     }
@@ -826,21 +836,21 @@ fn open_private(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
     Ok(file)
 }
 
-/// The process id in a file name that [`Maildir::unique_name`] made on
-/// `host` (`time.M<micros>P<pid>Q<n>.host`); `None` for any other name.
-fn made_by(name: &str, host: &str) -> Option<u32> {
+/// The run id in a file name that [`Maildir::unique_name`] made on
+/// `host` (`time.M<micros>P<pid>Q<n>R<run>.host`); `None` for any other
+/// name.
+fn made_by<'a>(name: &'a str, host: &str) -> Option<&'a str> {
     let (time, rest) = name.split_once('.')?;
     let (unique, name_host) = rest.split_once('.')?;
-    if name_host != host || time.is_empty() || !time.bytes().all(|b| b.is_ascii_digit()) {
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if name_host != host || !digits(time) {
         return None;
     }
     let (micros, rest) = unique.strip_prefix('M')?.split_once('P')?;
-    let (pid, n) = rest.split_once('Q')?;
-    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
-    if !(digits(micros) && digits(pid) && digits(n)) {
-        return None;
-    }
-    pid.parse().ok()
+    let (pid, rest) = rest.split_once('Q')?;
+    let (n, run) = rest.split_once('R')?;
+    let hex = !run.is_empty() && run.bytes().all(|b| b.is_ascii_hexdigit());
+    (digits(micros) && digits(pid) && digits(n) && hex).then_some(run)
 }
 
 /// An account's lock: the file `.pop3_fetch_lock.ACCOUNT`, which says who
@@ -854,8 +864,8 @@ struct Lock {
     path: PathBuf,
     /// What the file says: ours.
     holder: String,
-    /// The process id of each stale lock broken to take this one.
-    broken: Vec<u32>,
+    /// The run id of each stale lock this run broke to take this one.
+    broken: Vec<String>,
 }
 
 /// Why the lock was not taken.
@@ -872,10 +882,10 @@ impl From<io::Error> for LockError {
 }
 
 impl Lock {
-    fn take(path: PathBuf, host: &str) -> Result<Self, LockError> {
+    fn take(path: PathBuf, host: &str, run: &str) -> Result<Self, LockError> {
         let pid = std::process::id();
         let holder = format!(
-            "pid {pid} start {} boot {} host {host}\n",
+            "pid {pid} start {} boot {} host {host} run {run}\n",
             process_start(pid).unwrap_or_else(|| "-".into()),
             boot_id().unwrap_or_else(|| "-".into())
         );
@@ -913,13 +923,14 @@ impl Lock {
                 }
             };
             match liveness(&held, host) {
-                Liveness::Stale => {
-                    if let Err(error) = break_stale(&path, &held) {
+                Liveness::Stale => match break_stale(&path, &held) {
+                    Ok(true) => broken.extend(lock_field(&held, "run").map(str::to_owned)),
+                    Ok(false) => {}
+                    Err(error) => {
                         taken = Err(error.into());
                         break;
                     }
-                    broken.extend(holder_pid(&held));
-                }
+                },
                 Liveness::Alive(who) => {
                     taken = Err(LockError::Held(who));
                     break;
@@ -948,24 +959,19 @@ enum Liveness {
     Stale,
 }
 
-/// The process id a lock file names, if it names one.
-fn holder_pid(held: &str) -> Option<u32> {
+/// The value of `key` in what a lock file says (`pid N start T ...`).
+fn lock_field<'a>(held: &'a str, key: &str) -> Option<&'a str> {
     let mut words = held.split_whitespace();
-    while let (Some(key), Some(value)) = (words.next(), words.next()) {
-        if key == "pid" {
-            return value.parse().ok();
+    while let (Some(name), Some(value)) = (words.next(), words.next()) {
+        if name == key {
+            return Some(value);
         }
     }
     None
 }
 
 fn liveness(held: &str, host: &str) -> Liveness {
-    let mut fields = HashMap::new();
-    let mut words = held.split_whitespace();
-    while let (Some(key), Some(value)) = (words.next(), words.next()) {
-        fields.insert(key, value);
-    }
-    let field = |key| fields.get(key).copied().unwrap_or("-");
+    let field = |key| lock_field(held, key).unwrap_or("-");
     let who = escape(&format!("pid {} on {}", field("pid"), field("host")));
     let Ok(pid) = field("pid").parse::<u32>() else {
         return Liveness::Alive(who);
@@ -987,22 +993,25 @@ fn liveness(held: &str, host: &str) -> Liveness {
 
 /// Removes a stale lock, unless another run took the lock since it was
 /// read: the lock is moved aside first (atomic), and put back if it is not
-/// the one found stale.
-fn break_stale(path: &Path, held: &str) -> io::Result<()> {
+/// the one found stale. Says whether this call removed the stale lock
+/// (false: another run broke or released it first, or it was live).
+fn break_stale(path: &Path, held: &str) -> io::Result<bool> {
     let aside = PathBuf::from(format!("{}.{}.stale", path.display(), std::process::id()));
     match std::fs::rename(path, &aside) {
         Ok(()) => {}
         // Broken or released by another run.
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(error) => return Err(error),
     }
-    if std::fs::read_to_string(&aside)? != held {
+    let stale = std::fs::read_to_string(&aside)? == held;
+    if !stale {
         // A live lock, taken just now: back it goes. (Should yet another
         // run have taken the lock in this instant, the record stays whole
         // anyway: its lines are appended whole, each by one write.)
         let _ = std::fs::hard_link(&aside, path);
     }
-    std::fs::remove_file(&aside)
+    std::fs::remove_file(&aside)?;
+    Ok(stale)
 }
 
 /// When process `pid` started (clock ticks after boot, from
@@ -1177,25 +1186,32 @@ mod tests {
     }
 
     #[test]
-    fn the_process_id_is_read_only_from_our_own_unique_names() {
+    fn the_run_id_is_read_only_from_our_own_unique_names() {
         let maildir = Maildir {
             root: PathBuf::new(),
             host: "mail.example.org".into(),
+            run: "00c0ffee".into(),
             counter: std::cell::Cell::new(0),
         };
         let name = maildir.unique_name();
-        assert_eq!(made_by(&name, "mail.example.org"), Some(std::process::id()));
+        assert_eq!(made_by(&name, "mail.example.org"), Some("00c0ffee"));
         assert_eq!(made_by(&name, "example.org"), None);
-        assert_eq!(made_by("1700000000.M5P42Q7.host", "host"), Some(42));
+        assert_eq!(
+            made_by("1700000000.M5P42Q7Rab12.host", "host"),
+            Some("ab12")
+        );
         for other in [
-            "1700000000.M5P42Q7.other",
-            "1700000000.M5P+42Q7.host",
-            "1700000000.P42Q7.host",
-            "1700000000.M5P42.host",
-            "1700000000.M5P42Q.host",
-            "x.M5P42Q7.host",
-            "1700000000.M5P42Q7",
-            "1700000000.42_1.host",
+            // Another host, or no run id (an older pop3_fetch, another
+            // delivery agent): never ours to remove.
+            "1700000000.M5P42Q7Rab12.other",
+            "1700000000.M5P42Q7.host",
+            "1700000000.M5P42Q7R.host",
+            "1700000000.M5P42Q7Rxyz.host",
+            "1700000000.M5P+42Q7Rab12.host",
+            "1700000000.P42Q7Rab12.host",
+            "1700000000.M5P42Rab12.host",
+            "x.M5P42Q7Rab12.host",
+            "1700000000.M5P42Q7Rab12",
             "",
         ] {
             assert_eq!(made_by(other, "host"), None, "{other}");

@@ -1531,18 +1531,22 @@ fn a_lock_left_by_a_killed_run_is_broken_and_a_live_one_is_reported() {
     gone.wait().unwrap();
     std::fs::write(
         &lock,
-        format!("pid {} start 1 boot - host {host}\n", gone.id()),
+        format!(
+            "pid {} start 1 boot - host {host} run 5ca1ab1e\n",
+            gone.id()
+        ),
     )
     .unwrap();
     // The partial message it left in tmp/, and one of a live run of
-    // another account (this test's process) in the same Maildir.
+    // another account in the same Maildir whose process has the same id
+    // (as pids are reused): only the run id tells them apart.
     std::fs::create_dir_all(maildir.join("tmp")).unwrap();
     let partial = maildir
         .join("tmp")
-        .join(format!("1700000000.M1P{}Q1.{host}", gone.id()));
+        .join(format!("1700000000.M1P{}Q1R5ca1ab1e.{host}", gone.id()));
     let live = maildir
         .join("tmp")
-        .join(format!("1700000000.M1P{}Q1.{host}", std::process::id()));
+        .join(format!("1700000000.M1P{}Q1Rfeed.{host}", gone.id()));
     std::fs::write(&partial, "Subject: cut\n\nha").unwrap();
     std::fs::write(&live, "Subject: still coming\n").unwrap();
     let (out, stdout, stderr) = server.fetch(&maildir, &[]);
@@ -1553,9 +1557,8 @@ fn a_lock_left_by_a_killed_run_is_broken_and_a_live_one_is_reported() {
     assert!(
         stderr.contains(&format!(
             "removed 1 partial message file(s) from {}, left by a run that was killed \
-             (pid {})",
-            maildir.join("tmp").display(),
-            gone.id()
+             (run 5ca1ab1e)",
+            maildir.join("tmp").display()
         )),
         "{stderr}"
     );
