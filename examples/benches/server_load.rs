@@ -810,6 +810,7 @@ fn cpu(bench: &Bench) {
         bench.library("session", "tokio"),
         bench.library("session", "std"),
         bench.minimal("session", "std", false),
+        bench.minimal("session", "std", true),
     ];
     let mut results: Vec<Vec<CpuRun>> = launches.iter().map(|_| Vec::new()).collect();
     for round in 0..rounds {
@@ -1652,11 +1653,25 @@ mod minimal {
         use reverse_proto::{Mode, reverse, trim};
 
         pub(super) fn main(session: bool, addr: SocketAddr, print: bool) {
-            let listener = TcpListener::bind(addr).expect("bind");
+            // The same listen backlog as the tokio server's (std's is 128).
+            let socket = socket2::Socket::new(
+                socket2::Domain::for_address(addr),
+                socket2::Type::STREAM,
+                None,
+            )
+            .expect("socket");
+            socket.set_reuse_address(true).expect("reuseaddr");
+            socket.bind(&addr.into()).expect("bind");
+            socket.listen(1024).expect("listen");
+            let listener = TcpListener::from(socket);
             for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
+                let Ok(stream) = stream else {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                std::thread::spawn(move || {
+                // A thread that cannot be made drops its connection.
+                let _ = std::thread::Builder::new().spawn(move || {
                     let _ = if session {
                         serve_session(stream, print)
                     } else {
