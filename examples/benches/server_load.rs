@@ -1625,23 +1625,42 @@ mod minimal {
             if stream.read_until(b'\n', &mut line).await? == 0 {
                 return Ok(());
             }
-            let text = trim(&line);
-            if text == b"END" {
-                return Ok(());
+            match answer(&line, print) {
+                Answer::End => return Ok(()),
+                Answer::Nothing => {}
+                Answer::Reply(reply) => stream.get_mut().write_all(&reply).await?,
             }
-            if text.is_empty() {
-                continue;
-            }
-            let mut reply = reverse(text, Mode::Graphemes);
-            if print {
-                // What the examples print per round trip, to stdout.
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "Received input: {}", String::from_utf8_lossy(text));
-                let _ = writeln!(out, "Sent output: {}", String::from_utf8_lossy(&reply));
-            }
-            reply.extend_from_slice(b"\n? ");
-            stream.get_mut().write_all(&reply).await?;
         }
+    }
+
+    /// What a minimal session server does with a line it read: the tokio
+    /// and the std server share it, so they do the same work.
+    enum Answer {
+        /// `END`: close.
+        End,
+        /// An empty line: no reply.
+        Nothing,
+        /// The reversed line, a LF and the prompt.
+        Reply(Vec<u8>),
+    }
+
+    fn answer(line: &[u8], print: bool) -> Answer {
+        let text = trim(line);
+        if text == b"END" {
+            return Answer::End;
+        }
+        if text.is_empty() {
+            return Answer::Nothing;
+        }
+        let mut reply = reverse(text, Mode::Graphemes);
+        if print {
+            // What the examples print per round trip, to stdout.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "Received input: {}", String::from_utf8_lossy(text));
+            let _ = writeln!(out, "Sent output: {}", String::from_utf8_lossy(&reply));
+        }
+        reply.extend_from_slice(b"\n? ");
+        Answer::Reply(reply)
     }
 
     /// The same two servers with a thread per connection over `std::net`:
@@ -1691,21 +1710,11 @@ mod minimal {
                 if reader.read_until(b'\n', &mut line)? == 0 {
                     return Ok(());
                 }
-                let text = trim(&line);
-                if text == b"END" {
-                    return Ok(());
+                match super::answer(&line, print) {
+                    super::Answer::End => return Ok(()),
+                    super::Answer::Nothing => {}
+                    super::Answer::Reply(reply) => writer.write_all(&reply)?,
                 }
-                if text.is_empty() {
-                    continue;
-                }
-                let mut reply = reverse(text, Mode::Graphemes);
-                if print {
-                    let mut out = std::io::stdout().lock();
-                    let _ = writeln!(out, "Received input: {}", String::from_utf8_lossy(text));
-                    let _ = writeln!(out, "Sent output: {}", String::from_utf8_lossy(&reply));
-                }
-                reply.extend_from_slice(b"\n? ");
-                writer.write_all(&reply)?;
             }
         }
 
