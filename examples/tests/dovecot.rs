@@ -1183,17 +1183,23 @@ fn a_refused_retr_keeps_that_message_and_stores_and_deletes_the_others() {
     let _ = std::fs::remove_dir_all(&maildir);
 }
 
+/// A server of `messages` that answers RETR 2 with message 3 and RETR 3
+/// with message 2, as one that answers pipelined commands out of order.
+fn answering_2_and_3_swapped(messages: [&'static str; 3]) -> Scripted {
+    Scripted::start("+OK ready\r\n", &messages, move |command| match command {
+        "RETR 2" => Some(usual(&messages, "RETR 3")),
+        "RETR 3" => Some(usual(&messages, "RETR 2")),
+        _ => None,
+    })
+}
+
 #[test]
 fn answers_that_disagree_with_list_are_kept_but_neither_recorded_nor_deleted() {
     // Answers 2 and 3 swapped, as a server that answers pipelined commands
     // out of order would send them (sizes apart by more than a line end,
     // but LONG less than twice B).
     const LONG: &str = "Subject: long\r\n\r\nlonger than b\r\n";
-    let server = Scripted::start("+OK ready\r\n", &[A, B, LONG], |command| match command {
-        "RETR 2" => Some(usual(&[A, B, LONG], "RETR 3")),
-        "RETR 3" => Some(usual(&[A, B, LONG], "RETR 2")),
-        _ => None,
-    });
+    let server = answering_2_and_3_swapped([A, B, LONG]);
     let maildir = scratch("out-of-order");
     let (out, stdout, stderr) = server.fetch(&maildir, &["--delete"]);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -1218,11 +1224,7 @@ fn answers_that_disagree_with_list_are_kept_but_neither_recorded_nor_deleted() {
     // honest answer to its command: it is stopped there, and the session
     // dropped, with a word on --no-pipelining.
     const HUGE: &str = "Subject: huge\r\n\r\nA message much longer than the others.\r\n";
-    let server = Scripted::start("+OK ready\r\n", &[A, B, HUGE], |command| match command {
-        "RETR 2" => Some(usual(&[A, B, HUGE], "RETR 3")),
-        "RETR 3" => Some(usual(&[A, B, HUGE], "RETR 2")),
-        _ => None,
-    });
+    let server = answering_2_and_3_swapped([A, B, HUGE]);
     let maildir = scratch("out-of-order-huge");
     let (out, stdout, stderr) = server.fetch(&maildir, &["--delete"]);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
