@@ -33,8 +33,9 @@
 //!   an error for its message: it is reported and left on the server.
 //!   Messages that share an id are fetched (again, if the set changed) and
 //!   never deleted; with `--delete`, each run says so on stderr (the run
-//!   that fetches them fails, the later ones only note it). A server without UIDL has every message fetched, every
-//!   time, and `--delete` is refused.
+//!   that fetches them fails, the later ones only note it). A server
+//!   without UIDL has every message fetched, every time, and `--delete` is
+//!   refused.
 //! - **Failures one message at a time.** A message the server refuses to
 //!   send (`-ERR` to RETR) is reported and left on the server; the others
 //!   are stored, and QUIT is sent so that their deletions take effect.
@@ -854,7 +855,7 @@ fn made_by<'a>(name: &'a str, host: &str) -> Option<&'a str> {
 }
 
 /// An account's lock: the file `.pop3_fetch_lock.ACCOUNT`, which says who
-/// holds it (`pid N start T boot B host H`). It is created whole, by a hard
+/// holds it (`pid N start T boot B host H run R`). It is created whole, by a hard
 /// link to a file already written (atomic, and failing if the lock
 /// exists), so a second run always finds who holds it. It is removed when
 /// the run ends. One left by a run that was killed is stale: the next run
