@@ -855,8 +855,8 @@ fn made_by<'a>(name: &'a str, host: &str) -> Option<&'a str> {
 }
 
 /// An account's lock: the file `.pop3_fetch_lock.ACCOUNT`, which says who
-/// holds it (`pid N start T boot B host H run R`). It is created whole, by a hard
-/// link to a file already written (atomic, and failing if the lock
+/// holds it (`pid N start T boot B host H run R`). It is created whole, by
+/// a hard link to a file already written (atomic, and failing if the lock
 /// exists), so a second run always finds who holds it. It is removed when
 /// the run ends. One left by a run that was killed is stale: the next run
 /// on this host sees that its process is gone (or is another process with
