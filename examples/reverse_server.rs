@@ -16,7 +16,7 @@ use std::time::Duration;
 use clap::Parser;
 use reverse_proto::Mode;
 use reverse_proto::server::{Event, Options, Server};
-use support::{ListenArgs, Service, printable, say};
+use support::{ListenArgs, Service, say_peer};
 
 const EXIT_STATUS: &str = "\
 Exit status:
@@ -49,8 +49,8 @@ impl Service for Reverse {
 
     fn on_event(&self, _server: &mut Server, event: Event) {
         match event {
-            Event::Received(input) => say!("Received input: {}", printable(&input)),
-            Event::Sent(output) => say!("Sent output: {}", printable(&output)),
+            Event::Received(input) => say_peer("Received input: ", &input),
+            Event::Sent(output) => say_peer("Sent output: ", &output),
             // Kinds of event added to the machine later: nothing to print.
             _ => {}
         }

@@ -18,7 +18,7 @@ use clap::Parser;
 use reverse_proto::Mode;
 use session_proto::ReverseLines;
 use session_proto::server::{Event, Options, Server};
-use support::{ListenArgs, Service, printable, say};
+use support::{ListenArgs, Service, say, say_peer};
 
 const EXIT_STATUS: &str = "\
 Exit status:
@@ -60,8 +60,8 @@ impl Service for Session {
 
     fn on_event(&self, _server: &mut Server, event: Event) {
         match event {
-            Event::Received(input) => say!("Received input: {}", printable(&input)),
-            Event::Sent(output) => say!("Sent output: {}", printable(&output)),
+            Event::Received(input) => say_peer("Received input: ", &input),
+            Event::Sent(output) => say_peer("Sent output: ", &output),
             Event::LineTooLong { limit } => {
                 say!("Refused input: line longer than {limit} bytes")
             }

@@ -8,7 +8,7 @@
 //! cargo bench -p examples --bench server_load -- --quick      # small and short
 //! ```
 //!
-//! Modes: `burst`, `idle`, `cpu`, `oneshot`, `hostile` (see the functions
+//! Modes: `burst`, `idle`, `cpu`, `turns`, `oneshot`, `hostile` (see the functions
 //! of the same names). The servers are the release builds of the examples
 //! (`target/release/examples/`), started on 127.0.0.1 high ports with
 //! their stdout and stderr sent to /dev/null, and stopped by PID. The
@@ -25,7 +25,9 @@
 //!
 //! For profiling a server started by hand, `--paced-client ADDR SECONDS`
 //! runs the `cpu` mode's client alone against it and prints what the
-//! server's CPU figure would need: round trips done.
+//! server's CPU figure would need: round trips done. To compare servers
+//! started by hand (two builds of one server, say) as the `turns` mode
+//! does, `--turns-client [--side-by-side] CYCLES ADDR:PID ADDR:PID ...`.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
@@ -64,6 +66,10 @@ fn main() {
         paced_client(&args[at + 1..]);
         return;
     }
+    if let Some(at) = args.iter().position(|arg| arg == "--turns-client") {
+        turns_client(&args[at + 1..]);
+        return;
+    }
     if !args.iter().any(|arg| arg == "--bench") {
         println!("server_load: run it with `cargo bench -p examples --bench server_load`");
         return;
@@ -75,7 +81,7 @@ fn main() {
         .filter(|arg| !arg.starts_with("--"))
         .collect();
     if modes.is_empty() {
-        modes = vec!["burst", "idle", "cpu", "oneshot", "hostile"];
+        modes = vec!["burst", "idle", "cpu", "turns", "oneshot", "hostile"];
     }
     let bench = Bench::new(quick);
     raise_open_file_limit();
@@ -90,9 +96,12 @@ fn main() {
             "burst" => burst(&bench),
             "idle" => idle(&bench),
             "cpu" => cpu(&bench),
+            "turns" => turns(&bench),
             "oneshot" => oneshot(&bench),
             "hostile" => hostile(&bench),
-            other => println!("\nunknown mode {other:?} (burst, idle, cpu, oneshot, hostile)"),
+            other => {
+                println!("\nunknown mode {other:?} (burst, idle, cpu, turns, oneshot, hostile)")
+            }
         }
     }
 }
@@ -1025,6 +1034,310 @@ fn paced_run(
             failures,
         }
     })
+}
+
+// ---------------------------------------------------------------------------
+// 3b. CPU per round trip, the servers taking turns
+
+/// The `cpu` mode's load (128 sessions paced to 20,000 round trips a
+/// second), measured so that the machine's drift cannot pass for a
+/// difference between servers. Here the speed of the machine moves by a
+/// fifth over minutes, and the `cpu` mode's 5 s runs one after another
+/// cannot tell that from a few percent between servers. Two ways:
+///
+/// - **Taking turns:** all the servers run at once; each second one of
+///   them gets its 128 sessions' lines while the others sit idle, in
+///   rotation (forward, then backward). Each server's figure is divided
+///   by the baseline's of the same cycle, a few seconds away.
+/// - **Side by side:** the baseline and one other server get their 128
+///   sessions each at the same time, for one window a second. Both see
+///   the same machine in every window, at twice the offered load (40,000
+///   round trips a second in all).
+///
+/// CPU time is each process's scheduler runtime in nanoseconds (summed
+/// over `/proc/PID/task/*/schedstat`), over each window of 1 s less its
+/// first 200 ms and last 20 ms. The baseline is the minimal multi-thread
+/// tokio server.
+fn turns(bench: &Bench) {
+    let cycles = bench.pick(30, 2);
+    let launches = [
+        bench.minimal("session", "multi", false),
+        bench.minimal("session", "multi", true),
+        bench.example("session_server", "tokio", &[]),
+        bench.library("session", "tokio"),
+        bench.minimal("session", "std", false),
+        bench.example("session_server", "std", &[]),
+        bench.library("session", "std"),
+    ];
+    println!(
+        "\n## turns: {} servers taking turns of 1 s, 128 sessions paced to 20,000 round trips/s each turn, {cycles} cycles\n",
+        launches.len()
+    );
+    wait_for_quiet(bench.clock_ticks);
+    let servers: Vec<Proc> = launches.iter().map(Proc::start).collect();
+    let targets: Vec<(SocketAddr, u32)> = servers.iter().map(|s| (s.addr, s.pid())).collect();
+    let run = turns_run(&targets, cycles, Duration::from_secs(1), false);
+    drop(servers);
+    print_turns_header();
+    for (server, launch) in launches.iter().enumerate() {
+        print_turns_row(&launch.label, &run, server);
+    }
+
+    println!(
+        "\n## turns, side by side: each server and the baseline at once, 128 sessions each paced to 20,000 round trips/s, {cycles} windows of 1 s\n"
+    );
+    print_turns_header();
+    for launch in &launches[1..] {
+        wait_for_quiet(bench.clock_ticks);
+        let servers = [Proc::start(&launches[0]), Proc::start(launch)];
+        let targets: Vec<(SocketAddr, u32)> = servers.iter().map(|s| (s.addr, s.pid())).collect();
+        let run = turns_run(&targets, cycles, Duration::from_secs(1), true);
+        print_turns_row(&launch.label, &run, 1);
+    }
+}
+
+/// `--turns-client [--side-by-side] CYCLES ADDR:PID ADDR:PID ...`: the
+/// `turns` mode's client alone, for servers started by hand (two builds of
+/// one server, say). The first is the baseline.
+fn turns_client(args: &[String]) {
+    let side_by_side = args.first().is_some_and(|arg| arg == "--side-by-side");
+    let args = &args[usize::from(side_by_side)..];
+    let [cycles, targets @ ..] = args else {
+        panic!("usage: --turns-client [--side-by-side] CYCLES ADDR:PID ADDR:PID ...");
+    };
+    let cycles: usize = cycles.parse().expect("CYCLES");
+    let targets: Vec<(SocketAddr, u32)> = targets
+        .iter()
+        .map(|target| {
+            let (addr, pid) = target.rsplit_once(':').expect("ADDR:PID");
+            (addr.parse().expect("ADDR"), pid.parse().expect("PID"))
+        })
+        .collect();
+    assert!(!targets.is_empty(), "no server given");
+    let run = turns_run(&targets, cycles, Duration::from_secs(1), side_by_side);
+    print_turns_header();
+    for (server, label) in args[1..].iter().enumerate() {
+        print_turns_row(label, &run, server);
+    }
+}
+
+/// One server's turn: CPU nanoseconds and round trips in its window.
+#[derive(Clone, Copy, Default)]
+struct Turn {
+    cpu_ns: u64,
+    trips: u64,
+}
+
+impl Turn {
+    fn per_trip_us(self) -> f64 {
+        self.cpu_ns as f64 / 1e3 / self.trips.max(1) as f64
+    }
+}
+
+/// What a `turns_run` measured: `turns[cycle][server]`, and the client's
+/// failed exchanges per server.
+struct TurnsRun {
+    turns: Vec<Vec<Turn>>,
+    failures: Vec<usize>,
+}
+
+/// Scheduler runtime of each thread of `pid`, in nanoseconds, by thread id.
+fn thread_runtimes(pid: u32) -> HashMap<u32, u64> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return HashMap::new();
+    };
+    tasks
+        .filter_map(|task| {
+            let task = task.ok()?;
+            let tid: u32 = task.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            Some((tid, stat.split_whitespace().next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// CPU nanoseconds `pid`'s threads ran between two `thread_runtimes`; a
+/// thread that ended in between is lost, one that began counts whole.
+fn runtime_between(before: &HashMap<u32, u64>, after: &HashMap<u32, u64>) -> u64 {
+    after
+        .iter()
+        .map(|(tid, &ns)| ns.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum()
+}
+
+/// Paces 128 sessions of each target (`ADDR`, `PID`) through `cycles`
+/// cycles of windows of `turn`: one target a window, in rotation, or
+/// every target in every window if `side_by_side`.
+fn turns_run(
+    targets: &[(SocketAddr, u32)],
+    cycles: usize,
+    turn: Duration,
+    side_by_side: bool,
+) -> TurnsRun {
+    const SESSIONS: usize = 128;
+    const RATE: f64 = 20_000.0;
+    const SETTLE: Duration = Duration::from_millis(200);
+    const TAIL: Duration = Duration::from_millis(20);
+    // Each slot: the servers whose sessions send in it, and the cycle it
+    // belongs to. Taking turns, forward then backward, so that no server
+    // always follows the same one.
+    let slots: Vec<(usize, Vec<usize>)> = (0..cycles)
+        .flat_map(|cycle| {
+            let mut one: Vec<usize> = (0..targets.len()).collect();
+            if cycle % 2 == 1 {
+                one.reverse();
+            }
+            if side_by_side {
+                vec![(cycle, one)]
+            } else {
+                one.into_iter()
+                    .map(|server| (cycle, vec![server]))
+                    .collect()
+            }
+        })
+        .collect();
+    let order = Arc::new(slots);
+    let trips: Arc<Vec<AtomicU64>> = Arc::new(targets.iter().map(|_| AtomicU64::new(0)).collect());
+    let rt = runtime(1);
+    let (start, tasks) = rt.block_on(async {
+        let period = Duration::from_secs_f64(SESSIONS as f64 / RATE);
+        let mut streams = Vec::new();
+        for (server, &(addr, _)) in targets.iter().enumerate() {
+            for _ in 0..SESSIONS {
+                let mut stream = AsyncStream::connect(addr).await.expect("connect");
+                stream.set_nodelay(true).expect("nodelay");
+                expect(&mut stream, GREETING).await.expect("banner");
+                streams.push((server, stream));
+            }
+        }
+        let start = Instant::now() + Duration::from_millis(100);
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, (server, mut stream)) in streams.into_iter().enumerate() {
+            let order = Arc::clone(&order);
+            let trips = Arc::clone(&trips);
+            let offset = period.mul_f64((i % SESSIONS) as f64 / SESSIONS as f64);
+            tasks.spawn(async move {
+                let mut reply = vec![0; SESSION_REPLY.len()];
+                let mine = order
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (_, s))| s.contains(&server));
+                for (slot, _) in mine {
+                    let from = start + turn * slot as u32;
+                    let mut at = from + offset;
+                    while at < from + turn {
+                        tokio::time::sleep_until(at.into()).await;
+                        let ok = tokio::time::timeout(IO_LIMIT, async {
+                            stream.write_all(LINE).await?;
+                            stream.read_exact(&mut reply).await
+                        })
+                        .await;
+                        if !matches!(ok, Ok(Ok(_))) || reply != SESSION_REPLY {
+                            return (server, 1);
+                        }
+                        trips[server].fetch_add(1, Ordering::Relaxed);
+                        at += period;
+                    }
+                }
+                let _ = stream.write_all(b"END\n").await;
+                (server, 0)
+            });
+        }
+        (start, tasks)
+    });
+    // The measuring runs on its own thread, so that reading a few hundred
+    // /proc files never delays the client's lines.
+    let measurer = {
+        let order = Arc::clone(&order);
+        let trips = Arc::clone(&trips);
+        let pids: Vec<u32> = targets.iter().map(|&(_, pid)| pid).collect();
+        thread::spawn(move || {
+            let mut turns = vec![vec![Turn::default(); pids.len()]; cycles];
+            for (slot, (cycle, servers)) in order.iter().enumerate() {
+                let from = start + turn * slot as u32;
+                let sample = || {
+                    servers
+                        .iter()
+                        .map(|&server| {
+                            (
+                                thread_runtimes(pids[server]),
+                                trips[server].load(Ordering::Relaxed),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                };
+                thread::sleep((from + SETTLE).saturating_duration_since(Instant::now()));
+                let before = sample();
+                thread::sleep((from + turn - TAIL).saturating_duration_since(Instant::now()));
+                let after = sample();
+                for ((&server, (cpu0, trips0)), (cpu1, trips1)) in
+                    servers.iter().zip(before).zip(after)
+                {
+                    turns[*cycle][server] = Turn {
+                        cpu_ns: runtime_between(&cpu0, &cpu1),
+                        trips: trips1 - trips0,
+                    };
+                }
+            }
+            turns
+        })
+    };
+    let failures = rt.block_on(async {
+        let mut failures = vec![0; targets.len()];
+        let mut tasks = tasks;
+        while let Some(joined) = tasks.join_next().await {
+            let (server, failed) = joined.expect("client task");
+            failures[server] += failed;
+        }
+        failures
+    });
+    TurnsRun {
+        turns: measurer.join().expect("measurer"),
+        failures,
+    }
+}
+
+/// A distribution-free 95% interval of the median of `sorted`: the order
+/// statistics n/2 ± 0.98 √n (the normal approximation to the binomial).
+fn median_interval(sorted: &[f64]) -> (f64, f64) {
+    let n = sorted.len() as f64;
+    let spread = 0.98 * n.sqrt();
+    let low = ((n / 2.0 - spread).floor() as usize).saturating_sub(1);
+    let high = ((n / 2.0 + spread).ceil() as usize).min(sorted.len() - 1);
+    (sorted[low], sorted[high])
+}
+
+fn print_turns_header() {
+    println!(
+        "| server | µs CPU per round trip, median (range) | ÷ baseline, median of the cycles | 95% interval | round trips a window, median | failed |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+}
+
+/// One server's row: its figures, and its ratio to server 0 of the run.
+fn print_turns_row(label: &str, run: &TurnsRun, server: usize) {
+    let sorted = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values
+    };
+    let each = sorted(run.turns.iter().map(|c| c[server].per_trip_us()).collect());
+    let ratios = sorted(
+        run.turns
+            .iter()
+            .map(|c| c[server].per_trip_us() / c[0].per_trip_us())
+            .collect(),
+    );
+    let trips = sorted(run.turns.iter().map(|c| c[server].trips as f64).collect());
+    let (low, high) = median_interval(&ratios);
+    println!(
+        "| {label} | {:.2} ({:.2}–{:.2}) | {:.3} | {low:.3}–{high:.3} | {:.0} | {} |",
+        each[each.len() / 2],
+        each[0],
+        each[each.len() - 1],
+        ratios[ratios.len() / 2],
+        trips[trips.len() / 2],
+        run.failures[server],
+    );
 }
 
 // ---------------------------------------------------------------------------
