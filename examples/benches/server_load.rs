@@ -203,6 +203,15 @@ impl Bench {
         launch
     }
 
+    /// The minimal multi-thread tokio session server, with an idle timeout
+    /// on each read.
+    fn minimal_with_idle_timeout(&self) -> Launch {
+        let mut launch = self.minimal("session", "multi", false);
+        launch.args.push("--idle-timeout".into());
+        launch.label.push_str(", an idle timeout per read");
+        launch
+    }
+
     /// A minimal server of this file: `session` or `oneshot`, on tokio's
     /// `multi` or `current` thread flavour, or `std` (a thread per
     /// connection, as the std runtime serves).
@@ -1063,6 +1072,7 @@ fn turns(bench: &Bench) {
     let launches = [
         bench.minimal("session", "multi", false),
         bench.minimal("session", "multi", true),
+        bench.minimal_with_idle_timeout(),
         bench.example("session_server", "tokio", &[]),
         bench.library("session", "tokio"),
         bench.minimal("session", "std", false),
@@ -1891,13 +1901,16 @@ mod minimal {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     use tokio::net::{TcpSocket, TcpStream};
 
-    /// `session|oneshot multi|current|std ADDR [--print]`
+    /// `session|oneshot multi|current|std ADDR [--print] [--idle-timeout]`
     pub(crate) fn main(args: &[String]) {
         let [what, flavour, addr, rest @ ..] = args else {
-            panic!("usage: --minimal-server session|oneshot multi|current|std ADDR [--print]");
+            panic!(
+                "usage: --minimal-server session|oneshot multi|current|std ADDR [--print] [--idle-timeout]"
+            );
         };
         let session = what == "session";
         let print = rest.iter().any(|arg| arg == "--print");
+        let idle = rest.iter().any(|arg| arg == "--idle-timeout");
         let addr: SocketAddr = addr.parse().expect("ADDR");
         if flavour == "std" {
             return threads::main(session, addr, print);
@@ -1920,7 +1933,7 @@ mod minimal {
                 let _ = stream.set_nodelay(true);
                 tokio::spawn(async move {
                     let _ = if session {
-                        serve_session(stream, print).await
+                        serve_session(stream, print, idle).await
                     } else {
                         serve_oneshot(stream).await
                     };
@@ -1929,13 +1942,22 @@ mod minimal {
         });
     }
 
-    async fn serve_session(stream: TcpStream, print: bool) -> std::io::Result<()> {
+    /// With `idle`, each read gives up after the examples' idle timeout
+    /// (60 s), the simplest way to have one: a timer per read.
+    async fn serve_session(stream: TcpStream, print: bool, idle: bool) -> std::io::Result<()> {
+        const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
         let mut stream = BufReader::new(stream);
         stream.get_mut().write_all(super::GREETING).await?;
         let mut line = Vec::new();
         loop {
             line.clear();
-            if stream.read_until(b'\n', &mut line).await? == 0 {
+            let read = stream.read_until(b'\n', &mut line);
+            let read = if idle {
+                tokio::time::timeout(IDLE_TIMEOUT, read).await?
+            } else {
+                read.await
+            };
+            if read? == 0 {
                 return Ok(());
             }
             match answer(&line, print) {
@@ -2063,15 +2085,25 @@ mod library {
 
     use std::net::SocketAddr;
 
-    /// `session|oneshot std|tokio ADDR [MAX]`: with MAX, at most MAX
-    /// connections and no per-peer cap.
+    /// `session|oneshot std|tokio ADDR [MAX] [--no-deadlines]`: with MAX,
+    /// at most MAX connections and no per-peer cap; with `--no-deadlines`,
+    /// a session machine with neither idle nor line timeout, to see what
+    /// they cost.
     pub(crate) fn main(args: &[String]) {
         let [what, runtime, addr, rest @ ..] = args else {
-            panic!("usage: --library-server session|oneshot std|tokio ADDR [MAX]");
+            panic!("usage: --library-server session|oneshot std|tokio ADDR [MAX] [--no-deadlines]");
         };
         let session = what == "session";
         let addr: SocketAddr = addr.parse().expect("ADDR");
-        let max: Option<usize> = rest.first().map(|max| max.parse().expect("MAX"));
+        let max: Option<usize> = rest
+            .iter()
+            .find(|arg| !arg.starts_with("--"))
+            .map(|max| max.parse().expect("MAX"));
+        let mut session_options = session_proto::server::Options::default();
+        if rest.iter().any(|arg| arg == "--no-deadlines") {
+            session_options.idle_timeout = None;
+            session_options.line_timeout = None;
+        }
         if runtime == "std" {
             let mut options = net_std::ServerOptions::default();
             if let Some(max) = max {
@@ -2081,7 +2113,7 @@ mod library {
             let server = net_std::Server::bind(addr, options).expect("bind");
             let _ = server.serve(move |conn, _info| {
                 if session {
-                    let mut machine = session_proto::server::Server::new(Default::default());
+                    let mut machine = session_proto::server::Server::new(session_options.clone());
                     let _ = conn.run(&mut machine, |_, _| {});
                 } else {
                     let mut machine = reverse_proto::server::Server::new(Default::default());
@@ -2102,13 +2134,17 @@ mod library {
             }
             let server = net_tokio::Server::bind(addr, options).expect("bind");
             let _ = server
-                .serve(move |mut conn, _info| async move {
-                    if session {
-                        let mut machine = session_proto::server::Server::new(Default::default());
-                        let _ = conn.run(&mut machine, |_, _| {}).await;
-                    } else {
-                        let mut machine = reverse_proto::server::Server::new(Default::default());
-                        let _ = conn.run(&mut machine, |_, _| {}).await;
+                .serve(move |mut conn, _info| {
+                    let session_options = session_options.clone();
+                    async move {
+                        if session {
+                            let mut machine = session_proto::server::Server::new(session_options);
+                            let _ = conn.run(&mut machine, |_, _| {}).await;
+                        } else {
+                            let mut machine =
+                                reverse_proto::server::Server::new(Default::default());
+                            let _ = conn.run(&mut machine, |_, _| {}).await;
+                        }
                     }
                 })
                 .await;

@@ -479,6 +479,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                         }
                         Poll::Ready(Ok(written)) => {
                             self.unsent.advance(written);
+                            if self.unsent.is_empty() {
+                                // Let go of the buffer at once: a machine
+                                // that reuses its output buffer can do so
+                                // only when nothing else holds it.
+                                self.unsent = Bytes::new();
+                            }
                             progressed = true;
                         }
                         Poll::Ready(Err(error)) => return Poll::Ready(Err(WriteError::Io(error))),

@@ -34,7 +34,7 @@ mod text;
 pub use client::Client;
 pub use fortune::{Announce, Fortunes};
 pub use server::Server;
-pub use text::{Mode, reverse, trim};
+pub use text::{Mode, reverse, reverse_into, trim};
 
 /// Errors of the reversal and fortune exchanges.
 #[non_exhaustive]

@@ -31,30 +31,44 @@ pub enum Mode {
 /// assert_eq!(reverse(b"\xc3\xa4b\xc3", Mode::Graphemes), b"\xc3b\xc3\xa4");
 /// ```
 pub fn reverse(input: &[u8], mode: Mode) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    reverse_into(input, mode, &mut out);
+    out
+}
+
+/// Appends `input` reversed according to `mode` to `out`: [`reverse`]
+/// without an allocation of its own, for a server that reuses one buffer
+/// for every reply.
+///
+/// ```
+/// use reverse_proto::{Mode, reverse_into};
+///
+/// let mut reply = b"> ".to_vec();
+/// reverse_into(b"jack frost", Mode::Graphemes, &mut reply);
+/// assert_eq!(reply, b"> tsorf kcaj");
+/// ```
+pub fn reverse_into(input: &[u8], mode: Mode, out: &mut Vec<u8>) {
     match mode {
-        Mode::Bytes => reverse_bytes(input),
+        Mode::Bytes => out.extend(input.iter().rev()),
         // In ASCII every byte is a grapheme cluster of its own, except CR
         // followed by LF (UAX #29, GB3): without a CR, the order of bytes
         // is the order of clusters. Most lines are ASCII, and walking the
         // grapheme cursor costs many times a byte copy.
-        Mode::Graphemes if input.is_ascii() && !input.contains(&b'\r') => reverse_bytes(input),
-        Mode::Graphemes => reverse_graphemes(input),
+        Mode::Graphemes if input.is_ascii() && !input.contains(&b'\r') => {
+            out.extend(input.iter().rev());
+        }
+        Mode::Graphemes => reverse_graphemes(input, out),
     }
 }
 
-fn reverse_bytes(input: &[u8]) -> Vec<u8> {
-    input.iter().rev().copied().collect()
-}
-
-fn reverse_graphemes(input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len());
+fn reverse_graphemes(input: &[u8], out: &mut Vec<u8>) {
+    out.reserve(input.len());
     for chunk in input.utf8_chunks().collect::<Vec<_>>().into_iter().rev() {
         out.extend(chunk.invalid().iter().rev());
         for grapheme in chunk.valid().graphemes(true).rev() {
             out.extend_from_slice(grapheme.as_bytes());
         }
     }
-    out
 }
 
 /// The bytes PHP's `trim` strips by default: space, tab, LF, CR, NUL and
@@ -129,10 +143,24 @@ mod tests {
                 0..64,
             ),
         ) {
-            proptest::prop_assert_eq!(
-                reverse(&input, Mode::Graphemes),
-                reverse_graphemes(&input)
-            );
+            let mut walked = Vec::new();
+            reverse_graphemes(&input, &mut walked);
+            proptest::prop_assert_eq!(reverse(&input, Mode::Graphemes), walked);
+        }
+
+        /// `reverse_into` appends exactly what `reverse` returns, after
+        /// whatever the buffer held.
+        #[test]
+        fn reverse_into_appends_what_reverse_returns(
+            before in proptest::collection::vec(proptest::num::u8::ANY, 0..8),
+            input in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            bytes in proptest::bool::ANY,
+        ) {
+            let mode = if bytes { Mode::Bytes } else { Mode::Graphemes };
+            let mut out = before.clone();
+            reverse_into(&input, mode, &mut out);
+            proptest::prop_assert_eq!(&out[..before.len()], &before[..]);
+            proptest::prop_assert_eq!(&out[before.len()..], &reverse(&input, mode)[..]);
         }
     }
 

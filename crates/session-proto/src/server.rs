@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use lineproto::{LineBuffer, Machine, Output};
-use reverse_proto::{Mode, reverse, trim};
+use reverse_proto::{Mode, reverse, reverse_into, trim};
 
 use crate::{Error, TelnetFilter};
 
@@ -74,6 +74,23 @@ pub enum Event {
 pub trait LineHandler {
     /// Returns the reply to `line`, without a line terminator.
     fn handle_line(&mut self, line: &[u8]) -> Vec<u8>;
+
+    /// Appends the reply to `line` to `reply`, without a line terminator.
+    /// The server calls this one, with a buffer it reuses for every line;
+    /// the default appends what [`handle_line`](Self::handle_line)
+    /// returns, and a handler that can write in place overrides it to save
+    /// an allocation per line.
+    ///
+    /// ```
+    /// use session_proto::{LineHandler, ReverseLines};
+    ///
+    /// let mut reply = Vec::new();
+    /// ReverseLines::default().write_reply(b"jack frost", &mut reply);
+    /// assert_eq!(reply, b"tsorf kcaj");
+    /// ```
+    fn write_reply(&mut self, line: &[u8], reply: &mut Vec<u8>) {
+        reply.extend_from_slice(&self.handle_line(line));
+    }
 }
 
 impl<F: FnMut(&[u8]) -> Vec<u8>> LineHandler for F {
@@ -98,6 +115,10 @@ pub struct ReverseLines {
 impl LineHandler for ReverseLines {
     fn handle_line(&mut self, line: &[u8]) -> Vec<u8> {
         reverse(line, self.mode)
+    }
+
+    fn write_reply(&mut self, line: &[u8], reply: &mut Vec<u8>) {
+        reverse_into(line, self.mode, reply);
     }
 }
 
@@ -147,6 +168,13 @@ pub struct Server<H = ReverseLines> {
     telnet: TelnetFilter,
     lines: LineBuffer,
     queue: VecDeque<Output<Event, Error>>,
+    /// The handler's reply to the line at hand, reused from line to line.
+    reply: Vec<u8>,
+    /// Where replies are put together with their prompt: each one is split
+    /// off as a `Transmit`, and once the driver and the event have let go
+    /// of it the space is used again, so a session allocates nothing per
+    /// line.
+    out: BytesMut,
     greeted: bool,
     eof: bool,
     /// The end command arrived or input ended: `Done` once the queue is empty.
@@ -175,6 +203,8 @@ impl<H: LineHandler> Server<H> {
             handler,
             telnet: TelnetFilter::default(),
             queue: VecDeque::new(),
+            reply: Vec::new(),
+            out: BytesMut::new(),
             greeted: false,
             eof: false,
             ending: false,
@@ -203,29 +233,35 @@ impl<H: LineHandler> Server<H> {
             self.ending = true;
             return;
         }
-        let reply = Bytes::from(self.handler.handle_line(line));
+        let mut reply = std::mem::take(&mut self.reply);
+        reply.clear();
+        self.handler.write_reply(line, &mut reply);
+        let transmit = self.with_prompt(&reply);
+        self.reply = reply;
+        // The event is the reply's part of the transmit: no copy.
+        let sent = transmit.slice(..transmit.len() - 1 - self.options.prompt.len());
         self.queue
             .push_back(Output::Event(Event::Received(received)));
-        self.queue
-            .push_back(Output::Transmit(self.with_prompt(&reply)));
-        self.queue.push_back(Output::Event(Event::Sent(reply)));
+        self.queue.push_back(Output::Transmit(transmit));
+        self.queue.push_back(Output::Event(Event::Sent(sent)));
     }
 
     fn on_overlong_line(&mut self, limit: usize) {
         let message = format!("error: line longer than {limit} bytes, ignored");
         self.queue
             .push_back(Output::Event(Event::LineTooLong { limit }));
-        self.queue
-            .push_back(Output::Transmit(self.with_prompt(message.as_bytes())));
+        let transmit = self.with_prompt(message.as_bytes());
+        self.queue.push_back(Output::Transmit(transmit));
     }
 
     /// `text`, a LF and the prompt, in one buffer so they go out in one write.
-    fn with_prompt(&self, text: &[u8]) -> Bytes {
-        let mut out = BytesMut::with_capacity(text.len() + 1 + self.options.prompt.len());
+    fn with_prompt(&mut self, text: &[u8]) -> Bytes {
+        let out = &mut self.out;
+        out.reserve(text.len() + 1 + self.options.prompt.len());
         out.extend_from_slice(text);
         out.extend_from_slice(b"\n");
         out.extend_from_slice(&self.options.prompt);
-        out.freeze()
+        out.split().freeze()
     }
 }
 

@@ -482,3 +482,79 @@ proptest! {
         prop_assert_eq!(timed, whole);
     }
 }
+
+#[test]
+fn replies_reuse_one_buffer_once_the_last_one_is_let_go() {
+    use lineproto::{Machine, Output};
+    use std::time::Instant;
+
+    let mut server = server::Server::new(server::Options::default());
+    let now = Instant::now();
+    let mut transmits = Vec::new();
+    // The longest first: a reply longer than any before needs more room.
+    for line in [
+        &b"a longer line than the others\n"[..],
+        b"jack frost\n",
+        b"ok\n",
+    ] {
+        server.handle_input(line);
+        loop {
+            match server.poll_output(now) {
+                // Each reply and its event are dropped at once, as a driver
+                // that has written it and a handler that has printed it do.
+                Output::Transmit(bytes) => transmits.push((bytes.as_ptr(), bytes.len())),
+                Output::Event(_) => {}
+                Output::Wait { .. } => break,
+                Output::Done(result) => panic!("session ended: {result:?}"),
+            }
+        }
+    }
+    // The banner, then three replies: the later two lie in the memory of
+    // the first, which held more than both together.
+    assert_eq!(transmits.len(), 4);
+    let (first, first_len) = (transmits[1].0 as usize, transmits[1].1);
+    for &(at, len) in &transmits[2..] {
+        let at = at as usize;
+        assert!(
+            first <= at && at + len <= first + first_len,
+            "{transmits:?}"
+        );
+    }
+    assert_eq!(transmits[3].1, "ko\n? ".len());
+}
+
+#[test]
+fn a_reply_kept_by_its_reader_is_never_overwritten() {
+    use lineproto::{Machine, Output};
+    use std::time::Instant;
+
+    let mut server = server::Server::new(server::Options::default());
+    let now = Instant::now();
+    let mut kept = Vec::new();
+    for line in [&b"one\n"[..], b"two\n", b"three\n"] {
+        server.handle_input(line);
+        loop {
+            match server.poll_output(now) {
+                Output::Transmit(bytes) | Output::Event(server::Event::Sent(bytes)) => {
+                    kept.push(bytes);
+                }
+                Output::Event(_) => {}
+                Output::Wait { .. } => break,
+                Output::Done(result) => panic!("session ended: {result:?}"),
+            }
+        }
+    }
+    let kept: Vec<&[u8]> = kept.iter().map(|b| &b[..]).collect();
+    assert_eq!(
+        kept,
+        [
+            &b"Roll up, roll up, to the greatest show on earth!\n? "[..],
+            b"eno\n? ",
+            b"eno",
+            b"owt\n? ",
+            b"owt",
+            b"eerht\n? ",
+            b"eerht",
+        ]
+    );
+}
