@@ -256,8 +256,14 @@ impl<H: LineHandler> Server<H> {
 
     /// `text`, a LF and the prompt, in one buffer so they go out in one write.
     fn with_prompt(&mut self, text: &[u8]) -> Bytes {
+        // Room for several replies at a time: the buffer is taken back (by
+        // `reserve`) only when it runs out.
+        const ROOM: usize = 512;
         let out = &mut self.out;
-        out.reserve(text.len() + 1 + self.options.prompt.len());
+        let len = text.len() + 1 + self.options.prompt.len();
+        if out.capacity() < len {
+            out.reserve(len.max(ROOM));
+        }
         out.extend_from_slice(text);
         out.extend_from_slice(b"\n");
         out.extend_from_slice(&self.options.prompt);
