@@ -514,7 +514,10 @@ fn replies_reuse_one_buffer_once_the_last_one_is_let_go() {
     let first = transmits[1].0;
     for pair in transmits[1..].windows(2) {
         let ((before, before_len), (at, _)) = (pair[0], pair[1]);
-        assert!(at == before.wrapping_add(before_len) || at == first, "{transmits:?}");
+        assert!(
+            at == before.wrapping_add(before_len) || at == first,
+            "{transmits:?}"
+        );
     }
     assert_eq!(transmits[3].1, "ko\n? ".len());
 }
