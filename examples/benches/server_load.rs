@@ -27,7 +27,8 @@
 //! runs the `cpu` mode's client alone against it and prints what the
 //! server's CPU figure would need: round trips done. To compare servers
 //! started by hand (two builds of one server, say) as the `turns` mode
-//! does, `--turns-client [--side-by-side] CYCLES ADDR:PID ADDR:PID ...`.
+//! does, `--turns-client [--side-by-side] CYCLES ADDR:PID ADDR:PID ...`
+//! (`TURN_MS` sets the length of a window, 1,000 ms by default).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
@@ -1124,7 +1125,12 @@ fn turns_client(args: &[String]) {
         })
         .collect();
     assert!(!targets.is_empty(), "no server given");
-    let run = turns_run(&targets, cycles, Duration::from_secs(1), side_by_side);
+    // TURN_MS: the length of a window (1,000 ms by default).
+    let turn = std::env::var("TURN_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::from_secs(1), Duration::from_millis);
+    let run = turns_run(&targets, cycles, turn, side_by_side);
     print_turns_header();
     for (server, label) in args[1..].iter().enumerate() {
         print_turns_row(label, &run, server);
@@ -1186,8 +1192,10 @@ fn turns_run(
 ) -> TurnsRun {
     const SESSIONS: usize = 128;
     const RATE: f64 = 20_000.0;
-    const SETTLE: Duration = Duration::from_millis(200);
-    const TAIL: Duration = Duration::from_millis(20);
+    // Each window less its first fifth (the server wakes up) and last
+    // fiftieth (the last round trips may run over).
+    let settle = turn / 5;
+    let tail = turn / 50;
     // Each slot: the servers whose sessions send in it, and the cycle it
     // belongs to. Taking turns, forward then backward, so that no server
     // always follows the same one.
@@ -1276,9 +1284,9 @@ fn turns_run(
                         })
                         .collect::<Vec<_>>()
                 };
-                thread::sleep((from + SETTLE).saturating_duration_since(Instant::now()));
+                thread::sleep((from + settle).saturating_duration_since(Instant::now()));
                 let before = sample();
-                thread::sleep((from + turn - TAIL).saturating_duration_since(Instant::now()));
+                thread::sleep((from + turn - tail).saturating_duration_since(Instant::now()));
                 let after = sample();
                 for ((&server, (cpu0, trips0)), (cpu1, trips1)) in
                     servers.iter().zip(before).zip(after)
