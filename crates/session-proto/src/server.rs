@@ -187,6 +187,11 @@ pub struct Server<H = ReverseLines> {
     line_since: Option<Instant>,
 }
 
+/// The largest reply buffer a session keeps from one line to the next; a
+/// longer reply gets a buffer of its own, so that one long reply does not
+/// hold its memory for the rest of the session.
+const KEPT_REPLY_CAPACITY: usize = 4096;
+
 impl Server<ReverseLines> {
     /// Creates the article's reversing session server.
     pub fn new(options: Options) -> Self {
@@ -237,7 +242,11 @@ impl<H: LineHandler> Server<H> {
         reply.clear();
         self.handler.write_reply(line, &mut reply);
         let transmit = self.with_prompt(&reply);
-        self.reply = reply;
+        // An unusually long reply is not worth its memory for the rest of
+        // the session.
+        if reply.capacity() <= KEPT_REPLY_CAPACITY {
+            self.reply = reply;
+        }
         // The event is the reply's part of the transmit: no copy.
         let sent = transmit.slice(..transmit.len() - 1 - self.options.prompt.len());
         self.queue
@@ -259,8 +268,16 @@ impl<H: LineHandler> Server<H> {
         // Room for several replies at a time: the buffer is taken back (by
         // `reserve`) only when it runs out.
         const ROOM: usize = 512;
-        let out = &mut self.out;
         let len = text.len() + 1 + self.options.prompt.len();
+        if len > KEPT_REPLY_CAPACITY {
+            // Its own buffer, gone with it: the kept one stays small.
+            let mut one = BytesMut::with_capacity(len);
+            one.extend_from_slice(text);
+            one.extend_from_slice(b"\n");
+            one.extend_from_slice(&self.options.prompt);
+            return one.freeze();
+        }
+        let out = &mut self.out;
         if out.capacity() < len {
             out.reserve(len.max(ROOM));
         }

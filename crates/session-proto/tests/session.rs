@@ -557,3 +557,31 @@ fn a_reply_kept_by_its_reader_is_never_overwritten() {
         ]
     );
 }
+
+#[test]
+fn a_long_reply_between_short_ones_comes_out_whole() {
+    // Past the size a session keeps its reply buffer at, a reply gets a
+    // buffer of its own; the replies around it are not disturbed.
+    let echo_or_expand = |line: &[u8]| match line {
+        b"big" => vec![b'x'; 10_000],
+        other => other.to_vec(),
+    };
+    let server = server::Server::with_handler(server::Options::default(), echo_or_expand);
+    let steps = transcript(server, [&b"one\nbig\ntwo\n"[..]], false);
+    let expected = [
+        GREETING.as_bytes(),
+        b"one\n? ",
+        &[vec![b'x'; 10_000], b"\n? ".to_vec()].concat(),
+        b"two\n? ",
+    ]
+    .concat();
+    assert_eq!(sent_by(&steps), expected);
+    let sent: Vec<Bytes> = events_of(&steps)
+        .into_iter()
+        .filter_map(|event| match event {
+            server::Event::Sent(reply) => Some(reply),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, [&b"one"[..], &vec![b'x'; 10_000], b"two"]);
+}
