@@ -1117,6 +1117,7 @@ fn turns_client(args: &[String]) {
         panic!("usage: --turns-client [--side-by-side] CYCLES ADDR:PID ADDR:PID ...");
     };
     let cycles: usize = cycles.parse().expect("CYCLES");
+    assert!(cycles > 0, "CYCLES must be at least 1");
     let targets: Vec<(SocketAddr, u32)> = targets
         .iter()
         .map(|target| {
@@ -1316,13 +1317,18 @@ fn turns_run(
 }
 
 /// A distribution-free 95% interval of the median of `sorted`: the order
-/// statistics n/2 ± 0.98 √n (the normal approximation to the binomial).
-fn median_interval(sorted: &[f64]) -> (f64, f64) {
+/// statistics n/2 ± 0.98 √n (the normal approximation to the binomial;
+/// rounded outwards, so it covers a little more than 95%). `None` for
+/// fewer than 6 values, where no such interval is worth the name.
+fn median_interval(sorted: &[f64]) -> Option<(f64, f64)> {
+    if sorted.len() < 6 {
+        return None;
+    }
     let n = sorted.len() as f64;
     let spread = 0.98 * n.sqrt();
     let low = ((n / 2.0 - spread).floor() as usize).saturating_sub(1);
     let high = ((n / 2.0 + spread).ceil() as usize).min(sorted.len() - 1);
-    (sorted[low], sorted[high])
+    Some((sorted[low], sorted[high]))
 }
 
 fn print_turns_header() {
@@ -1346,9 +1352,10 @@ fn print_turns_row(label: &str, run: &TurnsRun, server: usize) {
             .collect(),
     );
     let trips = sorted(run.turns.iter().map(|c| c[server].trips as f64).collect());
-    let (low, high) = median_interval(&ratios);
+    let interval =
+        median_interval(&ratios).map_or("-".into(), |(low, high)| format!("{low:.3}–{high:.3}"));
     println!(
-        "| {label} | {:.2} ({:.2}–{:.2}) | {:.3} | {low:.3}–{high:.3} | {:.0} | {} |",
+        "| {label} | {:.2} ({:.2}–{:.2}) | {:.3} | {interval} | {:.0} | {} |",
         each[each.len() / 2],
         each[0],
         each[each.len() - 1],
@@ -1921,6 +1928,7 @@ mod minimal {
         let idle = rest.iter().any(|arg| arg == "--idle-timeout");
         let addr: SocketAddr = addr.parse().expect("ADDR");
         if flavour == "std" {
+            assert!(!idle, "--idle-timeout is for the tokio servers");
             return threads::main(session, addr, print);
         }
         let mut builder = match flavour.as_str() {

@@ -37,8 +37,9 @@ pub fn reverse(input: &[u8], mode: Mode) -> Vec<u8> {
 }
 
 /// Appends `input` reversed according to `mode` to `out`: [`reverse`]
-/// without an allocation of its own, for a server that reuses one buffer
-/// for every reply.
+/// into a buffer the caller reuses for every reply. Byte mode and ASCII
+/// lines without CR allocate nothing beyond growing `out`; other lines in
+/// grapheme mode do, for their walk.
 ///
 /// ```
 /// use reverse_proto::{Mode, reverse_into};
@@ -161,6 +162,15 @@ mod tests {
             reverse_into(&input, mode, &mut out);
             proptest::prop_assert_eq!(&out[..before.len()], &before[..]);
             proptest::prop_assert_eq!(&out[before.len()..], &reverse(&input, mode)[..]);
+        }
+
+        /// Byte mode is the bytes in reverse order, as PHP's `strrev`.
+        #[test]
+        fn byte_mode_is_the_bytes_backwards(
+            input in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+        ) {
+            let backwards: Vec<u8> = input.iter().rev().copied().collect();
+            proptest::prop_assert_eq!(reverse(&input, Mode::Bytes), backwards);
         }
     }
 

@@ -56,7 +56,9 @@ pub enum Event {
     /// (`Received input: ...`). This includes the end command.
     Received(Bytes),
     /// The handler's reply was sent (`Sent output: ...`), without the LF
-    /// and prompt that followed it.
+    /// and prompt that followed it. It shares its memory with the bytes
+    /// sent, and with neighbouring short replies (a buffer of 512 bytes):
+    /// keeping many of these events keeps those buffers.
     Sent(Bytes),
     /// A line longer than the limit was thrown away and the peer was told
     /// so; the session goes on.
@@ -76,10 +78,11 @@ pub trait LineHandler {
     fn handle_line(&mut self, line: &[u8]) -> Vec<u8>;
 
     /// Appends the reply to `line` to `reply`, without a line terminator.
-    /// The server calls this one, with a buffer it reuses for every line;
-    /// the default appends what [`handle_line`](Self::handle_line)
-    /// returns, and a handler that can write in place overrides it to save
-    /// an allocation per line.
+    /// The server calls this one, with `reply` empty, in a buffer it reuses
+    /// for every line. The default appends what
+    /// [`handle_line`](Self::handle_line) returns; a handler that can write
+    /// in place overrides it to save an allocation per line, and must then
+    /// write what `handle_line` would return.
     ///
     /// ```
     /// use session_proto::{LineHandler, ReverseLines};
@@ -172,8 +175,9 @@ pub struct Server<H = ReverseLines> {
     reply: Vec<u8>,
     /// Where replies are put together with their prompt: each one is split
     /// off as a `Transmit`, and once the driver and the event have let go
-    /// of it the space is used again, so a session allocates nothing per
-    /// line.
+    /// of it the space is used again. With a handler that writes in place
+    /// (as `ReverseLines` does for ASCII lines), a session allocates
+    /// nothing per line.
     out: BytesMut,
     greeted: bool,
     eof: bool,
@@ -187,10 +191,12 @@ pub struct Server<H = ReverseLines> {
     line_since: Option<Instant>,
 }
 
-/// The largest reply buffer a session keeps from one line to the next; a
-/// longer reply gets a buffer of its own, so that one long reply does not
-/// hold its memory for the rest of the session.
-const KEPT_REPLY_CAPACITY: usize = 4096;
+/// What a session keeps, from one line to the next, of each of its two
+/// reply buffers (the handler's reply, and the reply put together with its
+/// prompt). A reply longer than half of it gets buffers of its own, gone
+/// with it, so a session never holds more than about twice this for
+/// replies, whatever it once answered.
+const KEPT_BUFFER: usize = 512;
 
 impl Server<ReverseLines> {
     /// Creates the article's reversing session server.
@@ -242,13 +248,12 @@ impl<H: LineHandler> Server<H> {
         reply.clear();
         self.handler.write_reply(line, &mut reply);
         let transmit = self.with_prompt(&reply);
-        // An unusually long reply is not worth its memory for the rest of
-        // the session.
-        if reply.capacity() <= KEPT_REPLY_CAPACITY {
+        // The event is the reply's part of the transmit: no copy.
+        let sent = transmit.slice(..reply.len());
+        // A long reply is not worth its memory for the rest of the session.
+        if reply.capacity() <= KEPT_BUFFER {
             self.reply = reply;
         }
-        // The event is the reply's part of the transmit: no copy.
-        let sent = transmit.slice(..transmit.len() - 1 - self.options.prompt.len());
         self.queue
             .push_back(Output::Event(Event::Received(received)));
         self.queue.push_back(Output::Transmit(transmit));
@@ -265,21 +270,21 @@ impl<H: LineHandler> Server<H> {
 
     /// `text`, a LF and the prompt, in one buffer so they go out in one write.
     fn with_prompt(&mut self, text: &[u8]) -> Bytes {
-        // Room for several replies at a time: the buffer is taken back (by
-        // `reserve`) only when it runs out.
-        const ROOM: usize = 512;
         let len = text.len() + 1 + self.options.prompt.len();
-        if len > KEPT_REPLY_CAPACITY {
-            // Its own buffer, gone with it: the kept one stays small.
-            let mut one = BytesMut::with_capacity(len);
-            one.extend_from_slice(text);
-            one.extend_from_slice(b"\n");
-            one.extend_from_slice(&self.options.prompt);
-            return one.freeze();
+        if len > KEPT_BUFFER / 2 {
+            // A buffer of its own, gone with it: the kept one stays small.
+            let mut own = BytesMut::with_capacity(len);
+            own.extend_from_slice(text);
+            own.extend_from_slice(b"\n");
+            own.extend_from_slice(&self.options.prompt);
+            return own.freeze();
         }
+        // Room for two replies or more: the space is taken back (by
+        // `reserve`) only when it runs out, and only if nothing holds it
+        // any more; otherwise `reserve` takes new space of the same size.
         let out = &mut self.out;
         if out.capacity() < len {
-            out.reserve(len.max(ROOM));
+            out.reserve(KEPT_BUFFER);
         }
         out.extend_from_slice(text);
         out.extend_from_slice(b"\n");

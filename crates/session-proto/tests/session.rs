@@ -585,3 +585,39 @@ fn a_long_reply_between_short_ones_comes_out_whole() {
         .collect();
     assert_eq!(sent, [&b"one"[..], &vec![b'x'; 10_000], b"two"]);
 }
+
+#[test]
+fn replies_kept_while_the_buffer_runs_out_are_never_overwritten() {
+    use lineproto::{Machine, Output};
+    use std::time::Instant;
+
+    // Replies of 200 bytes: two fit in the kept buffer, the third needs
+    // new space while the reader still holds the first two.
+    let lines: Vec<Vec<u8>> = (0..6u8)
+        .map(|i| (0..200u8).map(|j| b'a' + (i * 7 + j) % 26).collect())
+        .collect();
+    let mut server = server::Server::new(server::Options::default());
+    let now = Instant::now();
+    let mut kept = Vec::new();
+    for line in &lines {
+        server.handle_input(line);
+        server.handle_input(b"\n");
+        loop {
+            match server.poll_output(now) {
+                Output::Transmit(bytes) | Output::Event(server::Event::Sent(bytes)) => {
+                    kept.push(bytes);
+                }
+                Output::Event(_) => {}
+                Output::Wait { .. } => break,
+                Output::Done(result) => panic!("session ended: {result:?}"),
+            }
+        }
+    }
+    let mut expected = vec![Bytes::from(GREETING)];
+    for line in &lines {
+        let reversed: Vec<u8> = line.iter().rev().copied().collect();
+        expected.push([&reversed[..], b"\n? "].concat().into());
+        expected.push(reversed.into());
+    }
+    assert_eq!(kept, expected);
+}
