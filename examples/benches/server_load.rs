@@ -959,6 +959,25 @@ fn paced_client(args: &[String]) {
     }
 }
 
+/// A session of the paced clients: connected, no Nagle delay, greeted.
+async fn greeted_session(addr: SocketAddr) -> AsyncStream {
+    let mut stream = AsyncStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    expect(&mut stream, GREETING).await.expect("banner");
+    stream
+}
+
+/// One line and its reply (read into `reply`, `SESSION_REPLY` long), within
+/// `IO_LIMIT`: whether the server answered right.
+async fn session_round_trip(stream: &mut AsyncStream, reply: &mut [u8]) -> bool {
+    let done = tokio::time::timeout(IO_LIMIT, async {
+        stream.write_all(LINE).await?;
+        stream.read_exact(reply).await
+    })
+    .await;
+    matches!(done, Ok(Ok(_))) && reply == SESSION_REPLY
+}
+
 fn paced_run(
     addr: SocketAddr,
     pid: Option<u32>,
@@ -976,10 +995,7 @@ fn paced_run(
         let warm_up = Duration::from_millis(700);
         let mut streams = Vec::new();
         for _ in 0..sessions {
-            let mut stream = AsyncStream::connect(addr).await.expect("connect");
-            stream.set_nodelay(true).expect("nodelay");
-            expect(&mut stream, GREETING).await.expect("banner");
-            streams.push(stream);
+            streams.push(greeted_session(addr).await);
         }
         let start = tokio::time::Instant::now() + Duration::from_millis(50);
         let measure_from = start + warm_up;
@@ -1001,12 +1017,7 @@ fn paced_run(
                     }
                     tokio::time::sleep_until(at).await;
                     let sent = tokio::time::Instant::now();
-                    let ok = tokio::time::timeout(IO_LIMIT, async {
-                        stream.write_all(LINE).await?;
-                        stream.read_exact(&mut reply).await
-                    })
-                    .await;
-                    if !matches!(ok, Ok(Ok(_))) || reply != SESSION_REPLY {
+                    if !session_round_trip(&mut stream, &mut reply).await {
                         failures += 1;
                         break;
                     }
@@ -1223,10 +1234,7 @@ fn turns_run(
         let mut streams = Vec::new();
         for (server, &(addr, _)) in targets.iter().enumerate() {
             for _ in 0..SESSIONS {
-                let mut stream = AsyncStream::connect(addr).await.expect("connect");
-                stream.set_nodelay(true).expect("nodelay");
-                expect(&mut stream, GREETING).await.expect("banner");
-                streams.push((server, stream));
+                streams.push((server, greeted_session(addr).await));
             }
         }
         let start = Instant::now() + Duration::from_millis(100);
@@ -1246,12 +1254,7 @@ fn turns_run(
                     let mut at = from + offset;
                     while at < from + turn {
                         tokio::time::sleep_until(at.into()).await;
-                        let ok = tokio::time::timeout(IO_LIMIT, async {
-                            stream.write_all(LINE).await?;
-                            stream.read_exact(&mut reply).await
-                        })
-                        .await;
-                        if !matches!(ok, Ok(Ok(_))) || reply != SESSION_REPLY {
+                        if !session_round_trip(&mut stream, &mut reply).await {
                             return (server, 1);
                         }
                         trips[server].fetch_add(1, Ordering::Relaxed);

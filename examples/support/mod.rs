@@ -81,14 +81,7 @@ thread_local! {
 /// idle moment, so a reader waiting for a line (a test, an operator's
 /// terminal) still sees it right after the round trip.
 pub(crate) fn say_line(line: std::fmt::Arguments<'_>) {
-    if !BATCHING.load(Ordering::Relaxed) {
-        let mut out = io::stdout().lock();
-        let _ = out.write_fmt(line).and_then(|()| out.write_all(b"\n"));
-        return;
-    }
-    // Writing to a Vec fails only if a Display impl does; then the line is
-    // cut short, never lost with its neighbours.
-    batch_line(|batch| drop(batch.write_fmt(line)));
+    print_line(|out| out.write_fmt(line));
 }
 
 /// Prints `label` and then `peer` made [`printable`]: the two debug lines
@@ -99,18 +92,9 @@ pub(crate) fn say_peer(label: &str, peer: &[u8]) {
     if !is_plain(peer) {
         return say_line(format_args!("{label}{}", printable(peer)));
     }
-    if !BATCHING.load(Ordering::Relaxed) {
-        // stdout's line buffer passes the three pieces to one write(2).
-        let mut out = io::stdout().lock();
-        let _ = out
-            .write_all(label.as_bytes())
-            .and_then(|()| out.write_all(peer))
-            .and_then(|()| out.write_all(b"\n"));
-        return;
-    }
-    batch_line(|batch| {
-        batch.extend_from_slice(label.as_bytes());
-        batch.extend_from_slice(peer);
+    print_line(|out| {
+        out.write_all(label.as_bytes())?;
+        out.write_all(peer)
     });
 }
 
@@ -121,11 +105,20 @@ fn is_plain(peer: &[u8]) -> bool {
         .fold(true, |plain, &byte| plain & (b' '..=b'~').contains(&byte))
 }
 
-/// Adds one line (written by `write`, without its newline) to [`BATCH`].
-fn batch_line(write: impl FnOnce(&mut Vec<u8>)) {
+/// Prints one line, written by `write` without its newline: straight to
+/// stdout (whose line buffer passes it to one write(2)), or into [`BATCH`].
+/// A write error (a closed stdout) drops the line and nothing else.
+fn print_line(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
+    if !BATCHING.load(Ordering::Relaxed) {
+        let mut out = io::stdout().lock();
+        let _ = write(&mut out).and_then(|()| out.write_all(b"\n"));
+        return;
+    }
     let full = {
         let mut batch = BATCH.lock().unwrap_or_else(PoisonError::into_inner);
-        write(&mut batch);
+        // Writing to a Vec fails only if a Display impl does; then the
+        // line is cut short, never lost with its neighbours.
+        let _ = write(&mut *batch);
         batch.push(b'\n');
         PENDING.store(true, Ordering::Release);
         batch.len() >= BATCH_LIMIT

@@ -271,21 +271,20 @@ impl<H: LineHandler> Server<H> {
     /// `text`, a LF and the prompt, in one buffer so they go out in one write.
     fn with_prompt(&mut self, text: &[u8]) -> Bytes {
         let len = text.len() + 1 + self.options.prompt.len();
-        if len > KEPT_BUFFER / 2 {
+        let mut own;
+        let out = if len > KEPT_BUFFER / 2 {
             // A buffer of its own, gone with it: the kept one stays small.
-            let mut own = BytesMut::with_capacity(len);
-            own.extend_from_slice(text);
-            own.extend_from_slice(b"\n");
-            own.extend_from_slice(&self.options.prompt);
-            return own.freeze();
-        }
-        // Room for two replies or more: the space is taken back (by
-        // `reserve`) only when it runs out, and only if nothing holds it
-        // any more; otherwise `reserve` takes new space of the same size.
-        let out = &mut self.out;
-        if out.capacity() < len {
-            out.reserve(KEPT_BUFFER);
-        }
+            own = BytesMut::with_capacity(len);
+            &mut own
+        } else {
+            // Room for two replies or more: the space is taken back (by
+            // `reserve`) only when it runs out, and only if nothing holds
+            // it any more; otherwise `reserve` takes new space of that size.
+            if self.out.capacity() < len {
+                self.out.reserve(KEPT_BUFFER);
+            }
+            &mut self.out
+        };
         out.extend_from_slice(text);
         out.extend_from_slice(b"\n");
         out.extend_from_slice(&self.options.prompt);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use lineproto::testing::{
     Arrival, Pair, Step, Timed, events, split, timed_transcript, transcript, transmitted, untimed,
 };
+use lineproto::{Machine, Output};
 use proptest::prelude::*;
 use session_proto::{Error, client, server};
 
@@ -24,6 +25,19 @@ fn sent_by(steps: &[Step<server::Event, Error>]) -> Vec<u8> {
 
 fn events_of(steps: &[Step<server::Event, Error>]) -> Vec<server::Event> {
     events(steps)
+}
+
+/// Drains `server` until it waits for input, handing each output to `each`
+/// (which may keep it, or drop it at once as a driver does).
+fn drain(server: &mut server::Server, mut each: impl FnMut(Output<server::Event, Error>)) {
+    let now = std::time::Instant::now();
+    loop {
+        match server.poll_output(now) {
+            Output::Wait { .. } => return,
+            Output::Done(result) => panic!("session ended: {result:?}"),
+            output => each(output),
+        }
+    }
 }
 
 #[test]
@@ -296,10 +310,9 @@ fn client_done_is_sticky() {
     assert_eq!(steps.last(), Some(&Step::Done(Ok(()))));
     client.end();
     assert_eq!(client.send("x"), Err(Error::SessionEnded));
-    use lineproto::Machine;
     assert_eq!(
         client.poll_output(lineproto::testing::epoch()),
-        lineproto::Output::Done(Ok(()))
+        Output::Done(Ok(()))
     );
 }
 
@@ -485,11 +498,7 @@ proptest! {
 
 #[test]
 fn replies_reuse_one_buffer_once_the_last_one_is_let_go() {
-    use lineproto::{Machine, Output};
-    use std::time::Instant;
-
     let mut server = server::Server::new(server::Options::default());
-    let now = Instant::now();
     let mut transmits = Vec::new();
     for line in [
         &b"a longer line than the others\n"[..],
@@ -497,16 +506,13 @@ fn replies_reuse_one_buffer_once_the_last_one_is_let_go() {
         b"ok\n",
     ] {
         server.handle_input(line);
-        loop {
-            match server.poll_output(now) {
-                // Each reply and its event are dropped at once, as a driver
-                // that has written it and a handler that has printed it do.
-                Output::Transmit(bytes) => transmits.push((bytes.as_ptr(), bytes.len())),
-                Output::Event(_) => {}
-                Output::Wait { .. } => break,
-                Output::Done(result) => panic!("session ended: {result:?}"),
+        // Each reply and its event are dropped at once, as a driver that
+        // has written it and a handler that has printed it do.
+        drain(&mut server, |output| {
+            if let Output::Transmit(bytes) = output {
+                transmits.push((bytes.as_ptr(), bytes.len()));
             }
-        }
+        });
     }
     // The banner, then three replies in one buffer: each where the one
     // before ended, or back at the start once that one was let go.
@@ -524,24 +530,15 @@ fn replies_reuse_one_buffer_once_the_last_one_is_let_go() {
 
 #[test]
 fn a_reply_kept_by_its_reader_is_never_overwritten() {
-    use lineproto::{Machine, Output};
-    use std::time::Instant;
-
     let mut server = server::Server::new(server::Options::default());
-    let now = Instant::now();
     let mut kept = Vec::new();
     for line in [&b"one\n"[..], b"two\n", b"three\n"] {
         server.handle_input(line);
-        loop {
-            match server.poll_output(now) {
-                Output::Transmit(bytes) | Output::Event(server::Event::Sent(bytes)) => {
-                    kept.push(bytes);
-                }
-                Output::Event(_) => {}
-                Output::Wait { .. } => break,
-                Output::Done(result) => panic!("session ended: {result:?}"),
+        drain(&mut server, |output| {
+            if let Output::Transmit(bytes) | Output::Event(server::Event::Sent(bytes)) = output {
+                kept.push(bytes);
             }
-        }
+        });
     }
     let kept: Vec<&[u8]> = kept.iter().map(|b| &b[..]).collect();
     assert_eq!(
@@ -588,30 +585,21 @@ fn a_long_reply_between_short_ones_comes_out_whole() {
 
 #[test]
 fn replies_kept_while_the_buffer_runs_out_are_never_overwritten() {
-    use lineproto::{Machine, Output};
-    use std::time::Instant;
-
     // Replies of 200 bytes: two fit in the kept buffer, the third needs
     // new space while the reader still holds the first two.
     let lines: Vec<Vec<u8>> = (0..6u8)
         .map(|i| (0..200u8).map(|j| b'a' + (i * 7 + j) % 26).collect())
         .collect();
     let mut server = server::Server::new(server::Options::default());
-    let now = Instant::now();
     let mut kept = Vec::new();
     for line in &lines {
         server.handle_input(line);
         server.handle_input(b"\n");
-        loop {
-            match server.poll_output(now) {
-                Output::Transmit(bytes) | Output::Event(server::Event::Sent(bytes)) => {
-                    kept.push(bytes);
-                }
-                Output::Event(_) => {}
-                Output::Wait { .. } => break,
-                Output::Done(result) => panic!("session ended: {result:?}"),
+        drain(&mut server, |output| {
+            if let Output::Transmit(bytes) | Output::Event(server::Event::Sent(bytes)) = output {
+                kept.push(bytes);
             }
-        }
+        });
     }
     let mut expected = vec![Bytes::from(GREETING)];
     for line in &lines {
