@@ -15,7 +15,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use lineproto::Machine;
@@ -38,8 +38,8 @@ macro_rules! say {
 #[allow(unused_imports)] // not every example prints debug lines
 pub(crate) use say;
 
-/// Whether debug lines go through [`BATCH`] (the tokio runtime) rather than
-/// straight to stdout (the std runtime).
+/// Whether debug lines go through [`BATCH`] rather than straight to stdout
+/// (a server is running; not while a client example prints).
 static BATCHING: AtomicBool = AtomicBool::new(false);
 /// Whether [`BATCH`] may hold lines: lets a parking worker skip both locks
 /// when there is nothing to write.
@@ -50,36 +50,49 @@ static BATCH: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// flush at once write their batches in the order they took them. Holds
 /// the emptied buffer of the last flush, to be reused.
 static WRITER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-/// A batch this long is written at once, without waiting for a park: a
-/// worker that never idles still prints, and memory stays bounded.
+/// A batch this long is written at once, without waiting for a park or
+/// the flusher: a worker that never idles still prints, and memory stays
+/// bounded.
 const BATCH_LIMIT: usize = 32 * 1024;
+/// Whether [`std_flusher`] runs, to be woken when a batch starts.
+static FLUSHER: AtomicBool = AtomicBool::new(false);
+/// Wakes [`std_flusher`]: a line went into an empty [`BATCH`].
+static BATCH_STARTED: Condvar = Condvar::new();
+/// How long [`std_flusher`] lets a batch gather before writing it: at
+/// 20,000 round trips a second, some 40 lines a write instead of one.
+const GATHER: Duration = Duration::from_millis(1);
 
 thread_local! {
-    /// Whether this thread is a tokio worker that runs [`flush_lines`]
-    /// when it next parks (set by that hook). Any other thread (the
-    /// `block_on` thread, a blocking thread, a signal thread) flushes
-    /// each line itself.
-    static PARKS: Cell<bool> = const { Cell::new(false) };
+    /// Whether this thread leaves its lines in [`BATCH`] for somebody else
+    /// to write: a tokio worker, which runs [`flush_lines`] when it next
+    /// parks (set by that hook), or a std connection's thread, whose lines
+    /// [`std_flusher`] writes. Any other thread (`main`, the `block_on`
+    /// thread, a blocking thread, a signal thread) flushes each line itself.
+    static LEAVES_LINES: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Prints one debug line: what [`say!`] expands to.
 ///
-/// On the std runtime each line is its own write, as before. On the tokio
-/// runtime the lines of all connections go into one buffer, written out in
-/// one `write(2)` when a worker runs out of work and parks, when the buffer
-/// passes [`BATCH_LIMIT`], or at once from a thread that never parks.
+/// The lines of all connections go into one buffer, written out in one
+/// `write(2)`: on the tokio runtime when a worker runs out of work and
+/// parks, on the std runtime by a flusher thread at most [`GATHER`] after
+/// the batch's first line; on both when the buffer passes
+/// [`BATCH_LIMIT`]. A thread that is neither a worker nor a connection's
+/// writes its lines (and the batch before them) at once.
 ///
 /// Why: at 20,000 round trips a second the two lines of each round trip,
-/// each a `write(2)` under a stdout lock that both workers contend for,
-/// were most of the CPU `session_server --runtime tokio` spent beyond a
-/// minimal tokio server's (docs/benchmarks.md, "Server CPU per round
-/// trip"). A worker about to park has nothing better to do than write, and
-/// one write then carries the lines of every round trip since the last. The buffer is one for the whole
-/// process, not one per worker: a connection's task moves between workers,
-/// and per-worker buffers written at different times would reorder that
-/// connection's own lines. Nothing is printed later than the worker's next
-/// idle moment, so a reader waiting for a line (a test, an operator's
-/// terminal) still sees it right after the round trip.
+/// each a `write(2)` under a stdout lock that the threads contend for,
+/// were most of the CPU `session_server` spent beyond a minimal server's
+/// on tokio, and about a fifth of its CPU on std (docs/benchmarks.md,
+/// "Server CPU per round trip"). A worker about to park has nothing better
+/// to do than write, and one write then carries the lines of every round
+/// trip since the last. A thread per connection never knows that the
+/// others are idle, hence the flusher. The buffer is one for the whole
+/// process, not one per thread: a connection's task moves between tokio
+/// workers, and per-worker buffers written at different times would
+/// reorder that connection's own lines. A reader waiting for a line (a
+/// test, an operator's terminal) still sees it right after the round trip:
+/// at the worker's next idle moment, or a millisecond later on std.
 pub(crate) fn say_line(line: std::fmt::Arguments<'_>) {
     print_line(|out| out.write_fmt(line));
 }
@@ -114,17 +127,77 @@ fn print_line(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
         let _ = write(&mut out).and_then(|()| out.write_all(b"\n"));
         return;
     }
-    let full = {
+    let (started, full) = {
         let mut batch = BATCH.lock().unwrap_or_else(PoisonError::into_inner);
+        let started = batch.is_empty();
         // Writing to a Vec fails only if a Display impl does; then the
         // line is cut short, never lost with its neighbours.
         let _ = write(&mut *batch);
         batch.push(b'\n');
         PENDING.store(true, Ordering::Release);
-        batch.len() >= BATCH_LIMIT
+        (started, batch.len() >= BATCH_LIMIT)
     };
-    if full || !PARKS.with(Cell::get) {
+    if full || !LEAVES_LINES.with(Cell::get) {
         flush_lines();
+    } else if started && FLUSHER.load(Ordering::Relaxed) {
+        // Once a batch, not once a line: a wake is a system call.
+        BATCH_STARTED.notify_one();
+    }
+}
+
+/// Starts the std runtime's flusher thread (once), which writes
+/// [`BATCH`] out at most [`GATHER`] after a line went into it, and sends
+/// debug lines through the batch from now on.
+fn start_std_flusher() -> io::Result<()> {
+    if FLUSHER.swap(true, Ordering::Relaxed) {
+        return Ok(());
+    }
+    let started = std::thread::Builder::new()
+        .name("debug-lines".into())
+        .spawn(std_flusher);
+    match started {
+        Ok(_) => {
+            BATCHING.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(error) => {
+            FLUSHER.store(false, Ordering::Relaxed);
+            Err(error)
+        }
+    }
+}
+
+/// The flusher's loop: waits for a batch to start, lets it gather, writes
+/// it. It sleeps while nothing is printed.
+fn std_flusher() {
+    loop {
+        {
+            let mut batch = BATCH.lock().unwrap_or_else(PoisonError::into_inner);
+            while batch.is_empty() {
+                batch = BATCH_STARTED
+                    .wait(batch)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+        std::thread::sleep(GATHER);
+        flush_lines();
+    }
+}
+
+/// Marks the current thread as one whose lines [`std_flusher`] writes,
+/// until dropped.
+struct LeavesLines;
+
+impl LeavesLines {
+    fn mark() -> Self {
+        LEAVES_LINES.with(|leaves| leaves.set(true));
+        LeavesLines
+    }
+}
+
+impl Drop for LeavesLines {
+    fn drop(&mut self) {
+        LEAVES_LINES.with(|leaves| leaves.set(false));
     }
 }
 
@@ -153,7 +226,7 @@ pub(crate) fn flush_lines() {
 fn batch_lines_on(builder: &mut tokio::runtime::Builder) -> &mut tokio::runtime::Builder {
     BATCHING.store(true, Ordering::Relaxed);
     builder.on_thread_park(|| {
-        PARKS.with(|parks| parks.set(true));
+        LEAVES_LINES.with(|leaves| leaves.set(true));
         flush_lines();
     })
 }
@@ -162,7 +235,7 @@ fn batch_lines_on(builder: &mut tokio::runtime::Builder) -> &mut tokio::runtime:
 /// worker core to another thread and never park again, so until it does,
 /// its lines are flushed as it prints them.
 pub(crate) fn left_the_workers() {
-    PARKS.with(|parks| parks.set(false));
+    LEAVES_LINES.with(|leaves| leaves.set(false));
 }
 
 /// Which adapter drives the connections.
@@ -386,8 +459,11 @@ fn serve_std<S: Service>(
             signalled.shutdown_now();
         }
     });
+    // Without the flusher (no thread to be had) each line is its own write.
+    let _ = start_std_flusher();
     say!("Waiting for connections...");
     let handler = move |conn: &mut net_std::Conn<std::net::TcpStream>, info: &net_std::ConnInfo| {
+        let _leaves_lines = LeavesLines::mark();
         say!("Received connection request");
         match &tls {
             None => run_std(&*service, conn, info.peer_addr),
@@ -395,16 +471,18 @@ fn serve_std<S: Service>(
         }
         say!("Socket terminated");
     };
-    if args.once {
+    let served = if args.once {
         server.serve_one(handler)
     } else {
         server.serve(handler)
     }
-    .map_err(serving_failed(args.listen))?;
-    if stop.is_shutdown() {
+    .map_err(serving_failed(args.listen));
+    if served.is_ok() && stop.is_shutdown() {
         say!("Socket terminated");
     }
-    Ok(())
+    // The connections' last lines may still wait for the flusher.
+    flush_lines();
+    served
 }
 
 /// The TLS side of `serve_std`'s handler. Kept out of line: inlined, its
