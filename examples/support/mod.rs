@@ -191,7 +191,7 @@ struct LeavesLines;
 impl LeavesLines {
     fn mark() -> Self {
         LEAVES_LINES.with(|leaves| leaves.set(true));
-        LeavesLines
+        Self
     }
 }
 
