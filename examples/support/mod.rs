@@ -38,11 +38,13 @@ macro_rules! say {
 #[allow(unused_imports)] // not every example prints debug lines
 pub(crate) use say;
 
-/// Whether debug lines go through [`BATCH`] rather than straight to stdout
-/// (a server is running; not while a client example prints).
+/// Whether debug lines go through [`BATCH`] rather than straight to
+/// stdout: set when a server starts something that writes the batch (the
+/// tokio park hook, or the std flusher). A client example prints straight.
 static BATCHING: AtomicBool = AtomicBool::new(false);
-/// Whether [`BATCH`] may hold lines: lets a parking worker skip both locks
-/// when there is nothing to write.
+/// Whether [`BATCH`] may hold lines: lets a thread with nothing to write
+/// skip both locks. It is false as soon as a flush has taken the batch,
+/// before that batch is written: see [`flush_all_lines`].
 static PENDING: AtomicBool = AtomicBool::new(false);
 /// Every debug line not yet written, in the order the lines were made.
 static BATCH: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -51,23 +53,27 @@ static BATCH: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// the emptied buffer of the last flush, to be reused.
 static WRITER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// A batch this long is written at once, without waiting for a park or
-/// the flusher: a worker that never idles still prints, and memory stays
-/// bounded.
+/// the flusher, so a worker that never idles still prints. A thread that
+/// finds the batch this long (stdout blocks, say) waits for it to be
+/// written before adding its line, so the batch holds at most this and
+/// one line.
 const BATCH_LIMIT: usize = 32 * 1024;
 /// Whether [`std_flusher`] runs, to be woken when a batch starts.
 static FLUSHER: AtomicBool = AtomicBool::new(false);
 /// Wakes [`std_flusher`]: a line went into an empty [`BATCH`].
 static BATCH_STARTED: Condvar = Condvar::new();
-/// How long [`std_flusher`] lets a batch gather before writing it: at
-/// 20,000 round trips a second, some 40 lines a write instead of one.
+/// How long [`std_flusher`] lets a batch gather before writing it. With
+/// the wake and the write, a cycle took about 1.6 ms at 20,000 round trips
+/// a second: some 60 lines a write instead of one.
 const GATHER: Duration = Duration::from_millis(1);
 
 thread_local! {
     /// Whether this thread leaves its lines in [`BATCH`] for somebody else
     /// to write: a tokio worker, which runs [`flush_lines`] when it next
-    /// parks (set by that hook), or a std connection's thread, whose lines
-    /// [`std_flusher`] writes. Any other thread (`main`, the `block_on`
-    /// thread, a blocking thread, a signal thread) flushes each line itself.
+    /// parks (set by that hook), or a thread serving a std connection
+    /// (`main` too, with `--once`), whose lines [`std_flusher`] writes.
+    /// Any other thread (`main` otherwise, the `block_on` thread, a
+    /// blocking thread, a signal thread) flushes each line itself.
     static LEAVES_LINES: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -75,16 +81,18 @@ thread_local! {
 ///
 /// The lines of all connections go into one buffer, written out in one
 /// `write(2)`: on the tokio runtime when a worker runs out of work and
-/// parks, on the std runtime by a flusher thread at most [`GATHER`] after
-/// the batch's first line; on both when the buffer passes
-/// [`BATCH_LIMIT`]. A thread that is neither a worker nor a connection's
-/// writes its lines (and the batch before them) at once.
+/// parks, on the std runtime by a flusher thread that lets each batch
+/// gather for [`GATHER`]; on both when the buffer passes [`BATCH_LIMIT`].
+/// A thread that serves no connection writes its lines (and the batch
+/// before them) at once.
 ///
 /// Why: at 20,000 round trips a second the two lines of each round trip,
 /// each a `write(2)` under a stdout lock that the threads contend for,
 /// were most of the CPU `session_server` spent beyond a minimal server's
-/// on tokio, and about a fifth of its CPU on std (docs/benchmarks.md,
-/// "Server CPU per round trip"). A worker about to park has nothing better
+/// on tokio (docs/benchmarks.md, "Server CPU per round trip"), and on std
+/// they made it much dearer whenever stdout is a pipe, where each write
+/// wakes the reader ("std against the code the issue measured, and stdout
+/// into a pipe"). A worker about to park has nothing better
 /// to do than write, and one write then carries the lines of every round
 /// trip since the last. A thread per connection never knows that the
 /// others are idle, hence the flusher. The buffer is one for the whole
@@ -127,15 +135,25 @@ fn print_line(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
         let _ = write(&mut out).and_then(|()| out.write_all(b"\n"));
         return;
     }
-    let (started, full) = {
+    let mut write = Some(write);
+    let (started, full) = loop {
         let mut batch = BATCH.lock().unwrap_or_else(PoisonError::into_inner);
+        if batch.len() >= BATCH_LIMIT {
+            // The write under way is slow (a stdout that blocks): wait for
+            // it rather than grow the batch.
+            drop(batch);
+            flush_lines();
+            continue;
+        }
         let started = batch.is_empty();
-        // Writing to a Vec fails only if a Display impl does; then the
-        // line is cut short, never lost with its neighbours.
-        let _ = write(&mut *batch);
+        if let Some(write) = write.take() {
+            // Writing to a Vec fails only if a Display impl does; then the
+            // line is cut short, never lost with its neighbours.
+            let _ = write(&mut *batch);
+        }
         batch.push(b'\n');
         PENDING.store(true, Ordering::Release);
-        (started, batch.len() >= BATCH_LIMIT)
+        break (started, batch.len() >= BATCH_LIMIT);
     };
     if full || !LEAVES_LINES.with(Cell::get) {
         flush_lines();
@@ -146,24 +164,20 @@ fn print_line(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
 }
 
 /// Starts the std runtime's flusher thread (once), which writes
-/// [`BATCH`] out at most [`GATHER`] after a line went into it, and sends
-/// debug lines through the batch from now on.
-fn start_std_flusher() -> io::Result<()> {
+/// [`BATCH`] out [`GATHER`] after a line went into an empty one, and sends
+/// debug lines through the batch from now on. If no thread can be had,
+/// nothing changes: each line stays its own write, as it was before.
+fn start_std_flusher() {
     if FLUSHER.swap(true, Ordering::Relaxed) {
-        return Ok(());
+        return;
     }
     let started = std::thread::Builder::new()
         .name("debug-lines".into())
         .spawn(std_flusher);
-    match started {
-        Ok(_) => {
-            BATCHING.store(true, Ordering::Relaxed);
-            Ok(())
-        }
-        Err(error) => {
-            FLUSHER.store(false, Ordering::Relaxed);
-            Err(error)
-        }
+    if started.is_ok() {
+        BATCHING.store(true, Ordering::Relaxed);
+    } else {
+        FLUSHER.store(false, Ordering::Relaxed);
     }
 }
 
@@ -199,6 +213,25 @@ impl Drop for LeavesLines {
     fn drop(&mut self) {
         LEAVES_LINES.with(|leaves| leaves.set(false));
     }
+}
+
+/// Writes every line left when dropped: at a server's end, also when a
+/// `--once` handler panics on the main thread.
+struct FlushAtEnd;
+
+impl Drop for FlushAtEnd {
+    fn drop(&mut self) {
+        flush_all_lines();
+    }
+}
+
+/// [`flush_lines`], and then waits for a write another thread began
+/// (the flusher, a worker): for the end of the process, which would cut
+/// that write short. A flush that took the batch holds [`WRITER`] until
+/// its write is done.
+pub(crate) fn flush_all_lines() {
+    flush_lines();
+    drop(WRITER.lock().unwrap_or_else(PoisonError::into_inner));
 }
 
 /// Writes out every debug line buffered so far, in one write. Write errors
@@ -459,8 +492,8 @@ fn serve_std<S: Service>(
             signalled.shutdown_now();
         }
     });
-    // Without the flusher (no thread to be had) each line is its own write.
-    let _ = start_std_flusher();
+    start_std_flusher();
+    let _flush_at_end = FlushAtEnd;
     say!("Waiting for connections...");
     let handler = move |conn: &mut net_std::Conn<std::net::TcpStream>, info: &net_std::ConnInfo| {
         let _leaves_lines = LeavesLines::mark();
@@ -480,8 +513,7 @@ fn serve_std<S: Service>(
     if served.is_ok() && stop.is_shutdown() {
         say!("Socket terminated");
     }
-    // The connections' last lines may still wait for the flusher.
-    flush_lines();
+    // `_flush_at_end` writes what the flusher has not.
     served
 }
 
@@ -586,7 +618,7 @@ fn serve_tokio<S: Service>(
             }
             // A second signal: do not wait for the grace period.
             say!("Socket terminated");
-            flush_lines();
+            flush_all_lines();
             std::process::exit(0);
         });
         say!("Waiting for connections...");
@@ -640,7 +672,7 @@ fn serve_tokio<S: Service>(
     // The workers stop without parking again: what they printed last (the
     // end of a `--once` session) is still in the batch.
     drop(runtime);
-    flush_lines();
+    flush_all_lines();
     served
 }
 

@@ -348,6 +348,23 @@ fn once_serves_one_client_then_exits() {
             assert!(Instant::now() < deadline, "--once server did not exit");
             std::thread::sleep(Duration::from_millis(20));
         }
+        // Every line the session printed is out before the process ends,
+        // batched as they are: nothing is left to a flusher that dies
+        // with it.
+        let mut printed = Vec::new();
+        while let Ok(line) = server.lines.recv_timeout(Duration::from_secs(10)) {
+            printed.push(line);
+        }
+        assert_eq!(
+            printed,
+            [
+                "Received connection request",
+                "Received input: once",
+                "Sent output: ecno",
+                "Socket terminated"
+            ],
+            "{runtime}"
+        );
     }
 }
 
@@ -526,8 +543,9 @@ fn a_closed_stdout_does_not_break_later_connections() {
     }
 }
 
-/// On tokio the debug lines of all connections share one buffer, written
-/// out as the workers park (see `support::say_line`): with many sessions
+/// The debug lines of all connections share one buffer, written out as
+/// tokio's workers park or by std's flusher thread (see
+/// `support::say_line`): with many sessions
 /// at once, whose tasks move between workers, every line must still be
 /// printed once, and each session's lines in the order it made them.
 #[test]
