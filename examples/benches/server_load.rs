@@ -1385,8 +1385,8 @@ fn print_turns_row(label: &str, run: &TurnsRun, server: usize) {
     let kept = trips[trips.len() / 2] / run.paced_trips;
     if kept < 0.95 {
         eprintln!(
-            "warning: {label}: a window held {:.0}% of the paced round trips; \
-             the machine was saturated and this row is not at the fixed load",
+            "warning: {label}: the median window held {:.0}% of the paced round \
+             trips; the machine was saturated and this row is not at the fixed load",
             kept * 100.0
         );
     }
