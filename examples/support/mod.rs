@@ -135,25 +135,24 @@ fn print_line(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) {
         let _ = write(&mut out).and_then(|()| out.write_all(b"\n"));
         return;
     }
-    let mut write = Some(write);
-    let (started, full) = loop {
-        let mut batch = BATCH.lock().unwrap_or_else(PoisonError::into_inner);
-        if batch.len() >= BATCH_LIMIT {
+    let (started, full) = {
+        let mut batch = loop {
+            let batch = BATCH.lock().unwrap_or_else(PoisonError::into_inner);
+            if batch.len() < BATCH_LIMIT {
+                break batch;
+            }
             // The write under way is slow (a stdout that blocks): wait for
             // it rather than grow the batch.
             drop(batch);
             flush_lines();
-            continue;
-        }
+        };
         let started = batch.is_empty();
-        if let Some(write) = write.take() {
-            // Writing to a Vec fails only if a Display impl does; then the
-            // line is cut short, never lost with its neighbours.
-            let _ = write(&mut *batch);
-        }
+        // Writing to a Vec fails only if a Display impl does; then the
+        // line is cut short, never lost with its neighbours.
+        let _ = write(&mut *batch);
         batch.push(b'\n');
         PENDING.store(true, Ordering::Release);
-        break (started, batch.len() >= BATCH_LIMIT);
+        (started, batch.len() >= BATCH_LIMIT)
     };
     if full || !LEAVES_LINES.with(Cell::get) {
         flush_lines();
