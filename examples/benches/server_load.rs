@@ -1396,7 +1396,9 @@ fn print_turns_row(label: &str, run: &TurnsRun, server: usize) {
 // 4. One-shot exchanges
 
 /// 16 clients, each repeating: connect, send one line, read the reply to
-/// end of stream, close.
+/// end of stream, close. Each server alone, in rounds taking turns; then
+/// the tokio servers side by side with the baseline (see
+/// [`oneshot_side_by_side`]).
 fn oneshot(bench: &Bench) {
     let clients = 16;
     let window = bench.pick(Duration::from_secs(5), Duration::from_secs(1));
@@ -1476,6 +1478,130 @@ fn oneshot(bench: &Bench) {
             others * 100.0
         );
     }
+    // The baseline against a second copy of itself (what the method can
+    // tell apart), then the multi-thread tokio servers.
+    oneshot_side_by_side(
+        bench,
+        &launches[0],
+        &[&launches[0], &launches[2], &launches[4]],
+    );
+}
+
+/// Each of `others` and the baseline at once, each with its own 16
+/// clients, through windows of 1 s: the rate of each in the same windows,
+/// so that the machine's drift from one window to the next (as wide as the
+/// gap to the target, taking rounds in turn) falls on both alike.
+///
+/// Both servers saturate the two cores, which the kernel shares out by
+/// thread: a server with more busy threads takes more of them. So only
+/// servers with the baseline's two worker threads are compared this way.
+fn oneshot_side_by_side(bench: &Bench, baseline: &Launch, others: &[&Launch]) {
+    const CLIENTS: usize = 16;
+    let windows = bench.pick(30, 2);
+    println!(
+        "\n## oneshot, side by side: each server and {} at once, {CLIENTS} clients each, {windows} windows of 1 s\n",
+        baseline.label
+    );
+    println!(
+        "| server | exchanges/s, median (range) | ÷ baseline, median of the windows | 95% interval | baseline's exchanges/s, median | failed |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for launch in others {
+        wait_for_quiet(bench.clock_ticks);
+        let servers = [Proc::start(baseline), Proc::start(launch)];
+        let addrs = [servers[0].addr, servers[1].addr];
+        let (counts, failures) = one_shot_windows(addrs, CLIENTS, windows, Duration::from_secs(1));
+        drop(servers);
+        let sorted = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            values
+        };
+        let rates = sorted(counts.iter().map(|c| c[1] as f64).collect());
+        let baseline_rates = sorted(counts.iter().map(|c| c[0] as f64).collect());
+        let ratios = sorted(
+            counts
+                .iter()
+                .map(|c| c[1] as f64 / c[0].max(1) as f64)
+                .collect(),
+        );
+        let interval = median_interval(&ratios)
+            .map_or("-".into(), |(low, high)| format!("{low:.3}–{high:.3}"));
+        let copy = if std::ptr::eq(*launch, baseline) {
+            ", a second copy"
+        } else {
+            ""
+        };
+        println!(
+            "| {}{copy} | {:.0} ({:.0}–{:.0}) | {:.3} | {interval} | {:.0} | {} |",
+            launch.label,
+            rates[rates.len() / 2],
+            rates[0],
+            rates[rates.len() - 1],
+            ratios[ratios.len() / 2],
+            baseline_rates[baseline_rates.len() / 2],
+            failures[1],
+        );
+    }
+}
+
+/// `clients` closed-loop one-shot clients against each of `addrs` at
+/// once; after a warm-up window, the exchanges each server completed in
+/// each of `windows` windows of `window`, and each server's failures.
+fn one_shot_windows(
+    addrs: [SocketAddr; 2],
+    clients: usize,
+    windows: usize,
+    window: Duration,
+) -> (Vec<[u64; 2]>, [usize; 2]) {
+    let rt = runtime(2);
+    rt.block_on(async move {
+        let done: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+        let start = tokio::time::Instant::now();
+        // The warm-up window, then the measured ones.
+        let end = start + window * (windows as u32 + 1);
+        let mut tasks = tokio::task::JoinSet::new();
+        for (server, addr) in addrs.into_iter().enumerate() {
+            for _ in 0..clients {
+                let done = Arc::clone(&done);
+                tasks.spawn(async move {
+                    let mut failures = 0;
+                    let mut reply = Vec::with_capacity(64);
+                    while tokio::time::Instant::now() < end {
+                        reply.clear();
+                        let ok = tokio::time::timeout(IO_LIMIT, async {
+                            let mut stream = AsyncStream::connect(addr).await?;
+                            stream.set_nodelay(true)?;
+                            stream.write_all(LINE).await?;
+                            stream.read_to_end(&mut reply).await
+                        })
+                        .await;
+                        if matches!(ok, Ok(Ok(_))) && reply == REVERSE_REPLY {
+                            done[server].fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            failures += 1;
+                        }
+                    }
+                    (server, failures)
+                });
+            }
+        }
+        let mut counts = Vec::with_capacity(windows);
+        let mut last = [0, 0];
+        for boundary in 1..=windows as u32 + 1 {
+            tokio::time::sleep_until(start + window * boundary).await;
+            let now = [0, 1].map(|server| done[server].load(Ordering::Relaxed));
+            if boundary > 1 {
+                counts.push([0, 1].map(|server| now[server] - last[server]));
+            }
+            last = now;
+        }
+        let mut failures = [0, 0];
+        while let Some(joined) = tasks.join_next().await {
+            let (server, failed) = joined.expect("client task");
+            failures[server] += failed;
+        }
+        (counts, failures)
+    })
 }
 
 fn one_shot_run(
