@@ -1567,15 +1567,7 @@ fn one_shot_windows(
                     let mut failures = 0;
                     let mut reply = Vec::with_capacity(64);
                     while tokio::time::Instant::now() < end {
-                        reply.clear();
-                        let ok = tokio::time::timeout(IO_LIMIT, async {
-                            let mut stream = AsyncStream::connect(addr).await?;
-                            stream.set_nodelay(true)?;
-                            stream.write_all(LINE).await?;
-                            stream.read_to_end(&mut reply).await
-                        })
-                        .await;
-                        if matches!(ok, Ok(Ok(_))) && reply == REVERSE_REPLY {
+                        if one_shot_exchange(addr, &mut reply).await {
                             done[server].fetch_add(1, Ordering::Relaxed);
                         } else {
                             failures += 1;
@@ -1620,15 +1612,7 @@ fn one_shot_run(
                 let mut reply = Vec::with_capacity(64);
                 while tokio::time::Instant::now() < end && latencies.len() < 1_000_000 {
                     let started = Instant::now();
-                    reply.clear();
-                    let ok = tokio::time::timeout(IO_LIMIT, async {
-                        let mut stream = AsyncStream::connect(addr).await?;
-                        stream.set_nodelay(true)?;
-                        stream.write_all(LINE).await?;
-                        stream.read_to_end(&mut reply).await
-                    })
-                    .await;
-                    if matches!(ok, Ok(Ok(_))) && reply == REVERSE_REPLY {
+                    if one_shot_exchange(addr, &mut reply).await {
                         latencies.push(started.elapsed());
                     } else {
                         failures += 1;
@@ -1652,6 +1636,21 @@ fn one_shot_run(
             failures,
         )
     })
+}
+
+/// One exchange with a one-shot reverse server: connect, send [`LINE`],
+/// read to end of stream (into `reply`, cleared first). Whether the right
+/// reply came within [`IO_LIMIT`].
+async fn one_shot_exchange(addr: SocketAddr, reply: &mut Vec<u8>) -> bool {
+    reply.clear();
+    let exchange = async {
+        let mut stream = AsyncStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        stream.write_all(LINE).await?;
+        stream.read_to_end(reply).await
+    };
+    let ok = tokio::time::timeout(IO_LIMIT, exchange).await;
+    matches!(ok, Ok(Ok(_))) && reply.as_slice() == REVERSE_REPLY
 }
 
 // ---------------------------------------------------------------------------
