@@ -213,7 +213,9 @@ impl Server {
 
     /// Serves connections until shut down, each in its own task
     /// (`tokio::spawn`), at most
-    /// [`max_connections`](ServerOptions::max_connections) at once.
+    /// [`max_connections`](ServerOptions::max_connections) at once. The
+    /// handler is called in that task, so whatever it does before returning
+    /// its future does not hold up accepting.
     ///
     /// On shutdown it stops accepting and closes the listener, then waits
     /// for the open connections to end, for at most
