@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -90,8 +91,8 @@ pub struct ConnInfo {
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ServerStats {
-    /// Connections accepted and handed to the handler (those refused over
-    /// the per-peer cap are not counted here).
+    /// Connections accepted and given a task of their own, which calls the
+    /// handler (those refused over the per-peer cap are not counted here).
     pub accepted: u64,
     /// Connections open now: handed to the handler and not yet closed.
     pub open: usize,
@@ -232,8 +233,7 @@ impl Server {
         H: Fn(Conn<TcpStream>, ConnInfo) -> F + Send + Sync + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
-        // Shared with the connection tasks: a balancer's connection calls
-        // the handler only once its PROXY header has arrived.
+        // Shared with the connection tasks, which call it.
         let handler = Arc::new(handler);
         let Self {
             listener,
@@ -292,7 +292,7 @@ impl Server {
                     let (mut conn, info, session) = prepare(&shared, &options, stream, addrs);
                     conn.push_received(early);
                     let handler = move |conn, info| handler(conn, info);
-                    connection(handler, conn, info, session, (slot, peer)).await;
+                    connection((peer, slot), session, handler, conn, info).await;
                 });
                 continue;
             }
@@ -304,7 +304,7 @@ impl Server {
             let (conn, info, session) = prepare(&shared, &options, stream, (peer_addr, None));
             let handler = Arc::clone(&handler);
             let handler = move |conn, info| handler(conn, info);
-            tasks.spawn(connection(handler, conn, info, session, (slot, peer)));
+            tasks.spawn(connection((peer, slot), session, handler, conn, info));
         };
         // Stop accepting at once: connections still in the backlog are
         // refused rather than left waiting.
@@ -362,36 +362,40 @@ impl Server {
         };
         let (mut conn, info, session) = prepare(&shared, &options, stream, addrs);
         conn.push_received(early);
-        let session = connection(handler, conn, info, session, ());
+        let session = connection((), session, handler, conn, info);
         let grace = async {
             shared.stopped().await;
             tokio::time::sleep(options.shutdown_grace).await;
         };
-        let _ = race(session, grace).await;
+        // Pinned here: `race` takes what it is given by value, and a future
+        // moved into it would be stored twice (see `connection`).
+        let _ = race(pin!(session), pin!(grace)).await;
         Ok(())
     }
 }
 
 /// A connection's work once it is accepted: the handler's future, then the
-/// graceful close. `held` (the connection's slot, its peer's place under the
-/// cap) is let go when both are done.
+/// graceful close. `_held` (the peer's place under its cap, then the
+/// connection's slot) is let go last, after the session has closed the
+/// connection and stopped counting it as open, however this ends: the
+/// arguments are dropped in reverse order.
 ///
 /// The handler is called in here, and its future is awaited where it is
-/// made. Made outside and passed in, the future would be stored in the
-/// connection's task two or three times over: the compiler keeps the slot
-/// of a value moved out of an async fn's arguments or an async block's
-/// captures. That was 1.5 KiB of the 3.6 KiB of an idle session.
-async fn connection<H, F, Held>(
+/// made. The compiler keeps the slot of a value moved out of an async fn's
+/// arguments or an async block's captures, so a future made outside and
+/// passed in was stored in the connection's task three times: for the
+/// example session server, half of an idle session's memory. The small
+/// arguments (`conn`, `session`) are still kept twice.
+async fn connection<Held, H, F>(
+    _held: Held,
+    session: Session,
     handler: H,
     conn: Conn<TcpStream>,
     info: ConnInfo,
-    session: Session,
-    held: Held,
 ) where
     H: FnOnce(Conn<TcpStream>, ConnInfo) -> F,
     F: Future<Output = ()>,
 {
-    let _held = held;
     handler(conn, info).await;
     session.close().await;
 }
@@ -634,14 +638,17 @@ mod tests {
         let server = Server::bind("127.0.0.1:0", ServerOptions::default()).unwrap();
         let options = ServerOptions::default();
         let (conn, info, session) = prepare(&server.shared, &options, stream, (peer, None));
-        // A handler whose future keeps STATE bytes across an await.
-        let handler = |conn: Conn<TcpStream>, _info: ConnInfo| async move {
+        // A handler whose future keeps STATE bytes across an await, shared
+        // and called as `serve` does, with what `serve` holds.
+        let handler = Arc::new(|conn: Conn<TcpStream>, _info: ConnInfo| async move {
             let state = [1u8; STATE];
             tokio::task::yield_now().await;
             std::hint::black_box(&state);
             drop(conn);
-        };
-        let task = connection(handler, conn, info, session, ());
+        });
+        let handler = move |conn, info| handler(conn, info);
+        let held: (PeerSlot, Option<tokio::sync::OwnedSemaphorePermit>) = (PeerSlot(None), None);
+        let task = connection(held, session, handler, conn, info);
         let size = size_of_val(&task);
         assert!(
             (STATE..STATE + 2048).contains(&size),
