@@ -1736,9 +1736,10 @@ fn hostile(bench: &Bench) {
         );
     }
     println!(
-        "\nDrips are timed from their first byte, idle connections from connect. \
-         The session server cuts a line 30 s after its first byte and an idle session after 60 s; \
-         the auth server cuts a request 10 s after connect."
+        "\nDrips are timed from their first byte; idle connections from the banner on the \
+         session server and from connect on the auth server, where each server's timer starts. \
+         The session server cuts a line 30 s after its first byte and an idle session 60 s \
+         after the banner; the auth server cuts a request 10 s after connect."
     );
 }
 
@@ -1945,8 +1946,10 @@ async fn attacker(
 }
 
 /// One connection: `None` if refused (closed before being served), else
-/// when the deadline clock started (first byte of a drip; connect of an
-/// idle one) once the server closed it.
+/// when the deadline clock started (the first byte of a drip; for an idle
+/// one, the banner of a session, which starts the idle timer, or the
+/// connect to the auth server, which starts the request deadline) once the
+/// server closed it.
 async fn one_attack(proto: Proto, addr: SocketAddr, drip: bool, tally: &Tally) -> Option<Instant> {
     let connected_at = Instant::now();
     let mut stream = tokio::time::timeout(Duration::from_secs(5), AsyncStream::connect(addr))
@@ -1954,6 +1957,7 @@ async fn one_attack(proto: Proto, addr: SocketAddr, drip: bool, tally: &Tally) -
         .ok()?
         .ok()?;
     let mut greeted = Greeted(None);
+    let mut greeted_at = connected_at;
     if proto == Proto::Session {
         tokio::time::timeout(Duration::from_secs(5), expect(&mut stream, GREETING))
             .await
@@ -1962,6 +1966,7 @@ async fn one_attack(proto: Proto, addr: SocketAddr, drip: bool, tally: &Tally) -
         let now = tally.greeted_now.fetch_add(1, Ordering::SeqCst) + 1;
         tally.max_greeted.fetch_max(now, Ordering::SeqCst);
         greeted.0 = Some(&tally.greeted_now);
+        greeted_at = Instant::now();
     }
     let mut first_byte = None;
     let mut next_byte = tokio::time::Instant::now();
@@ -1993,7 +1998,7 @@ async fn one_attack(proto: Proto, addr: SocketAddr, drip: bool, tally: &Tally) -
         Proto::Session => Some(if drip {
             first_byte.unwrap_or(connected_at)
         } else {
-            connected_at
+            greeted_at
         }),
         // No banner: a connection closed within a second was refused.
         Proto::Auth if lived < Duration::from_secs(1) => None,
