@@ -31,9 +31,10 @@
 //! line a thread waits for costs a context switch here, where a tokio
 //! worker takes several ready sockets per wakeup. Measured on 2 cores with
 //! 128 sessions at 20,000 round trips a second in all, the session server
-//! needed about 2.3 times the CPU per round trip of a minimal tokio server
-//! on this crate, and 1.2 times on `net-tokio` (`docs/benchmarks.md`,
-//! "Server CPU per round trip").
+//! needed 1.7–1.9 times the CPU per round trip of a minimal tokio server
+//! on this crate (a minimal thread-per-connection server needs 1.4–1.7
+//! times: the context switches), and 1.1 times on `net-tokio`
+//! (`docs/benchmarks.md`, "Server CPU per round trip").
 //!
 //! ```
 //! use net_std::{ClientOptions, Server, ServerOptions, connect};
