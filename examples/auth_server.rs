@@ -51,6 +51,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use clap::Parser;
+use cli::chain;
 use lineproto::Secret;
 use lineproto::{Machine, Output};
 use passwd_auth::server::{self, DeferredEvent, DeferredServer, Options};
@@ -112,9 +113,10 @@ struct Args {
     failure_window: u64,
     /// Hashes computed at once, by a pool of this many threads (each hash
     /// may take its full memory: a yescrypt hash up to 64 MiB); more
-    /// attempts wait in a queue. 0: the number of cores.
-    #[arg(long, default_value_t = 0)]
-    max_verifications: usize,
+    /// attempts wait in a queue. 0: the number of cores. At most 1024 (at
+    /// a hash's ceiling, 64 GiB).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=1024))]
+    max_verifications: u16,
     /// Attempts that may wait for the pool; more are refused at once, and
     /// an attempt that waits over 10 s is refused too (answered 0 after
     /// the failure delay).
@@ -144,18 +146,14 @@ fn load(args: &Args) -> Result<Loaded, String> {
     // Take the stamps first: a change while reading is then seen next time.
     let stamp = (modified(&args.passwd), modified(&args.shadow));
     let passwd = std::fs::read(&args.passwd)
-        .map_err(|e| format!("cannot read {}: {}", args.passwd.display(), cli::chain(&e)))?;
+        .map_err(|e| format!("cannot read {}: {}", args.passwd.display(), chain(&e)))?;
     let shadow = std::fs::read(&args.shadow).map_err(|e| {
         let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
             " (only root may read the shadow file: run as root, or pass --shadow PATH)"
         } else {
             ""
         };
-        format!(
-            "cannot read {}: {}{hint}",
-            args.shadow.display(),
-            cli::chain(&e)
-        )
+        format!("cannot read {}: {}{hint}", args.shadow.display(), chain(&e))
     })?;
     let db = PasswdDb::parse(&passwd, Some(&shadow));
     for problem in db.problems() {
@@ -352,7 +350,7 @@ fn run(args: Arc<Args>) -> Result<(), String> {
     let service = Auth {
         loaded,
         failures: Arc::new(Failures::new(&args)),
-        pool: Pool::new(&args),
+        pool: Pool::new(&args)?,
         options,
         args: Arc::clone(&args),
     };
@@ -402,26 +400,36 @@ struct Job {
 const VERIFY_DEADLINE: Duration = Duration::from_secs(10);
 
 impl Pool {
-    fn new(args: &Args) -> Self {
+    /// Starts the pool's threads; why not, in words, if the system will
+    /// not give that many (`--max-verifications 30000`).
+    fn new(args: &Args) -> Result<Self, String> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let workers = if args.max_verifications == 0 {
             cores
         } else {
-            args.max_verifications
+            usize::from(args.max_verifications)
         };
         let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(args.verify_queue);
         let queue = Arc::new(Mutex::new(queue));
-        for _ in 0..workers {
+        for worker in 0..workers {
             let queue = Arc::clone(&queue);
-            std::thread::spawn(move || {
-                loop {
-                    let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-                    let Ok(job) = job else { return };
-                    let _ = job.verdict.send((job.work)());
-                }
-            });
+            std::thread::Builder::new()
+                .name(format!("verify-{worker}"))
+                .spawn(move || {
+                    loop {
+                        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        let Ok(job) = job else { return };
+                        let _ = job.verdict.send((job.work)());
+                    }
+                })
+                .map_err(|error| {
+                    format!(
+                        "cannot start {workers} verification threads (--max-verifications): {}",
+                        chain(&error)
+                    )
+                })?;
         }
-        Self { jobs }
+        Ok(Self { jobs })
     }
 
     /// Runs `work` on the pool and waits for its verdict; `Overloaded` if

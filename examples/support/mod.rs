@@ -291,8 +291,9 @@ pub(crate) struct ListenArgs {
     /// Which adapter serves the connections.
     #[arg(long, value_enum, default_value_t = Runtime::Std)]
     pub(crate) runtime: Runtime,
-    /// Serve at most this many clients at once; more wait in the backlog.
-    #[arg(long, default_value_t = 1024)]
+    /// Serve at most this many clients at once (at least 1); more wait in
+    /// the backlog.
+    #[arg(long, default_value_t = 1024, value_parser = at_least_one)]
     pub(crate) max_connections: usize,
     /// Let one client address hold at most this many connections (0: no cap).
     #[arg(long, default_value_t = 256)]
@@ -313,6 +314,16 @@ pub(crate) struct ListenArgs {
     /// Connections from other addresses are served as they are.
     #[arg(long, value_name = "ADDR", requires = "proxy_protocol")]
     pub(crate) proxy_from: Vec<std::net::IpAddr>,
+}
+
+/// A count that must be at least 1: zero connections at once would serve
+/// nobody, and the adapters would quietly take it for 1.
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(count) => Ok(count),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 impl ListenArgs {
@@ -459,7 +470,11 @@ fn run_std<S: Service, T: Read + Write + net_std::ReadTimeout>(
         let result = conn.run(&mut machine, |machine, event| {
             service.on_event(machine, event)
         });
-        service.on_end(&machine, result.map_err(|error| chain(&error)));
+        // Cut when the grace period ran out: the exchange did not end, it
+        // was dropped, as on tokio, where the connection's task is.
+        if !matches!(result, Err(net_std::DriveError::Cut)) {
+            service.on_end(&machine, result.map_err(|error| chain(&error)));
+        }
     }
 }
 

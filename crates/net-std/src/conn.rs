@@ -2,6 +2,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use lineproto::{Machine, Output};
@@ -26,6 +27,12 @@ pub enum DriveError<E> {
     /// The machine ended the exchange with an error.
     #[error("protocol error")]
     Protocol(#[source] E),
+    /// The [`Server`](crate::Server) cut the connection: its shutdown grace
+    /// period ran out, or it was shut down at once. Whatever the peer had
+    /// sent of an unfinished request was not handed to the machine as a
+    /// complete one.
+    #[error("cut by the server's shutdown")]
+    Cut,
 }
 
 impl<E> From<io::Error> for DriveError<E> {
@@ -127,6 +134,49 @@ fn read_timeout(left: Duration) -> Duration {
     (left / 9 * 8).max(Duration::from_micros(1))
 }
 
+/// How a [`Server`](crate::Server) tells the [`Conn`] of a connection
+/// that it cut it. A cut socket reads as the peer's end of input and
+/// writes as a broken pipe; without this, a machine would take the cut for
+/// the peer's doing (answer half a line as if the peer had ended it, say),
+/// and a drive sleeping towards a deadline after the end of input would
+/// not notice the cut at all.
+#[derive(Debug, Default)]
+pub(crate) struct Cut {
+    done: Mutex<bool>,
+    woken: Condvar,
+}
+
+impl Cut {
+    /// Marks the connection cut and wakes a drive that sleeps. Called before
+    /// the socket is shut down, so a read it ends sees the mark.
+    pub(crate) fn cut(&self) {
+        *self.done.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.woken.notify_all();
+    }
+
+    fn is_cut(&self) -> bool {
+        *self.done.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sleeps until `deadline` or the cut, whichever comes first; whether
+    /// it was the cut.
+    fn sleep_until(&self, deadline: Instant) -> bool {
+        let mut done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*done {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            done = self
+                .woken
+                .wait_timeout(done, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        *done
+    }
+}
+
 /// A re-armed socket timeout that is off by less than this is left as it
 /// is: in the common case (an idle timer restarted by each line) the
 /// timeout stays the same and no system call is made per read.
@@ -143,6 +193,13 @@ const REARM_SLACK: Duration = Duration::from_millis(1);
 /// machine is drained again and decides. Writes are limited by the
 /// stream's write timeout ([`crate::connect`] and [`crate::Server`] set
 /// it); a write that times out ends the drive with [`DriveError::TimedOut`].
+///
+/// After the end of input the machine is told once
+/// ([`handle_eof`](Machine::handle_eof)); if it still waits, with a
+/// deadline (a reply held back until then), the drive sleeps until the
+/// deadline without reading, and without one it ends with an
+/// [`UnexpectedEof`](io::ErrorKind::UnexpectedEof) error, since nothing
+/// more can arrive.
 ///
 /// ```
 /// use std::io::Cursor;
@@ -184,6 +241,11 @@ pub struct Conn<S> {
     /// Whether the stream reads without blocking on request
     /// ([`ReadTimeout::set_nonblocking`]); cleared on its first refusal.
     precise: bool,
+    /// Whether the stream has reported the end of input, which the
+    /// machine has been told of.
+    input_closed: bool,
+    /// Set by [`Server`](crate::Server) for the connections it serves.
+    cut: Option<Arc<Cut>>,
 }
 
 impl<S: Read + Write + ReadTimeout> Conn<S> {
@@ -195,6 +257,28 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
             armed: None,
             received: Vec::new(),
             precise: true,
+            input_closed: false,
+            cut: None,
+        }
+    }
+
+    /// Ends drives with [`DriveError::Cut`] once the server cuts the
+    /// connection.
+    pub(crate) fn watch_cut(&mut self, cut: Arc<Cut>) {
+        self.cut = Some(cut);
+    }
+
+    fn was_cut(&self) -> bool {
+        self.cut.as_ref().is_some_and(|cut| cut.is_cut())
+    }
+
+    /// The error a failed read or write ends the drive with: the server's
+    /// cut, if it was one.
+    fn failed<E>(&self, error: io::Error) -> DriveError<E> {
+        if self.was_cut() {
+            DriveError::Cut
+        } else {
+            error.into()
         }
     }
 
@@ -241,15 +325,28 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
     ) -> Result<Option<M::Event>, DriveError<M::Error>> {
         loop {
             match machine.poll_output(Instant::now()) {
-                Output::Transmit(bytes) => self.stream.write_all(&bytes)?,
+                Output::Transmit(bytes) => {
+                    let written = self.stream.write_all(&bytes);
+                    written.map_err(|error| self.failed(error))?;
+                }
                 Output::Event(event) => return Ok(Some(event)),
                 Output::Wait { .. } if !self.received.is_empty() => {
                     machine.handle_input(&std::mem::take(&mut self.received));
                 }
                 Output::Wait { deadline } => {
-                    self.stream.flush()?;
-                    match self.read_until(deadline)? {
-                        Some(0) => machine.handle_eof(),
+                    let flushed = self.stream.flush();
+                    flushed.map_err(|error| self.failed(error))?;
+                    if self.input_closed {
+                        self.sleep_after_eof(deadline)?;
+                        continue;
+                    }
+                    let read = self.read_until(deadline);
+                    match read.map_err(|error| self.failed(error))? {
+                        Some(0) if self.was_cut() => return Err(DriveError::Cut),
+                        Some(0) => {
+                            self.input_closed = true;
+                            machine.handle_eof();
+                        }
                         Some(read) => {
                             machine.handle_input(&self.read_buffer[..read]);
                             // What was read may be a password: the machine
@@ -262,7 +359,8 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
                     }
                 }
                 Output::Done(result) => {
-                    self.stream.flush()?;
+                    let flushed = self.stream.flush();
+                    flushed.map_err(|error| self.failed(error))?;
                     return result.map(|()| None).map_err(DriveError::Protocol);
                 }
             }
@@ -281,6 +379,26 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
             on_event(machine, event);
         }
         Ok(())
+    }
+
+    /// The machine waits after the end of input: nothing more can be read,
+    /// so only its deadline can move it. Sleeps until then (or the server's
+    /// cut) instead of reading the end of input again and again.
+    fn sleep_after_eof<E>(&self, deadline: Option<Instant>) -> Result<(), DriveError<E>> {
+        let Some(deadline) = deadline else {
+            return Err(DriveError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the machine waits for input after the end of input",
+            )));
+        };
+        match &self.cut {
+            Some(cut) if cut.sleep_until(deadline) => Err(DriveError::Cut),
+            Some(_) => Ok(()),
+            None => {
+                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                Ok(())
+            }
+        }
     }
 
     /// Reads once, blocking until data, end of input (`Some(0)`), or the

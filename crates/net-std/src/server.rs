@@ -13,6 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::Conn;
+use crate::conn::Cut;
 
 /// Settings of a [`Server`].
 ///
@@ -172,14 +173,24 @@ struct Shared {
 /// The open connections.
 #[derive(Debug, Default)]
 struct Registry {
-    /// Clones of the streams, so shutdown can cut them, and the address
-    /// each counts against (none yet for a balancer's connection whose
-    /// PROXY header has not arrived).
-    streams: HashMap<u64, (TcpStream, Option<IpAddr>)>,
+    /// The open connections by id.
+    streams: HashMap<u64, Open>,
     /// How many connections each address holds; an address leaves the map
     /// when its last connection ends, so the map is never larger than
     /// `streams`.
     per_peer: HashMap<IpAddr, usize>,
+}
+
+/// What the server keeps of an open connection.
+#[derive(Debug)]
+struct Open {
+    /// A clone of the stream, so shutdown can cut it.
+    stream: TcpStream,
+    /// The address it counts against: none yet for a balancer's connection
+    /// whose PROXY header has not arrived.
+    peer: Option<IpAddr>,
+    /// Tells the connection's drive that the cut was the server's.
+    cut: Arc<Cut>,
 }
 
 impl Registry {
@@ -192,7 +203,10 @@ impl Registry {
     }
 
     fn remove(&mut self, id: u64) {
-        if let Some((_, Some(peer))) = self.streams.remove(&id) {
+        if let Some(Open {
+            peer: Some(peer), ..
+        }) = self.streams.remove(&id)
+        {
             if let Some(count) = self.per_peer.get_mut(&peer) {
                 *count -= 1;
                 if *count == 0 {
@@ -209,16 +223,18 @@ impl Registry {
         if cap != 0 && held >= cap {
             return false;
         }
-        if let Some(entry) = self.streams.get_mut(&id) {
+        if let Some(open) = self.streams.get_mut(&id) {
             *self.per_peer.entry(peer).or_insert(0) += 1;
-            entry.1 = Some(peer);
+            open.peer = Some(peer);
         }
         true
     }
 
     fn cut_all(&self) {
-        for (stream, _) in self.streams.values() {
-            let _ = stream.shutdown(Shutdown::Both);
+        for open in self.streams.values() {
+            // Marked first: the read that the shutdown ends must see it.
+            open.cut.cut();
+            let _ = open.stream.shutdown(Shutdown::Both);
         }
     }
 }
@@ -307,11 +323,12 @@ impl Server {
         // its backlog, never to be served, are refused instead.
         drop(listener);
         // Whether stopped or failed, return only once every handler has.
-        let grace_ends = Instant::now() + options.shutdown_grace;
+        // A grace too long to add to the clock never ends.
+        let grace_ends = Instant::now().checked_add(options.shutdown_grace);
         let mut open = shared.open();
         let mut cut = false;
         while !open.is_empty() {
-            let left = grace_ends.saturating_duration_since(Instant::now());
+            let left = time_left(grace_ends);
             if left.is_zero() && !cut {
                 open.cut_all();
                 cut = true;
@@ -338,7 +355,7 @@ impl Server {
             let Some((stream, peer)) = self.accept()? else {
                 continue;
             };
-            let Some(id) = self.register(&stream, peer) else {
+            let Some((id, cut)) = self.register(&stream, peer) else {
                 continue;
             };
             let handler = Arc::clone(handler);
@@ -352,7 +369,12 @@ impl Server {
                         shared: &shared,
                         id,
                     };
-                    serve_connection(stream, peer, id, &shared, &options, &*handler);
+                    let info = ConnInfo {
+                        peer_addr: peer,
+                        proxy_addr: None,
+                        id,
+                    };
+                    serve_connection(stream, info, cut, &shared, &options, &*handler);
                 });
             if spawned.is_err() {
                 // Out of threads: this connection is dropped, the next may fit.
@@ -364,29 +386,52 @@ impl Server {
     }
 
     /// Serves exactly one connection on the calling thread, then returns:
-    /// the article's servers, which exit after their first client.
+    /// the article's servers, which exit after their first client. The
+    /// listener is closed as soon as that connection is accepted, so later
+    /// clients are refused rather than left waiting in its backlog. Returns
+    /// without serving if shut down before a connection arrives; on
+    /// shutdown during the connection, it is given
+    /// [`shutdown_grace`](ServerOptions::shutdown_grace) to finish, and is
+    /// then cut.
     pub fn serve_one<F>(self, handler: F) -> io::Result<()>
     where
         F: FnOnce(&mut Conn<TcpStream>, &ConnInfo),
     {
-        loop {
+        let (stream, id, info, cut) = loop {
             if self.shared.stopping.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            if let Some((stream, peer)) = self.accept()? {
-                // Unregistered (if the stream cannot be cloned), the
-                // connection is still served; shutdown just cannot cut it short.
-                let Some(id) = self.register(&stream, peer) else {
-                    continue;
-                };
-                let _unregister = Unregister {
-                    shared: &self.shared,
+            let Some((stream, peer)) = self.accept()? else {
+                continue;
+            };
+            if let Some((id, cut)) = self.register(&stream, peer) {
+                let info = ConnInfo {
+                    peer_addr: peer,
+                    proxy_addr: None,
                     id,
                 };
-                serve_connection(stream, peer, id, &self.shared, &self.options, handler);
-                return Ok(());
+                break (stream, id, info, cut);
             }
-        }
+        };
+        let Self {
+            listener,
+            options,
+            shared,
+        } = self;
+        drop(listener);
+        thread::scope(|scope| {
+            // Without a thread to keep the grace period, the connection
+            // goes on until it ends (or `shutdown_now`).
+            let _ = thread::Builder::new()
+                .name("grace".into())
+                .spawn_scoped(scope, || cut_after_grace(&shared, options.shutdown_grace));
+            let _unregister = Unregister {
+                shared: &shared,
+                id,
+            };
+            serve_connection(stream, info, cut, &shared, &options, handler);
+        });
+        Ok(())
     }
 
     /// Accepts one connection; `None` for a transient failure or the
@@ -434,14 +479,22 @@ impl Server {
     /// cannot be cloned (the connection is then dropped). A trusted
     /// balancer's connection counts against no address until its PROXY
     /// header names the client.
-    fn register(&self, stream: &TcpStream, peer: SocketAddr) -> Option<u64> {
+    fn register(&self, stream: &TcpStream, peer: SocketAddr) -> Option<(u64, Arc<Cut>)> {
         let clone = stream.try_clone().ok()?;
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let cut = Arc::new(Cut::default());
         let mut open = self.shared.open();
         if self.shared.stopping.load(Ordering::SeqCst) {
             return None;
         }
-        open.streams.insert(id, (clone, None));
+        open.streams.insert(
+            id,
+            Open {
+                stream: clone,
+                peer: None,
+                cut: Arc::clone(&cut),
+            },
+        );
         let ip = peer.ip().to_canonical();
         if !self.options.trusted_proxies.contains(&ip)
             && !open.count_peer(id, ip, self.options.max_per_peer)
@@ -453,7 +506,34 @@ impl Server {
             return None;
         }
         self.shared.accepted.fetch_add(1, Ordering::Relaxed);
-        Some(id)
+        Some((id, cut))
+    }
+}
+
+/// [`Server::serve_one`]'s grace period: once shutdown is asked for, waits
+/// up to `grace` for the connection to end, then cuts it. Returns when the
+/// connection has ended.
+fn cut_after_grace(shared: &Shared, grace: Duration) {
+    let mut open = shared.open();
+    while !open.is_empty() && !shared.stopping.load(Ordering::SeqCst) {
+        open = shared
+            .changed
+            .wait(open)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+    // A grace too long to add to the clock never ends.
+    let ends = Instant::now().checked_add(grace);
+    while !open.is_empty() {
+        let left = time_left(ends);
+        if left.is_zero() {
+            open.cut_all();
+            return;
+        }
+        open = shared
+            .changed
+            .wait_timeout(open, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
     }
 }
 
@@ -491,8 +571,8 @@ fn backlog_arg(backlog: u32) -> i32 {
 
 fn serve_connection(
     mut stream: TcpStream,
-    peer: SocketAddr,
-    id: u64,
+    mut info: ConnInfo,
+    cut: Arc<Cut>,
     shared: &Shared,
     options: &ServerOptions,
     handler: impl FnOnce(&mut Conn<TcpStream>, &ConnInfo),
@@ -500,11 +580,7 @@ fn serve_connection(
     // Failing to set an option leaves the OS default, which still works.
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(options.write_timeout.filter(|t| !t.is_zero()));
-    let mut info = ConnInfo {
-        peer_addr: peer,
-        proxy_addr: None,
-        id,
-    };
+    let (peer, id) = (info.peer_addr, info.id);
     let mut early = Vec::new();
     if options.trusted_proxies.contains(&peer.ip().to_canonical()) {
         let Some((client, after_header)) = read_proxy_header(&mut stream, options) else {
@@ -525,6 +601,7 @@ fn serve_connection(
         early = after_header;
     }
     let mut conn = Conn::new(stream);
+    conn.watch_cut(cut);
     conn.push_received(early);
     handler(&mut conn, &info);
     close_gracefully(conn.into_inner(), options.close_linger);
@@ -538,7 +615,7 @@ fn read_proxy_header(
     options: &ServerOptions,
 ) -> Option<(Option<SocketAddr>, Vec<u8>)> {
     use lineproto::proxy::{MAX_HEADER_LEN, Preamble, read_preamble};
-    let deadline = Instant::now() + options.proxy_header_timeout;
+    let deadline = Instant::now().checked_add(options.proxy_header_timeout);
     let mut received = Vec::with_capacity(256);
     let mut chunk = [0u8; 512];
     loop {
@@ -549,7 +626,7 @@ fn read_proxy_header(
             Ok(Preamble::Incomplete) => {}
             Err(_) => return None,
         }
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = time_left(deadline);
         if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
             return None;
         }
@@ -571,10 +648,10 @@ fn close_gracefully(mut stream: TcpStream, linger: Duration) {
     if stream.shutdown(Shutdown::Write).is_err() || linger.is_zero() {
         return;
     }
-    let deadline = Instant::now() + linger;
+    let deadline = Instant::now().checked_add(linger);
     let mut sink = [0u8; 4096];
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = time_left(deadline);
         if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
             return;
         }
@@ -585,6 +662,14 @@ fn close_gracefully(mut stream: TcpStream, linger: Duration) {
     }
 }
 
+/// How long until `deadline`; `None` (a time too far to add to the clock)
+/// is never reached.
+fn time_left(deadline: Option<Instant>) -> Duration {
+    deadline.map_or(Duration::MAX, |deadline| {
+        deadline.saturating_duration_since(Instant::now())
+    })
+}
+
 impl ShutdownHandle {
     /// Stops accepting. Idempotent. Returns promptly (it makes one local
     /// connection, with a one-second limit, to wake the accepting thread)
@@ -593,7 +678,12 @@ impl ShutdownHandle {
         if self.shared.stopping.swap(true, Ordering::SeqCst) {
             return;
         }
-        self.shared.changed.notify_all();
+        {
+            // Under the lock, so a thread that has just seen `stopping`
+            // false is already waiting, and wakes.
+            let _open = self.shared.open();
+            self.shared.changed.notify_all();
+        }
         // `accept` blocks; a connection of our own wakes it up.
         let wake = wake_address(self.shared.local_addr);
         let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));

@@ -613,3 +613,258 @@ fn bytes_that_arrive_in_the_last_stretch_before_a_deadline_are_read_not_lost() {
         "the stream was left non-blocking"
     );
 }
+
+/// Counts the reads made on the stream it wraps.
+struct CountingReads<S> {
+    stream: S,
+    reads: usize,
+}
+
+impl<S: Read> Read for CountingReads<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.reads += 1;
+        self.stream.read(buf)
+    }
+}
+
+impl<S: Write> Write for CountingReads<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+impl<S: net_std::ReadTimeout> net_std::ReadTimeout for CountingReads<S> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
+        self.stream.set_read_timeout(timeout)
+    }
+
+    fn set_nonblocking(&mut self, nonblocking: bool) -> std::io::Result<()> {
+        self.stream.set_nonblocking(nonblocking)
+    }
+}
+
+/// Like an auth exchange's failure reply: once the peer has ended its
+/// input, holds a reply back for `hold` (or waits with no deadline at
+/// all), then sends it and ends.
+struct HoldsAfterEof {
+    hold: Option<Duration>,
+    received: Vec<u8>,
+    eofs: usize,
+    reply_at: Option<Instant>,
+    replied: bool,
+}
+
+impl HoldsAfterEof {
+    fn new(hold: Option<Duration>) -> Self {
+        Self {
+            hold,
+            received: Vec::new(),
+            eofs: 0,
+            reply_at: None,
+            replied: false,
+        }
+    }
+}
+
+impl lineproto::Machine for HoldsAfterEof {
+    type Event = Vec<u8>;
+    type Error = lineproto::Error;
+
+    fn handle_input(&mut self, bytes: &[u8]) {
+        self.received.extend_from_slice(bytes);
+    }
+
+    fn handle_eof(&mut self) {
+        self.eofs += 1;
+    }
+
+    fn poll_output(&mut self, now: Instant) -> lineproto::Output<Vec<u8>, lineproto::Error> {
+        if self.replied {
+            return lineproto::Output::Done(Ok(()));
+        }
+        if self.eofs == 0 {
+            return lineproto::Output::Wait { deadline: None };
+        }
+        let Some(hold) = self.hold else {
+            return lineproto::Output::Wait { deadline: None };
+        };
+        let reply_at = *self.reply_at.get_or_insert(now + hold);
+        if now < reply_at {
+            return lineproto::Output::Wait {
+                deadline: Some(reply_at),
+            };
+        }
+        self.replied = true;
+        lineproto::Output::Transmit(bytes::Bytes::from_static(b"late\n"))
+    }
+}
+
+#[test]
+fn a_reply_held_after_the_end_of_input_is_slept_for_not_read_for() {
+    let (ours, mut theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    theirs.write_all(b"user:wrong\n").unwrap();
+    theirs.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut conn = net_std::Conn::new(CountingReads {
+        stream: ours,
+        reads: 0,
+    });
+    let mut machine = HoldsAfterEof::new(Some(Duration::from_millis(30)));
+    conn.run(&mut machine, |_, _| {}).unwrap();
+    // The request, then its end: read once each, and the machine told of
+    // the end once, however long it holds its reply (this drive used to
+    // read the end of input again and again, a core's worth of CPU).
+    assert_eq!(conn.get_ref().reads, 2);
+    assert_eq!(machine.eofs, 1);
+    assert_eq!(machine.received, b"user:wrong\n");
+    drop(conn);
+    let mut reply = Vec::new();
+    theirs.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, b"late\n");
+}
+
+#[test]
+fn a_machine_that_waits_for_input_after_the_end_of_input_ends_the_drive() {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    theirs.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut conn = net_std::Conn::new(ours);
+    let mut machine = HoldsAfterEof::new(None);
+    match conn.run(&mut machine, |_, _| {}) {
+        Err(DriveError::Io(error)) => {
+            assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof)
+        }
+        other => panic!("expected an unexpected end of input, got {other:?}"),
+    }
+    assert_eq!(machine.eofs, 1);
+}
+
+/// Waits until `stop`'s server has `open` connections (bounded: 5 s).
+fn wait_for_open(stop: &ShutdownHandle, open: usize) {
+    let give_up = Instant::now() + Duration::from_secs(5);
+    while stop.stats().open != open {
+        assert!(Instant::now() < give_up, "never {open} open");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs `serve` to the end on another thread, failing the test if it takes
+/// more than 10 s.
+fn join_within_ten_seconds(running: Running) {
+    let (done, finished) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        drop(running);
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("serve did not return after the grace period");
+}
+
+#[test]
+fn a_connection_cut_at_the_end_of_the_grace_period_is_not_taken_for_the_peers_end_of_input() {
+    let (results, ended) = std::sync::mpsc::channel();
+    let mut options = ServerOptions::default();
+    options.shutdown_grace = Duration::from_millis(50);
+    let server = start(options, move |conn, _| {
+        let mut events = Vec::new();
+        let result = conn.run(
+            &mut reverse_server::Server::new(reverse_server::Options::default()),
+            |_, event| events.push(event),
+        );
+        let _ = results.send((result.map_err(|error| error.to_string()), events));
+    });
+    let mut client = TcpStream::connect(server.addr).unwrap();
+    client.write_all(b"half a li").unwrap();
+    wait_for_open(&server.stop, 1);
+    // The request has reached the server before the cut.
+    thread::sleep(Duration::from_millis(20));
+    server.stop.shutdown();
+    join_within_ten_seconds(server);
+    let (result, events) = ended.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(result, Err("cut by the server's shutdown".to_owned()));
+    assert!(events.is_empty(), "the half line was served: {events:?}");
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = client.read_to_end(&mut reply);
+    assert_eq!(reply, b"", "a reply was made of the half line");
+}
+
+#[test]
+fn a_reply_held_far_into_the_future_is_cut_at_the_end_of_the_grace_period() {
+    let (results, ended) = std::sync::mpsc::channel();
+    let mut options = ServerOptions::default();
+    options.shutdown_grace = Duration::from_millis(50);
+    let server = start(options, move |conn, _| {
+        let mut machine = HoldsAfterEof::new(Some(Duration::from_secs(24 * 3600)));
+        let result = conn.run(&mut machine, |_, _| {});
+        let _ = results.send(matches!(result, Err(DriveError::Cut)));
+    });
+    let client = TcpStream::connect(server.addr).unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    wait_for_open(&server.stop, 1);
+    thread::sleep(Duration::from_millis(20));
+    server.stop.shutdown();
+    join_within_ten_seconds(server);
+    assert!(ended.recv_timeout(Duration::from_secs(5)).unwrap());
+}
+
+#[test]
+fn a_grace_period_too_long_for_the_clock_never_ends_and_panics_nothing() {
+    let mut options = ServerOptions::default();
+    options.shutdown_grace = Duration::MAX;
+    let server = reverse_server(options);
+    let mut open = TcpStream::connect(server.addr).unwrap();
+    wait_for_open(&server.stop, 1);
+    server.stop.shutdown();
+    // Not cut: the request is still served after the shutdown.
+    open.write_all(b"still served\n").unwrap();
+    let mut reply = String::new();
+    open.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "devres llits\n");
+    join_within_ten_seconds(server);
+}
+
+#[test]
+fn serve_one_refuses_later_clients_and_cuts_its_own_at_the_end_of_the_grace_period() {
+    let mut options = ServerOptions::default();
+    options.shutdown_grace = Duration::from_millis(50);
+    let server = Server::bind("127.0.0.1:0", options).unwrap();
+    let addr = server.local_addr().unwrap();
+    let stop = server.shutdown_handle();
+    let (results, ended) = std::sync::mpsc::channel();
+    let serving = thread::spawn(move || {
+        server.serve_one(|conn, _| {
+            let result = conn.run(
+                &mut reverse_server::Server::new(reverse_server::Options::default()),
+                |_, _| {},
+            );
+            let _ = results.send(matches!(result, Err(DriveError::Cut)));
+        })
+    });
+    let mut first = TcpStream::connect(addr).unwrap();
+    first.write_all(b"never ended").unwrap();
+    wait_for_open(&stop, 1);
+    // The listener closed with the first connection: no backlog to wait in.
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
+    stop.shutdown();
+    let (done, finished) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = done.send(serving.join().map(|served| served.is_ok()));
+    });
+    let served = finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("serve_one did not return after the grace period");
+    assert_eq!(served.ok(), Some(true));
+    assert!(ended.recv_timeout(Duration::from_secs(5)).unwrap());
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = first.read_to_end(&mut reply);
+    assert_eq!(reply, b"");
+}
