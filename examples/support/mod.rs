@@ -630,10 +630,10 @@ fn serve_tokio<S: Service>(
                 _ = interrupt.recv() => {}
                 _ = terminate.recv() => {}
             }
-            // A second signal: do not wait for the grace period.
-            say!("Socket terminated");
-            flush_all_lines();
-            std::process::exit(0);
+            // A second signal: do not wait for the grace period. The
+            // connections' tasks are dropped, each saying `Socket
+            // terminated`, as on std, where they are cut.
+            signalled.shutdown_now();
         });
         say!("Waiting for connections...");
         let handler = move |mut conn: net_tokio::Conn<tokio::net::TcpStream>,
@@ -683,12 +683,19 @@ fn serve_tokio<S: Service>(
         }
         Ok(())
     });
+    // Work still on a blocking thread (a verification, a fortune command
+    // of a dropped connection) is not waited for long: nobody is left to
+    // answer.
+    runtime.shutdown_timeout(BLOCKING_LEFT);
     // The workers stop without parking again: what they printed last (the
     // end of a `--once` session) is still in the batch.
-    drop(runtime);
     flush_all_lines();
     served
 }
+
+/// How long the tokio runtime waits at the end for work on its blocking
+/// threads.
+const BLOCKING_LEFT: Duration = Duration::from_secs(1);
 
 /// Says `Socket terminated` when dropped: at the end of a tokio connection,
 /// however it ends.

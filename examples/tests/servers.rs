@@ -503,6 +503,55 @@ fn a_session_cut_at_the_end_of_the_grace_period_says_socket_terminated() {
     }
 }
 
+/// Half a line is still open when the server stops: it is never answered
+/// as if the client had ended it, and a second signal ends the grace
+/// period at once, with the same lines on both runtimes.
+#[test]
+fn a_second_signal_cuts_a_half_line_without_serving_it() {
+    for runtime in RUNTIMES {
+        let mut server = Running::start(runtime, "session_server", &["--grace", "3600"]);
+        let mut open = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let mut banner = vec![0; GREETING.len()];
+        open.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        open.read_exact(&mut banner).unwrap();
+        open.write_all(b"half a li").unwrap();
+        assert_eq!(
+            server.wait_for_lines("Received connection request", 1),
+            "Received connection request"
+        );
+        server.process.terminate();
+        // The first signal has closed the listener: the grace period runs.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(("127.0.0.1", server.port)).is_ok() {
+            assert!(Instant::now() < deadline, "{runtime}: still accepting");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server.process.interrupt();
+        let status = server.process.wait_exit(Duration::from_secs(10));
+        assert_eq!(status.and_then(|s| s.code()), Some(0), "{runtime}");
+        assert_eq!(read_all(&mut open), b"", "{runtime}");
+        // Each connection (the probes that came in before the listener
+        // closed among them) is cut and says so, then the server; nothing
+        // is made of the half line.
+        let printed: Vec<String> = server.lines.iter().collect();
+        let requests = printed
+            .iter()
+            .filter(|line| *line == "Received connection request")
+            .count();
+        let terminated = printed
+            .iter()
+            .filter(|line| *line == "Socket terminated")
+            .count();
+        assert_eq!(
+            requests + terminated,
+            printed.len(),
+            "{runtime}: {printed:?}"
+        );
+        assert_eq!(terminated, requests + 2, "{runtime}: {printed:?}");
+    }
+}
+
 /// `auth_server | head -1` closes the server's stdout after one line: the
 /// debug lines must then be dropped, never fail a connection.
 #[test]

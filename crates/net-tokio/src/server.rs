@@ -131,6 +131,9 @@ pub struct ShutdownHandle {
 #[derive(Debug)]
 struct Shared {
     stop: watch::Sender<bool>,
+    /// Set with `stop` by [`ShutdownHandle::shutdown_now`]: the grace
+    /// period ends at once.
+    cut: watch::Sender<bool>,
     next_id: AtomicU64,
     accepted: AtomicU64,
     open: AtomicUsize,
@@ -153,6 +156,19 @@ impl Shared {
         let mut stop = self.stop.subscribe();
         // The sender lives as long as `self`, so this only ends on `true`.
         let _ = stop.wait_for(|stop| *stop).await;
+    }
+
+    /// Resolves once the open connections are to be cut without waiting
+    /// out the grace period.
+    async fn cut_now(&self) {
+        let mut cut = self.cut.subscribe();
+        let _ = cut.wait_for(|cut| *cut).await;
+    }
+
+    /// Resolves when the grace period that began with the shutdown is
+    /// over: after `grace`, or at once on `shutdown_now`.
+    async fn grace_over(&self, grace: Duration) {
+        let _ = tokio::time::timeout(grace, self.cut_now()).await;
     }
 }
 
@@ -190,6 +206,7 @@ impl Server {
             options,
             shared: Arc::new(Shared {
                 stop: watch::Sender::new(false),
+                cut: watch::Sender::new(false),
                 next_id: AtomicU64::new(0),
                 accepted: AtomicU64::new(0),
                 open: AtomicUsize::new(0),
@@ -310,11 +327,12 @@ impl Server {
         // refused rather than left waiting.
         drop(listener);
         shared.stop.send_replace(true);
-        let finish = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(options.shutdown_grace, finish)
-            .await
-            .is_err()
-        {
+        let finished = {
+            let finish = pin!(async { while tasks.join_next().await.is_some() {} });
+            let grace_over = pin!(shared.grace_over(options.shutdown_grace));
+            matches!(race(finish, grace_over).await, Either::Left(()))
+        };
+        if !finished {
             tasks.shutdown().await;
         }
         result
@@ -365,7 +383,7 @@ impl Server {
         let session = connection((), session, handler, conn, info);
         let grace = async {
             shared.stopped().await;
-            tokio::time::sleep(options.shutdown_grace).await;
+            shared.grace_over(options.shutdown_grace).await;
         };
         // Pinned here: `race` takes what it is given by value, and a future
         // moved into it would be stored twice (see `connection`).
@@ -596,6 +614,14 @@ impl ShutdownHandle {
     /// end. Idempotent; returns at once.
     pub fn shutdown(&self) {
         self.shared.stop.send_replace(true);
+    }
+
+    /// Shuts the server down and cuts every open connection at once,
+    /// without a grace period (a second SIGINT, say): their tasks are
+    /// dropped. Returns at once.
+    pub fn shutdown_now(&self) {
+        self.shared.stop.send_replace(true);
+        self.shared.cut.send_replace(true);
     }
 
     /// Whether shutdown has been requested (or the server stopped on a

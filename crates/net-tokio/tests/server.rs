@@ -233,6 +233,46 @@ async fn shutdown_drops_sessions_still_open_after_the_grace() {
     assert_eq!(handle.stats().open, 0);
 }
 
+#[tokio::test(start_paused = true)]
+async fn shutdown_now_drops_open_sessions_without_a_grace_period() {
+    let mut options = options();
+    options.shutdown_grace = Duration::from_secs(3600);
+    let (addr, handle, serving) = start(options, None);
+
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    ping(&mut idle, "hello").await;
+    let start = Instant::now();
+    handle.shutdown();
+    // The grace period has begun; a second request ends it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    handle.shutdown_now();
+    serving.await.unwrap().unwrap();
+    let waited = start.elapsed();
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    let (rest, _) = read_rest(&mut idle).await;
+    assert!(rest.is_empty());
+    assert_eq!(handle.stats().open, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_now_ends_serve_ones_grace_period() {
+    let mut options = options();
+    options.shutdown_grace = Duration::from_secs(3600);
+    let server = Server::bind("127.0.0.1:0", options).unwrap();
+    let addr = server.local_addr();
+    let handle = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve_one(move |mut conn, _info| async move {
+        let mut echo = EchoLine::new(None);
+        let _ = conn.run(&mut echo, |_, _| {}).await;
+    }));
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    ping(&mut idle, "hello").await;
+    let start = Instant::now();
+    handle.shutdown_now();
+    serving.await.unwrap().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(1));
+}
+
 #[tokio::test]
 async fn a_handler_can_watch_for_shutdown() {
     let server = Server::bind("127.0.0.1:0", options()).unwrap();

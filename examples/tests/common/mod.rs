@@ -48,11 +48,23 @@ impl Drop for Process {
 impl Process {
     /// Sends SIGTERM to the process, by its PID.
     pub(crate) fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends SIGINT to the process, by its PID: what Ctrl-C sends.
+    #[allow(dead_code)] // not every test binary interrupts
+    pub(crate) fn interrupt(&self) {
+        self.signal("INT");
+    }
+
+    fn signal(&self, name: &str) {
         let pid = self.0.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status();
         assert!(
             sent.is_ok_and(|status| status.success()),
-            "kill -TERM {pid}"
+            "kill -{name} {pid}"
         );
     }
 
