@@ -726,7 +726,10 @@ pub(crate) fn exit_status(program: &str, served: Result<(), String>) -> std::pro
 
 /// Peer bytes made safe for a terminal: invalid UTF-8 replaced, control
 /// characters escaped, so a client cannot send escape sequences to the
-/// operator's terminal through the debug lines.
+/// operator's terminal through the debug lines; and the invisible
+/// characters that can forge or reorder what a log viewer shows (line
+/// and paragraph separators, bidirectional overrides, zero-width
+/// characters: see [`is_escaped`]) escaped too.
 pub(crate) fn printable(bytes: &[u8]) -> Printable<'_> {
     Printable(bytes)
 }
@@ -750,7 +753,7 @@ impl std::fmt::Display for Printable<'_> {
         for chunk in self.0.utf8_chunks() {
             let text = chunk.valid();
             let mut plain = 0;
-            for (at, c) in text.char_indices().filter(|(_, c)| c.is_control()) {
+            for (at, c) in text.char_indices().filter(|&(_, c)| is_escaped(c)) {
                 f.write_str(&text[plain..at])?;
                 write!(f, "{}", c.escape_default())?;
                 plain = at + c.len_utf8();
@@ -764,24 +767,44 @@ impl std::fmt::Display for Printable<'_> {
     }
 }
 
-/// Whether `text` holds a control character (`char::is_control`: U+0000
-/// to U+001F and U+007F to U+009F), found byte by byte: in UTF-8 the C1
-/// controls U+0080 to U+009F are exactly the pairs C2 80 to C2 9F.
+/// Whether [`printable`] escapes `c`: a control character
+/// (`char::is_control`: U+0000 to U+001F and U+007F to U+009F), or one of
+/// the invisible format characters that a log line can be forged with.
+/// U+2028 and U+2029 end a line in many viewers, so a client could make
+/// its input look like a line of the server's own; the bidirectional
+/// controls reorder what follows them on screen (the "Trojan Source"
+/// characters, CVE-2021-42574); zero-width spaces and word joiners hide
+/// text or make two names look alike. The zero-width joiner and
+/// non-joiner stay: scripts and emoji sequences are written with them.
+fn is_escaped(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'
+                | '\u{200e}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+        )
+}
+
+/// Whether `text` holds a character [`is_escaped`] escapes. ASCII, what
+/// nearly every line is, is checked byte by byte (a fold with no early
+/// exit compiles to vector code; a line is short); only text with other
+/// characters is walked char by char.
 fn has_control(text: &str) -> bool {
     let bytes = text.as_bytes();
-    // A fold with no early exit compiles to vector code; a line is short.
     let c0 = bytes
         .iter()
         .fold(false, |found, &byte| found | (byte < 0x20) | (byte == 0x7f));
-    c0 || (!text.is_ascii()
-        && bytes
-            .windows(2)
-            .any(|pair| pair[0] == 0xc2 && pair[1] < 0xa0))
+    c0 || (!text.is_ascii() && text.chars().any(is_escaped))
 }
 
 #[cfg(test)]
 mod printable_tests {
-    use super::{has_control, is_plain, printable};
+    use super::{has_control, is_escaped, is_plain, printable};
 
     #[test]
     fn plain_lines_are_exactly_those_printable_leaves_as_they_are() {
@@ -803,20 +826,41 @@ mod printable_tests {
     }
 
     #[test]
-    fn control_characters_are_found_byte_by_byte_as_char_is_control_finds_them() {
-        // Every char up to U+0800 (all one- and two-byte sequences), alone
-        // and between neighbours, and a few longer ones.
-        let chars = (0..0x800u32).filter_map(char::from_u32).chain([
-            '\u{2028}',
-            '\u{feff}',
-            '👍',
-            '\u{10ffff}',
-        ]);
+    fn escaped_characters_are_found_as_a_walk_char_by_char_finds_them() {
+        // Every char up to U+0800 (all one- and two-byte sequences) and
+        // the general punctuation block, alone and between neighbours, and
+        // a few more.
+        let chars = (0..0x800u32)
+            .chain(0x2000..0x2070)
+            .filter_map(char::from_u32)
+            .chain(['\u{feff}', '\u{fffd}', '👍', '\u{10ffff}']);
         for c in chars {
             for text in [c.to_string(), format!("a{c}é"), format!("\u{a0}{c}")] {
-                let expected = text.chars().any(char::is_control);
+                let expected = text.chars().any(is_escaped);
                 assert_eq!(has_control(&text), expected, "{text:?}");
             }
+        }
+    }
+
+    #[test]
+    fn separators_and_direction_overrides_cannot_forge_a_line() {
+        let forged = "ok\u{2028}Sent output: 1\u{202e}drowssap\u{200b}";
+        assert_eq!(
+            printable(forged.as_bytes()).to_string(),
+            "ok\\u{2028}Sent output: 1\\u{202e}drowssap\\u{200b}"
+        );
+        // Letters of every script, and emoji and words written with
+        // joiners, are left as they are.
+        for plain in [
+            "pässwörd",
+            "ΑΒΓ",
+            "имя",
+            "名前",
+            "👍🏽",
+            "👩\u{200d}💻",
+            "می\u{200c}خواهم",
+        ] {
+            assert_eq!(printable(plain.as_bytes()).to_string(), plain);
         }
     }
 
@@ -834,7 +878,7 @@ mod printable_tests {
             let expected: String = lossy
                 .chars()
                 .flat_map(|c| {
-                    let escaped: Vec<char> = match c.is_control() {
+                    let escaped: Vec<char> = match is_escaped(c) {
                         true => c.escape_default().collect(),
                         false => vec![c],
                     };
