@@ -543,8 +543,7 @@ fn serve_std_tls<S: Service>(
 ) {
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
     match net_std::tls::accept_until(conn, Arc::clone(config), deadline) {
-        Ok(stream) => {
-            let mut conn = net_std::Conn::new(stream);
+        Ok(mut conn) => {
             run_std(service, &mut conn, info.peer_addr);
             let _ = conn.get_mut().send_close_notify();
         }

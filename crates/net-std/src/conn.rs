@@ -268,6 +268,12 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
         self.cut = Some(cut);
     }
 
+    /// The server's mark of a cut, for a `Conn` layered on this one.
+    #[cfg(feature = "tls")]
+    pub(crate) fn cut_watched(&self) -> Option<Arc<Cut>> {
+        self.cut.clone()
+    }
+
     fn was_cut(&self) -> bool {
         self.cut.as_ref().is_some_and(|cut| cut.is_cut())
     }

@@ -9,7 +9,7 @@
 //!   ([`crate::connect`], then [`Conn::into_inner`]),
 //!   hand it to [`connect`] or [`accept`], and wrap the result in a new
 //!   `Conn`; in a [`Server`](crate::Server) handler, hand the handler's
-//!   `Conn` to [`accept_until`];
+//!   `Conn` to [`accept_until`], which returns the new `Conn`;
 //! * STARTTLS: drive the plain `Conn` until the protocol says to switch
 //!   (its machine's event), then do the same with that `Conn`'s stream and
 //!   go on driving the machine over the new `Conn`.
@@ -363,8 +363,11 @@ pub fn accept<S: Read + Write>(
 
 /// Accepts TLS as a server over the stream of `conn` (a
 /// [`Server`](crate::Server) handler's), with the whole handshake bounded
-/// by `deadline`, and returns the TLS stream, which borrows `conn`'s
-/// stream: wrap it in a new [`Conn`].
+/// by `deadline`, and returns a new [`Conn`] over the TLS stream, which
+/// borrows `conn`'s stream. The server can cut the new `Conn` as it can
+/// `conn`: when its grace period ends, a drive over it ends with
+/// [`DriveError::Cut`](crate::DriveError::Cut), not with the TLS error of
+/// a stream closed without a `close_notify`.
 ///
 /// Before each read the stream's read timeout is set to the time left, so
 /// a client that trickles its handshake cannot hold the connection past
@@ -377,16 +380,15 @@ pub fn accept<S: Read + Write>(
 /// ```no_run
 /// use std::sync::Arc;
 /// use std::time::{Duration, Instant};
-/// use net_std::{Conn, Server, ServerOptions, tls};
+/// use net_std::{Server, ServerOptions, tls};
 ///
 /// # fn example(config: Arc<tls::rustls::ServerConfig>) -> std::io::Result<()> {
 /// let server = Server::bind("127.0.0.1:0", ServerOptions::default())?;
 /// server.serve(move |conn, _info| {
 ///     let deadline = Instant::now() + Duration::from_secs(10);
-///     let Ok(stream) = tls::accept_until(conn, Arc::clone(&config), deadline) else {
+///     let Ok(mut conn) = tls::accept_until(conn, Arc::clone(&config), deadline) else {
 ///         return;
 ///     };
-///     let mut conn = Conn::new(stream);
 ///     // ... drive a machine over `conn` ...
 ///     let _ = conn.get_mut().send_close_notify();
 /// })
@@ -396,8 +398,9 @@ pub fn accept_until<S: Read + Write + ReadTimeout>(
     conn: &mut Conn<S>,
     config: Arc<ServerConfig>,
     deadline: Instant,
-) -> Result<ServerTlsStream<&mut S>, TlsError> {
+) -> Result<Conn<ServerTlsStream<&mut S>>, TlsError> {
     let mut connection = ServerConnection::new(config).map_err(TlsError::Config)?;
+    let cut = conn.cut_watched();
     let early = conn.take_received();
     let mut unread = &early[..];
     while !unread.is_empty() {
@@ -421,9 +424,13 @@ pub fn accept_until<S: Read + Write + ReadTimeout>(
             deadline,
         },
     )?;
-    Ok(ServerTlsStream {
+    let mut tls = Conn::new(ServerTlsStream {
         inner: StreamOwned::new(connection, stream),
-    })
+    });
+    if let Some(cut) = cut {
+        tls.watch_cut(cut);
+    }
+    Ok(tls)
 }
 
 /// Runs the handshake to its end over `stream`.

@@ -291,7 +291,7 @@ fn accept_until_serves_a_server_handlers_conn_after_a_proxy_header() {
         server.serve_one(|conn, info| {
             peers.send(info.peer_addr).unwrap();
             let deadline = Instant::now() + Duration::from_secs(10);
-            let mut tls = Conn::new(tls::accept_until(conn, server_config(), deadline).unwrap());
+            let mut tls = tls::accept_until(conn, server_config(), deadline).unwrap();
             let mut server = session_server::Server::new(session_server::Options::default());
             tls.run(&mut server, |_, _| {}).unwrap();
             tls.get_mut().send_close_notify().unwrap();
@@ -394,4 +394,46 @@ fn a_pinned_certificate_is_trusted_and_another_is_named_by_its_fingerprint() {
     let untrusted = trust::UntrustedCertificate::find(&error).expect("the fingerprint");
     assert_eq!(untrusted.fingerprint(), fingerprint);
     serving.join().unwrap();
+}
+
+/// A TLS session still open when the server's grace period ends is cut
+/// like a plain one: the drive over `accept_until`'s `Conn` ends with
+/// `DriveError::Cut`, and the half line is not served.
+#[test]
+fn a_tls_session_cut_at_the_end_of_the_grace_period_ends_with_cut() {
+    let mut options = ServerOptions::default();
+    options.shutdown_grace = Duration::from_millis(50);
+    let server = Server::bind("127.0.0.1:0", options).unwrap();
+    let port = server.local_addr().unwrap().port();
+    let stop = server.shutdown_handle();
+    let (results, ended) = std::sync::mpsc::channel();
+    let serving = thread::spawn(move || {
+        server.serve(move |conn, _info| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut tls = tls::accept_until(conn, server_config(), deadline).unwrap();
+            let mut lines = Vec::new();
+            let mut server = session_server::Server::new(session_server::Options::default());
+            let result = tls.run(&mut server, |_, event| {
+                if let session_server::Event::Received(line) = event {
+                    lines.push(line);
+                }
+            });
+            let _ = results.send((matches!(result, Err(DriveError::Cut)), lines));
+        })
+    });
+    let socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut client = tls::connect(socket, "localhost", client_config()).unwrap();
+    client.write_all(b"half a li").unwrap();
+    client.flush().unwrap();
+    // The banner has come, so the session is being driven.
+    let mut banner = [0u8; 8];
+    client.read_exact(&mut banner).unwrap();
+    stop.shutdown();
+    let (cut, lines) = ended.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(cut, "the drive did not end with Cut");
+    assert!(lines.is_empty(), "{lines:?}");
+    serving.join().unwrap().unwrap();
 }
