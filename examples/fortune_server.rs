@@ -21,6 +21,7 @@ use std::convert::Infallible;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -39,6 +40,41 @@ const COMMAND_TIME_LIMIT: Duration = Duration::from_secs(5);
 
 /// The most output of a --command that is sent.
 const COMMAND_OUTPUT_LIMIT: u64 = 64 * 1024;
+
+/// Commands running now (see [`run_command`]).
+static COMMANDS_RUNNING: AtomicUsize = AtomicUsize::new(0);
+/// Set when serving is over: running commands are killed at once (as they
+/// are once the grace period of a shutdown is over, see
+/// [`support::grace_over`]).
+static STOP_COMMANDS: AtomicBool = AtomicBool::new(false);
+
+/// Kills the commands still running when serving is over, and waits (a
+/// second at most) until they are gone. On tokio a connection dropped at
+/// the end of the grace period leaves its command on a blocking thread,
+/// which the process would otherwise leave behind, running, when it exits.
+fn stop_commands() {
+    STOP_COMMANDS.store(true, Ordering::SeqCst);
+    let give_up = Instant::now() + Duration::from_secs(1);
+    while COMMANDS_RUNNING.load(Ordering::SeqCst) > 0 && Instant::now() < give_up {
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Counts a running command until dropped.
+struct Running;
+
+impl Running {
+    fn start() -> Self {
+        COMMANDS_RUNNING.fetch_add(1, Ordering::SeqCst);
+        Self
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        COMMANDS_RUNNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 const EXIT_STATUS: &str = "\
 Exit status:
@@ -85,7 +121,9 @@ fn main() -> std::process::ExitCode {
         Ok(source) => source,
         Err(error) => return cli::fail("fortune_server", error),
     };
-    support::exit_status("fortune_server", support::serve(&args.listen, source))
+    let served = support::serve(&args.listen, source);
+    stop_commands();
+    support::exit_status("fortune_server", served)
 }
 
 /// The most a fortune file may hold. Debian's largest is under 250 KB; the
@@ -177,6 +215,9 @@ impl Service for Source {
                 .unwrap_or_default(),
             Self::Command { program, args } => match run_command(program, args) {
                 Ok(output) => output,
+                // Stopped with the server, whose connection is cut and
+                // says so (on tokio, from a task that no longer exists).
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => return None,
                 Err(error) => {
                     say!("Command failed: {}", cli::chain(&error));
                     return None;
@@ -204,8 +245,12 @@ impl Service for Source {
 /// Runs `program` with `args`, no shell and no input, and returns at most
 /// `COMMAND_OUTPUT_LIMIT` bytes of its standard output (the rest is read and
 /// dropped, so a talkative program is not killed by a closed pipe). A
-/// program still running after `COMMAND_TIME_LIMIT` is killed.
+/// program still running after `COMMAND_TIME_LIMIT`, or when serving is over
+/// ([`stop_commands`]), is killed.
 fn run_command(program: &str, args: &[String]) -> std::io::Result<Bytes> {
+    // Counted before the spawn, so `stop_commands` cannot miss a command
+    // that starts while it looks.
+    let _running = Running::start();
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -233,13 +278,15 @@ fn run_command(program: &str, args: &[String]) -> std::io::Result<Bytes> {
         if let Some(status) = child.try_wait()? {
             break status;
         }
-        if Instant::now() >= deadline {
+        let stopping = STOP_COMMANDS.load(Ordering::SeqCst) || support::grace_over();
+        if stopping || Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "command ran too long",
-            ));
+            return Err(if stopping {
+                std::io::Error::new(std::io::ErrorKind::Interrupted, "the server stopped")
+            } else {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "command ran too long")
+            });
         }
         thread::sleep(Duration::from_millis(10));
     };

@@ -497,13 +497,19 @@ fn serve_std<S: Service>(
     ])
     .map_err(|error| format!("cannot handle signals: {}", chain(&error)))?;
     let signalled = stop.clone();
+    let grace = Duration::from_secs(args.grace);
     std::thread::spawn(move || {
         let mut signals = signals.forever();
         if signals.next().is_some() {
+            set_grace(Some(grace));
             signalled.shutdown();
         }
         if signals.next().is_some() {
+            set_grace(None);
             signalled.shutdown_now();
+        }
+        if signals.next().is_some() {
+            exit_now();
         }
     });
     start_std_flusher();
@@ -542,13 +548,20 @@ fn serve_std_tls<S: Service>(
     config: &TlsConfig,
 ) {
     let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
-    match net_std::tls::accept_until(conn, Arc::clone(config), deadline) {
+    let error = match net_std::tls::accept_until(conn, Arc::clone(config), deadline) {
         Ok(mut conn) => {
             run_std(service, &mut conn, info.peer_addr);
             let _ = conn.get_mut().send_close_notify();
+            return;
         }
+        Err(error) => error,
+    };
+    match error {
+        // Cut at the end of the grace period: on tokio the connection's
+        // task is dropped and says nothing either.
+        _ if conn.is_cut() => {}
         // The deadline shows as a socket timeout: say it as tokio does.
-        Err(net_std::tls::TlsError::Handshake(error))
+        net_std::tls::TlsError::Handshake(error)
             if matches!(
                 error.kind(),
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
@@ -559,7 +572,7 @@ fn serve_std_tls<S: Service>(
                 HANDSHAKE_TIMEOUT.as_secs()
             )
         }
-        Err(error) => say!("Connection failed: {}", chain(&error)),
+        error => say!("Connection failed: {}", chain(&error)),
     }
 }
 
@@ -608,6 +621,7 @@ fn serve_tokio<S: Service>(
     // What a graceful close of a plain connection waits; a TLS one, closed
     // by hand after its close_notify, waits the same.
     let linger = options.close_linger;
+    let grace = options.shutdown_grace;
     let served = runtime.block_on(async move {
         let server = net_tokio::Server::bind(listen, options).map_err(cannot_listen(listen))?;
         let stop = server.shutdown_handle();
@@ -624,6 +638,7 @@ fn serve_tokio<S: Service>(
                 _ = interrupt.recv() => {}
                 _ = terminate.recv() => {}
             }
+            set_grace(Some(grace));
             signalled.shutdown();
             tokio::select! {
                 _ = interrupt.recv() => {}
@@ -632,7 +647,13 @@ fn serve_tokio<S: Service>(
             // A second signal: do not wait for the grace period. The
             // connections' tasks are dropped, each saying `Socket
             // terminated`, as on std, where they are cut.
+            set_grace(None);
             signalled.shutdown_now();
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            exit_now();
         });
         say!("Waiting for connections...");
         let handler = move |mut conn: net_tokio::Conn<tokio::net::TcpStream>,
@@ -690,6 +711,43 @@ fn serve_tokio<S: Service>(
     // end of a `--once` session) is still in the batch.
     flush_all_lines();
     served
+}
+
+/// A third SIGINT or SIGTERM: whatever still holds the shutdown up (work
+/// that no cut reaches, a stdout that does not take the last lines), the
+/// operator wants the process gone. Exits at once, with status 0 as the
+/// first two would have.
+fn exit_now() -> ! {
+    say!("Socket terminated");
+    flush_all_lines();
+    std::process::exit(0)
+}
+
+/// When the grace period of a shutdown by signal ends: `--grace` after the
+/// first SIGINT or SIGTERM, at once after the second. `None` while there
+/// is none (or when it never ends).
+static GRACE_ENDS: Mutex<Option<Instant>> = Mutex::new(None);
+
+/// Starts the grace period (`Some(grace)`) or ends it (`None`).
+fn set_grace(grace: Option<Duration>) {
+    let now = Instant::now();
+    let ends = match grace {
+        Some(grace) => now.checked_add(grace),
+        None => Some(now),
+    };
+    *GRACE_ENDS.lock().unwrap_or_else(PoisonError::into_inner) = ends;
+}
+
+/// Whether the grace period of a shutdown is over, so open connections are
+/// being cut: for work that runs outside a connection's drive, where no
+/// cut reaches it (a fortune command on std's connection thread or on a
+/// tokio blocking thread), to stop by itself.
+#[allow(dead_code)] // only the fortune server runs such work
+pub(crate) fn grace_over() -> bool {
+    GRACE_ENDS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .is_some_and(|ends| Instant::now() >= ends)
 }
 
 /// How long the tokio runtime waits at the end for work on its blocking

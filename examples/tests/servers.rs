@@ -552,6 +552,67 @@ fn a_second_signal_cuts_a_half_line_without_serving_it() {
     }
 }
 
+/// The child processes of `pid`, from /proc.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|child| child.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// A fortune command still running when the grace period ends is killed
+/// with its connection, and outlives the server on neither runtime (a
+/// dropped tokio task used to leave it running, an orphan, and std waited
+/// out its 5 s limit).
+#[test]
+#[cfg_attr(not(has_proc), ignore = "needs a mounted /proc")]
+fn a_fortune_command_is_killed_when_the_grace_period_ends() {
+    for runtime in RUNTIMES {
+        let mut server = Running::start(
+            runtime,
+            "fortune_server",
+            &["--grace", "0", "--command", "/bin/sleep", "--", "100"],
+        );
+        let _client = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let pid = server.process.0.id();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let commands = loop {
+            let commands = children(pid);
+            if !commands.is_empty() {
+                break commands;
+            }
+            assert!(Instant::now() < deadline, "{runtime}: no command started");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        server.process.terminate();
+        // Well before the command's own 5 s limit.
+        let status = server.process.wait_exit(Duration::from_secs(4));
+        assert_eq!(status.and_then(|s| s.code()), Some(0), "{runtime}");
+        for command in commands {
+            let alive = std::fs::read_to_string(format!("/proc/{command}/stat"))
+                .is_ok_and(|stat| !stat.contains(") Z "));
+            assert!(!alive, "{runtime}: command {command} outlived the server");
+        }
+        let printed: Vec<String> = server.lines.iter().collect();
+        assert_eq!(
+            printed,
+            [
+                "Received connection request",
+                "Socket terminated",
+                "Socket terminated"
+            ],
+            "{runtime}"
+        );
+    }
+}
+
 /// `auth_server | head -1` closes the server's stdout after one line: the
 /// debug lines must then be dropped, never fail a connection.
 #[test]

@@ -154,7 +154,7 @@ impl Cut {
         self.woken.notify_all();
     }
 
-    fn is_cut(&self) -> bool {
+    pub(crate) fn is_cut(&self) -> bool {
         *self.done.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -274,14 +274,19 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
         self.cut.clone()
     }
 
-    fn was_cut(&self) -> bool {
+    /// Whether the [`Server`](crate::Server) serving this connection has
+    /// cut it: its shutdown grace period ended, or it was shut down at
+    /// once. A handler that does its own I/O on the stream (a TLS
+    /// handshake, say) can tell the cut from a failure of the peer's. Always
+    /// `false` for a `Conn` made outside a server.
+    pub fn is_cut(&self) -> bool {
         self.cut.as_ref().is_some_and(|cut| cut.is_cut())
     }
 
     /// The error a failed read or write ends the drive with: the server's
     /// cut, if it was one.
     fn failed<E>(&self, error: io::Error) -> DriveError<E> {
-        if self.was_cut() {
+        if self.is_cut() {
             DriveError::Cut
         } else {
             error.into()
@@ -348,7 +353,7 @@ impl<S: Read + Write + ReadTimeout> Conn<S> {
                     }
                     let read = self.read_until(deadline);
                     match read.map_err(|error| self.failed(error))? {
-                        Some(0) if self.was_cut() => return Err(DriveError::Cut),
+                        Some(0) if self.is_cut() => return Err(DriveError::Cut),
                         Some(0) => {
                             self.input_closed = true;
                             machine.handle_eof();

@@ -584,7 +584,10 @@ fn serve_connection(
     let mut early = Vec::new();
     if options.trusted_proxies.contains(&peer.ip().to_canonical()) {
         let Some((client, after_header)) = read_proxy_header(&mut stream, options) else {
-            shared.refused_proxy_header.fetch_add(1, Ordering::Relaxed);
+            // A cut while the header was awaited is the server's doing.
+            if !cut.is_cut() {
+                shared.refused_proxy_header.fetch_add(1, Ordering::Relaxed);
+            }
             return;
         };
         if let Some(client) = client {

@@ -367,20 +367,24 @@ impl Server {
             }
         };
         drop(listener);
-        let (stream, addrs, early, _peer) = if options
-            .trusted_proxies
-            .contains(&peer_addr.ip().to_canonical())
-        {
-            match through_proxy(&shared, &options, stream, peer_addr).await {
-                Some(through) => through,
-                None => return Ok(()),
-            }
-        } else {
-            (stream, (peer_addr, None), Vec::new(), None)
+        // The wait for a PROXY header is part of the session: the grace
+        // period (or `shutdown_now`) ends it too.
+        let session = async {
+            let (stream, addrs, early, _peer) = if options
+                .trusted_proxies
+                .contains(&peer_addr.ip().to_canonical())
+            {
+                match through_proxy(&shared, &options, stream, peer_addr).await {
+                    Some(through) => through,
+                    None => return,
+                }
+            } else {
+                (stream, (peer_addr, None), Vec::new(), None)
+            };
+            let (mut conn, info, session) = prepare(&shared, &options, stream, addrs);
+            conn.push_received(early);
+            connection((), session, handler, conn, info).await;
         };
-        let (mut conn, info, session) = prepare(&shared, &options, stream, addrs);
-        conn.push_received(early);
-        let session = connection((), session, handler, conn, info);
         let grace = async {
             shared.stopped().await;
             shared.grace_over(options.shutdown_grace).await;

@@ -273,6 +273,35 @@ async fn shutdown_now_ends_serve_ones_grace_period() {
     assert!(start.elapsed() < Duration::from_secs(1));
 }
 
+#[tokio::test(start_paused = true)]
+async fn shutdown_ends_serve_ones_wait_for_a_proxy_header() {
+    let mut options = options();
+    options.shutdown_grace = Duration::from_secs(1);
+    options.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    options.proxy_header_timeout = Duration::from_secs(3600);
+    let server = Server::bind("127.0.0.1:0", options).unwrap();
+    let addr = server.local_addr();
+    let handle = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve_one(move |mut conn, _info| async move {
+        let mut echo = EchoLine::new(None);
+        let _ = conn.run(&mut echo, |_, _| {}).await;
+    }));
+    let mut balancer = TcpStream::connect(addr).await.unwrap();
+    balancer.write_all(b"PROXY TCP4 ").await.unwrap();
+    // Let the server accept it and start waiting for the rest of the
+    // header (its `accepted` counts only after the header): the runtime
+    // polls its sockets at least once in this many turns.
+    for _ in 0..200 {
+        tokio::task::yield_now().await;
+    }
+    let start = Instant::now();
+    handle.shutdown();
+    serving.await.unwrap().unwrap();
+    let waited = start.elapsed();
+    assert!(waited >= Duration::from_secs(1), "{waited:?}");
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+}
+
 #[tokio::test]
 async fn a_handler_can_watch_for_shutdown() {
     let server = Server::bind("127.0.0.1:0", options()).unwrap();
