@@ -323,23 +323,7 @@ impl Server {
         // its backlog, never to be served, are refused instead.
         drop(listener);
         // Whether stopped or failed, return only once every handler has.
-        // A grace too long to add to the clock never ends.
-        let grace_ends = Instant::now().checked_add(options.shutdown_grace);
-        let mut open = shared.open();
-        let mut cut = false;
-        while !open.is_empty() {
-            let left = time_left(grace_ends);
-            if left.is_zero() && !cut {
-                open.cut_all();
-                cut = true;
-            }
-            let wait = if cut { Duration::from_secs(1) } else { left };
-            open = shared
-                .changed
-                .wait_timeout(open, wait)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        finish_within(&shared, shared.open(), options.shutdown_grace);
         result
     }
 
@@ -521,17 +505,25 @@ fn cut_after_grace(shared: &Shared, grace: Duration) {
             .wait(open)
             .unwrap_or_else(PoisonError::into_inner);
     }
-    // A grace too long to add to the clock never ends.
+    finish_within(shared, open, grace);
+}
+
+/// Waits until every open connection has ended, and cuts those still open
+/// when `grace` from now is over (a grace too long to add to the clock
+/// never ends).
+fn finish_within(shared: &Shared, mut open: MutexGuard<'_, Registry>, grace: Duration) {
     let ends = Instant::now().checked_add(grace);
+    let mut cut = false;
     while !open.is_empty() {
         let left = time_left(ends);
-        if left.is_zero() {
+        if left.is_zero() && !cut {
             open.cut_all();
-            return;
+            cut = true;
         }
+        let wait = if cut { Duration::from_secs(1) } else { left };
         open = shared
             .changed
-            .wait_timeout(open, left)
+            .wait_timeout(open, wait)
             .unwrap_or_else(PoisonError::into_inner)
             .0;
     }
