@@ -161,18 +161,12 @@ impl Cut {
     /// Sleeps until `deadline` or the cut, whichever comes first; whether
     /// it was the cut.
     fn sleep_until(&self, deadline: Instant) -> bool {
-        let mut done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
-        while !*done {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            done = self
-                .woken
-                .wait_timeout(done, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        let done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (done, _) = self
+            .woken
+            .wait_timeout_while(done, left, |done| !*done)
+            .unwrap_or_else(PoisonError::into_inner);
         *done
     }
 }

@@ -339,9 +339,10 @@ impl Server {
             let Some((stream, peer)) = self.accept()? else {
                 continue;
             };
-            let Some((id, cut)) = self.register(&stream, peer) else {
+            let Some((info, cut)) = self.register(&stream, peer) else {
                 continue;
             };
+            let id = info.id;
             let handler = Arc::clone(handler);
             let shared = Arc::clone(&self.shared);
             let options = self.options.clone();
@@ -351,11 +352,6 @@ impl Server {
                 .spawn(move || {
                     let _unregister = Unregister {
                         shared: &shared,
-                        id,
-                    };
-                    let info = ConnInfo {
-                        peer_addr: peer,
-                        proxy_addr: None,
                         id,
                     };
                     serve_connection(stream, info, cut, &shared, &options, &*handler);
@@ -381,20 +377,15 @@ impl Server {
     where
         F: FnOnce(&mut Conn<TcpStream>, &ConnInfo),
     {
-        let (stream, id, info, cut) = loop {
+        let (stream, info, cut) = loop {
             if self.shared.stopping.load(Ordering::SeqCst) {
                 return Ok(());
             }
             let Some((stream, peer)) = self.accept()? else {
                 continue;
             };
-            if let Some((id, cut)) = self.register(&stream, peer) {
-                let info = ConnInfo {
-                    peer_addr: peer,
-                    proxy_addr: None,
-                    id,
-                };
-                break (stream, id, info, cut);
+            if let Some((info, cut)) = self.register(&stream, peer) {
+                break (stream, info, cut);
             }
         };
         let Self {
@@ -411,7 +402,7 @@ impl Server {
                 .spawn_scoped(scope, || cut_after_grace(&shared, options.shutdown_grace));
             let _unregister = Unregister {
                 shared: &shared,
-                id,
+                id: info.id,
             };
             serve_connection(stream, info, cut, &shared, &options, handler);
         });
@@ -458,12 +449,13 @@ impl Server {
         }
     }
 
-    /// Records an open connection so shutdown can reach it; `None` if its
+    /// Records an open connection so shutdown can reach it, and returns what
+    /// its handler is told of it and its cut mark; `None` if its
     /// address is over the cap, the server is stopping, or the stream
     /// cannot be cloned (the connection is then dropped). A trusted
     /// balancer's connection counts against no address until its PROXY
     /// header names the client.
-    fn register(&self, stream: &TcpStream, peer: SocketAddr) -> Option<(u64, Arc<Cut>)> {
+    fn register(&self, stream: &TcpStream, peer: SocketAddr) -> Option<(ConnInfo, Arc<Cut>)> {
         let clone = stream.try_clone().ok()?;
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let cut = Arc::new(Cut::default());
@@ -490,7 +482,12 @@ impl Server {
             return None;
         }
         self.shared.accepted.fetch_add(1, Ordering::Relaxed);
-        Some((id, cut))
+        let info = ConnInfo {
+            peer_addr: peer,
+            proxy_addr: None,
+            id,
+        };
+        Some((info, cut))
     }
 }
 
